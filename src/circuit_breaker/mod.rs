@@ -1,0 +1,222 @@
+//! A circuit breaker: stop calling a dependency that is failing, and find out cheaply
+//! when it has recovered.
+//!
+//! # States
+//!
+//! * **Closed**: calls flow and are judged by a sliding window — the last N calls
+//!   ([`count_window`](Builder::count_window), the default), the last T of time
+//!   ([`time_window`](Builder::time_window)), or a run of
+//!   [`consecutive_failures`](Builder::consecutive_failures). Once at least
+//!   [`minimum_calls`](Builder::minimum_calls) were counted, a failure rate or slow-call
+//!   rate at or above its threshold opens the breaker.
+//! * **Open**: calls fail at once with a [`Rejected`](crate::Rejected) whose
+//!   [`retry_after`](crate::Rejected::retry_after) is the time left open. The open
+//!   duration can grow on repeated trips ([`open_backoff`](Builder::open_backoff)).
+//! * **Half-open**: up to [`half_open_calls`](Builder::half_open_calls) probes run;
+//!   other calls are rejected at once. The probes' rates decide, by the same thresholds:
+//!   close (with an empty window) or open again. If every slot stays taken for
+//!   [`max_wait_in_half_open`](Builder::max_wait_in_half_open), it opens again.
+//! * **Forced open**, **disabled**, **metrics only**: manual states, set through the
+//!   [`CircuitBreakerHandle`].
+//!
+//! # Guarantees
+//!
+//! * Every call resolves: to the inner service's result, or to `E::from(Rejected)`.
+//! * State is created by [`Builder::build`]; all services of a layer and all their
+//!   clones share it.
+//! * A call's future that is dropped records nothing and frees its probe slot.
+//! * A call admitted before a state change does not count after it.
+//! * The closed path takes no lock, allocates nothing and boxes no future; a count or
+//!   consecutive breaker without slow-call detection never reads the clock while closed.
+//! * `tracing` events (target `seawall::circuit_breaker`) are emitted on transitions
+//!   only.
+//!
+//! # Example
+//!
+//! ```
+//! use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+//! use seawall::{AsRejected, RejectedBy};
+//! use std::time::Duration;
+//! use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let breaker = CircuitBreakerLayer::builder()
+//!     .name("flaky")
+//!     .count_window(10)
+//!     .minimum_calls(4)
+//!     .open_duration(Duration::from_secs(30))
+//!     .build()?;
+//! let handle = breaker.handle();
+//!
+//! let mut client = ServiceBuilder::new()
+//!     .layer(breaker)
+//!     .service(service_fn(|_: ()| async { Err::<(), BoxError>("connection refused".into()) }));
+//!
+//! for _ in 0..4 {
+//!     let _ = client.ready().await?.call(()).await;
+//! }
+//! assert_eq!(handle.state(), State::Open);
+//!
+//! let err = client.ready().await?.call(()).await.unwrap_err();
+//! let rejected = err.as_rejected().expect("the breaker refused");
+//! assert_eq!(rejected.layer(), RejectedBy::CircuitBreaker);
+//! assert!(rejected.retry_after().unwrap() <= Duration::from_secs(30));
+//! # Ok(())
+//! # }
+//! ```
+
+mod builder;
+mod events;
+mod future;
+mod handle;
+mod layer;
+mod state;
+mod window;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::time::Instant;
+use tower::Service;
+
+pub use builder::Builder;
+pub use future::ResponseFuture;
+pub use handle::{CircuitBreakerHandle, Metrics};
+pub use layer::CircuitBreakerLayer;
+pub use state::State;
+
+use crate::classify::{Classify, ErrorsAreFailures};
+use crate::rejection::Rejected;
+use future::Call;
+use state::Engine;
+
+/// A service guarded by a circuit breaker; made by [`CircuitBreakerLayer`].
+///
+/// Its error type is the inner service's, which must be able to hold a
+/// [`Rejected`] (see [`rejection`](crate::rejection) for how).
+///
+/// ```
+/// use seawall::circuit_breaker::CircuitBreakerLayer;
+/// use tower::{service_fn, BoxError, Layer};
+///
+/// let layer = CircuitBreakerLayer::builder().build().unwrap();
+/// let service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+/// assert_eq!(service.get_ref().is_some(), true);
+/// # trait IsSome { fn is_some(&self) -> bool { true } }
+/// # impl<T> IsSome for T {}
+/// ```
+#[derive(Debug)]
+pub struct CircuitBreaker<S, C = ErrorsAreFailures> {
+    inner: S,
+    tracker: Arc<Tracker<C>>,
+}
+
+/// What a call's future needs to record its end. Each service clone has its own, so that
+/// concurrent tasks using separate clones never touch a shared reference count.
+#[derive(Debug)]
+pub(crate) struct Tracker<C> {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) classifier: C,
+}
+
+impl<S, C> CircuitBreaker<S, C> {
+    fn new(inner: S, tracker: Arc<Tracker<C>>) -> Self {
+        CircuitBreaker { inner, tracker }
+    }
+
+    /// A handle to read and steer the breaker this service shares.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+    /// # use tower::{service_fn, BoxError, Layer};
+    /// let layer = CircuitBreakerLayer::builder().build().unwrap();
+    /// let service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// assert_eq!(service.handle().state(), State::Closed);
+    /// ```
+    pub fn handle(&self) -> CircuitBreakerHandle {
+        CircuitBreakerHandle::new(self.tracker.engine.clone())
+    }
+
+    /// The inner service.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// # use tower::{service_fn, BoxError, Layer};
+    /// # let layer = CircuitBreakerLayer::builder().build().unwrap();
+    /// let service = layer.layer(42_u8);
+    /// assert_eq!(*service.get_ref(), 42);
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// # use tower::Layer;
+    /// # let layer = CircuitBreakerLayer::builder().build().unwrap();
+    /// let mut service = layer.layer(1_u8);
+    /// *service.get_mut() = 2;
+    /// assert_eq!(*service.get_ref(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// # use tower::Layer;
+    /// # let layer = CircuitBreakerLayer::builder().build().unwrap();
+    /// assert_eq!(layer.layer(7_u8).into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
+    fn clone(&self) -> Self {
+        let tracker = Tracker {
+            engine: self.tracker.engine.clone(),
+            classifier: self.tracker.classifier.clone(),
+        };
+        CircuitBreaker::new(self.inner.clone(), Arc::new(tracker))
+    }
+}
+
+impl<S, C, Req> Service<Req> for CircuitBreaker<S, C>
+where
+    S: Service<Req>,
+    S::Error: From<Rejected>,
+    C: Classify<S::Response, S::Error>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, C>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        let engine = &self.tracker.engine;
+        match engine.admit() {
+            Ok(permit) => {
+                let started = engine.times_calls().then(Instant::now);
+                let call = Call {
+                    tracker: self.tracker.clone(),
+                    permit,
+                    started,
+                };
+                ResponseFuture::running(self.inner.call(req), call)
+            }
+            Err(rejection) => ResponseFuture::rejected(rejection),
+        }
+    }
+}

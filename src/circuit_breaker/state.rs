@@ -1,0 +1,478 @@
+//! The breaker's state machine: one atomic word plus the closed-state window.
+//!
+//! The word packs `mode (3 bits) | generation (21 bits) | payload (40 bits)`:
+//!
+//! | mode        | payload                                              |
+//! |-------------|------------------------------------------------------|
+//! | closed      | unused (the window holds the evidence)               |
+//! | open        | milliseconds since the epoch when it may half-open   |
+//! | half-open   | probes admitted, done, failed, slow (10 bits each)   |
+//! | forced open, disabled, metrics only | unused                       |
+//!
+//! Every transition is one compare-and-swap that bumps the generation, so exactly one
+//! caller wins it, and results of calls admitted under an older generation are ignored.
+//! Admission in the closed state is one atomic load; recording a success into a healthy
+//! count window is two more loads and no write.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::events;
+use super::window::{GEN_MASK, Sample, Tally, Window, percent};
+use crate::classify::Outcome;
+use crate::rejection::{Reason, Rejected};
+use crate::time::{Epoch, ceil_millis};
+
+/// The state a circuit breaker is in.
+///
+/// ```
+/// use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+/// let layer = CircuitBreakerLayer::builder().build().unwrap();
+/// assert_eq!(layer.handle().state(), State::Closed);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Calls flow and are counted; too many failures or slow calls open the breaker.
+    Closed,
+    /// Calls are rejected until the open duration has passed.
+    Open,
+    /// A limited number of probe calls decide whether to close or open again.
+    HalfOpen,
+    /// Forced open through the handle: every call is rejected until told otherwise.
+    ForcedOpen,
+    /// Forced closed through the handle: every call flows and nothing is counted.
+    Disabled,
+    /// Calls flow and are counted, but the breaker never opens.
+    MetricsOnly,
+}
+
+impl State {
+    fn from_mode(mode: u64) -> State {
+        match mode {
+            OPEN => State::Open,
+            HALF_OPEN => State::HalfOpen,
+            FORCED_OPEN => State::ForcedOpen,
+            DISABLED => State::Disabled,
+            METRICS_ONLY => State::MetricsOnly,
+            _ => State::Closed,
+        }
+    }
+
+    /// The state's name in `snake_case`, as used in events.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::State;
+    /// assert_eq!(State::HalfOpen.as_str(), "half_open");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+            State::ForcedOpen => "forced_open",
+            State::Disabled => "disabled",
+            State::MetricsOnly => "metrics_only",
+        }
+    }
+}
+
+const CLOSED: u64 = 0;
+const OPEN: u64 = 1;
+const HALF_OPEN: u64 = 2;
+const FORCED_OPEN: u64 = 3;
+const DISABLED: u64 = 4;
+const METRICS_ONLY: u64 = 5;
+
+const MODE_SHIFT: u32 = 61;
+const GEN_SHIFT: u32 = 40;
+const PAYLOAD_MASK: u64 = (1 << GEN_SHIFT) - 1;
+const PROBE_BITS: u32 = 10;
+const PROBE_MASK: u64 = (1 << PROBE_BITS) - 1;
+
+fn mode(word: u64) -> u64 {
+    word >> MODE_SHIFT
+}
+
+fn generation(word: u64) -> u64 {
+    (word >> GEN_SHIFT) & GEN_MASK
+}
+
+fn pack(mode: u64, generation: u64, payload: u64) -> u64 {
+    mode << MODE_SHIFT | (generation & GEN_MASK) << GEN_SHIFT | payload.min(PAYLOAD_MASK)
+}
+
+/// Half-open payload: probes admitted (running or done), done, failed, slow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Probes {
+    admitted: u64,
+    done: u64,
+    failures: u64,
+    slow: u64,
+}
+
+impl Probes {
+    fn unpack(word: u64) -> Probes {
+        let field = |i: u32| (word >> (i * PROBE_BITS)) & PROBE_MASK;
+        Probes {
+            admitted: field(0),
+            done: field(1),
+            failures: field(2),
+            slow: field(3),
+        }
+    }
+
+    fn pack(self) -> u64 {
+        self.admitted
+            | self.done << PROBE_BITS
+            | self.failures << (2 * PROBE_BITS)
+            | self.slow << (3 * PROBE_BITS)
+    }
+}
+
+/// How long the breaker stays open, growing on repeated trips.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct OpenDuration {
+    pub(crate) base: Duration,
+    pub(crate) multiplier: f64,
+    pub(crate) max: Duration,
+    /// Relative jitter in `[0, 1)`: the duration is scaled by `U(1 - jitter, 1 + jitter)`.
+    pub(crate) jitter: f64,
+}
+
+/// Resolved, validated settings.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) name: Arc<str>,
+    pub(crate) failure_rate_threshold: f64,
+    pub(crate) slow_call_rate_threshold: f64,
+    pub(crate) slow_call_duration: Option<Duration>,
+    pub(crate) minimum_calls: u64,
+    /// `Some(n)`: trip on `n` consecutive failures instead of a rate.
+    pub(crate) consecutive_failures: Option<u64>,
+    pub(crate) open: OpenDuration,
+    pub(crate) half_open_calls: u64,
+    pub(crate) max_wait_in_half_open: Duration,
+    pub(crate) seed: u64,
+}
+
+/// What a caller was admitted as; returned to the engine when the call ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Permit {
+    word: u64,
+}
+
+impl Permit {
+    /// Takes the permit, leaving one that holds nothing (so it is given back once).
+    pub(crate) fn take(&mut self) -> Permit {
+        std::mem::replace(self, Permit { word: pack(DISABLED, 0, 0) })
+    }
+}
+
+/// Shared by every service and handle of one breaker.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    state: AtomicU64,
+    window: Window,
+    /// `generation | ms since epoch` when the current half-open period began.
+    half_open_since: AtomicU64,
+    /// Trips since the last healthy close; drives the open-duration backoff.
+    trips: AtomicU32,
+    rng: AtomicU64,
+    epoch: Epoch,
+    settings: Settings,
+}
+
+impl Engine {
+    pub(crate) fn new(settings: Settings, window: Window) -> Self {
+        Engine {
+            state: AtomicU64::new(pack(CLOSED, 0, 0)),
+            window,
+            half_open_since: AtomicU64::new(0),
+            trips: AtomicU32::new(0),
+            rng: AtomicU64::new(settings.seed),
+            epoch: Epoch::now(),
+            settings,
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Whether the service must read the clock when a call starts.
+    pub(crate) fn times_calls(&self) -> bool {
+        self.settings.slow_call_duration.is_some()
+    }
+
+    /// Decides whether a call may run.
+    #[inline]
+    pub(crate) fn admit(&self) -> Result<Permit, Rejected> {
+        let word = self.state.load(Acquire);
+        match mode(word) {
+            CLOSED | METRICS_ONLY | DISABLED => Ok(Permit { word }),
+            _ => self.admit_slow(word),
+        }
+    }
+
+    #[cold]
+    fn admit_slow(&self, mut word: u64) -> Result<Permit, Rejected> {
+        loop {
+            let next = match mode(word) {
+                CLOSED | METRICS_ONLY | DISABLED => return Ok(Permit { word }),
+                FORCED_OPEN => return Err(Rejected::new(Reason::CircuitForcedOpen, None)),
+                OPEN => {
+                    let now = self.epoch.elapsed_millis();
+                    let until = word & PAYLOAD_MASK;
+                    if now < until {
+                        let wait = Duration::from_millis(until - now);
+                        return Err(Rejected::new(Reason::CircuitOpen, Some(wait)));
+                    }
+                    let probes = Probes {
+                        admitted: 1,
+                        ..Probes::default()
+                    };
+                    pack(HALF_OPEN, generation(word) + 1, probes.pack())
+                }
+                _ => {
+                    let mut probes = Probes::unpack(word);
+                    if probes.admitted >= self.settings.half_open_calls {
+                        if self.half_open_expired(word) {
+                            self.trip(word, None);
+                            word = self.state.load(Acquire);
+                            continue;
+                        }
+                        return Err(Rejected::new(Reason::HalfOpenSaturated, None));
+                    }
+                    probes.admitted += 1;
+                    pack(HALF_OPEN, generation(word), probes.pack())
+                }
+            };
+            match self.state.compare_exchange(word, next, AcqRel, Acquire) {
+                Ok(_) => {
+                    if mode(word) == OPEN {
+                        let since = self.epoch.elapsed_millis();
+                        let stamp = generation(next) << GEN_SHIFT | since.min(PAYLOAD_MASK);
+                        self.half_open_since.store(stamp, Release);
+                        events::transition(self, State::Open, State::HalfOpen, None);
+                    }
+                    return Ok(Permit { word: next });
+                }
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    fn half_open_expired(&self, word: u64) -> bool {
+        let since = self.half_open_since.load(Acquire);
+        if since >> GEN_SHIFT != generation(word) {
+            return false; // the stamp of this period is not written yet
+        }
+        let started = since & PAYLOAD_MASK;
+        let waited = self.epoch.elapsed_millis().saturating_sub(started);
+        waited >= ceil_millis(self.settings.max_wait_in_half_open)
+    }
+
+    /// Records the end of an admitted call; `slow` says whether it took longer than the
+    /// slow-call duration.
+    #[inline]
+    pub(crate) fn complete(&self, permit: Permit, outcome: Outcome, slow: bool) {
+        if outcome == Outcome::Ignored {
+            return self.abandon(permit);
+        }
+        let sample = Sample {
+            failure: outcome == Outcome::Failure,
+            slow,
+        };
+        match mode(permit.word) {
+            CLOSED | METRICS_ONLY => {
+                let now = if self.window.needs_clock() {
+                    self.epoch.elapsed_millis()
+                } else {
+                    0
+                };
+                if let Some(tally) = self.window.record(generation(permit.word), sample, now) {
+                    if mode(permit.word) == CLOSED && self.should_trip(&tally) {
+                        self.trip(permit.word, Some(tally));
+                    }
+                }
+            }
+            HALF_OPEN => self.complete_probe(permit, sample),
+            _ => {}
+        }
+    }
+
+    /// Gives back what an unfinished (dropped) or ignored call held: a probe slot.
+    pub(crate) fn abandon(&self, permit: Permit) {
+        if mode(permit.word) != HALF_OPEN {
+            return;
+        }
+        let mut word = self.state.load(Acquire);
+        while mode(word) == HALF_OPEN && generation(word) == generation(permit.word) {
+            let mut probes = Probes::unpack(word);
+            probes.admitted = probes.admitted.saturating_sub(1);
+            let next = pack(HALF_OPEN, generation(word), probes.pack());
+            match self.state.compare_exchange(word, next, AcqRel, Acquire) {
+                Ok(_) => return,
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    fn should_trip(&self, tally: &Tally) -> bool {
+        let s = &self.settings;
+        match s.consecutive_failures {
+            Some(limit) => tally.failures >= limit,
+            None => {
+                tally.calls >= s.minimum_calls
+                    && (tally.failure_rate() >= s.failure_rate_threshold
+                        || tally.slow_rate() >= s.slow_call_rate_threshold)
+            }
+        }
+    }
+
+    #[cold]
+    fn complete_probe(&self, permit: Permit, sample: Sample) {
+        let s = &self.settings;
+        let n = s.half_open_calls;
+        let mut word = self.state.load(Acquire);
+        while mode(word) == HALF_OPEN && generation(word) == generation(permit.word) {
+            let mut p = Probes::unpack(word);
+            p.done += 1;
+            p.failures += u64::from(sample.failure);
+            p.slow += u64::from(sample.slow);
+            let open = percent(p.failures, n) >= s.failure_rate_threshold
+                || percent(p.slow, n) >= s.slow_call_rate_threshold;
+            let pending = n.saturating_sub(p.done);
+            let close = percent(p.failures + pending, n) < s.failure_rate_threshold
+                && percent(p.slow + pending, n) < s.slow_call_rate_threshold;
+            let tally = Tally {
+                calls: p.done,
+                failures: p.failures,
+                slow: p.slow,
+            };
+            if open {
+                if self.trip(word, Some(tally)) {
+                    return;
+                }
+            } else if close {
+                let next = pack(CLOSED, generation(word) + 1, 0);
+                if self.state.compare_exchange(word, next, AcqRel, Acquire).is_ok() {
+                    self.window.reset(generation(next));
+                    self.trips.store(0, Release);
+                    events::transition(self, State::HalfOpen, State::Closed, Some(tally));
+                    return;
+                }
+            } else {
+                let next = pack(HALF_OPEN, generation(word), p.pack());
+                if self.state.compare_exchange(word, next, AcqRel, Acquire).is_ok() {
+                    return;
+                }
+            }
+            word = self.state.load(Acquire);
+        }
+    }
+
+    /// Opens the breaker if it is still in the state `word`. Returns whether this caller
+    /// made the transition.
+    #[cold]
+    fn trip(&self, word: u64, tally: Option<Tally>) -> bool {
+        let trips = self.trips.load(Acquire);
+        let open_for = self.open_duration(trips);
+        let until = self.epoch.elapsed_millis().saturating_add(ceil_millis(open_for));
+        let next = pack(OPEN, generation(word) + 1, until);
+        if self.state.compare_exchange(word, next, AcqRel, Acquire).is_err() {
+            return false;
+        }
+        self.trips.fetch_add(1, AcqRel);
+        events::opened(self, State::from_mode(mode(word)), tally, open_for);
+        true
+    }
+
+    /// The open duration after `trips` earlier trips without a healthy close.
+    pub(crate) fn open_duration(&self, trips: u32) -> Duration {
+        let o = &self.settings.open;
+        let grown = o.base.as_secs_f64() * o.multiplier.powi(trips.min(1024) as i32);
+        let max = o.max.as_secs_f64();
+        let mut secs = grown.min(max);
+        if o.jitter > 0.0 {
+            secs *= 1.0 + o.jitter * (2.0 * self.next_unit() - 1.0);
+        }
+        Duration::from_secs_f64(secs.clamp(0.0, max))
+    }
+
+    /// A uniform draw from `[0, 1)`: SplitMix64 over an atomic counter, seedable.
+    fn next_unit(&self) -> f64 {
+        let mut z = self.rng.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub(crate) fn state(&self) -> State {
+        State::from_mode(mode(self.state.load(Acquire)))
+    }
+
+    /// What the breaker has counted: the window while closed, the probes while
+    /// half-open, and the last closed window otherwise.
+    pub(crate) fn tally(&self) -> Tally {
+        let word = self.state.load(Acquire);
+        if mode(word) == HALF_OPEN {
+            let p = Probes::unpack(word);
+            return Tally {
+                calls: p.done,
+                failures: p.failures,
+                slow: p.slow,
+            };
+        }
+        let now = if self.window.needs_clock() {
+            self.epoch.millis_since(Instant::now())
+        } else {
+            0
+        };
+        self.window.tally(now)
+    }
+
+    pub(crate) fn remaining_open(&self) -> Option<Duration> {
+        let word = self.state.load(Acquire);
+        (mode(word) == OPEN).then(|| {
+            let now = self.epoch.elapsed_millis();
+            Duration::from_millis((word & PAYLOAD_MASK).saturating_sub(now))
+        })
+    }
+
+    pub(crate) fn consecutive_trips(&self) -> u32 {
+        self.trips.load(Acquire)
+    }
+
+    /// Moves to a manual state. Entering a counting state starts an empty window.
+    pub(crate) fn force(&self, to: State) {
+        let target = match to {
+            State::Closed => CLOSED,
+            State::MetricsOnly => METRICS_ONLY,
+            State::ForcedOpen => FORCED_OPEN,
+            State::Disabled => DISABLED,
+            State::Open | State::HalfOpen => unreachable!("not a manual state"),
+        };
+        let mut word = self.state.load(Acquire);
+        loop {
+            let next = pack(target, generation(word) + 1, 0);
+            match self.state.compare_exchange(word, next, AcqRel, Acquire) {
+                Ok(_) => {
+                    if matches!(target, CLOSED | METRICS_ONLY) {
+                        self.window.reset(generation(next));
+                    }
+                    if target == CLOSED {
+                        self.trips.store(0, Release);
+                    }
+                    events::transition(self, State::from_mode(mode(word)), to, None);
+                    return;
+                }
+                Err(now) => word = now,
+            }
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! The three ways a breaker judges health while closed, as lock-free data.
+//!
+//! Every window records samples for one *generation* of the breaker (a closed period).
+//! A window is reset when the breaker (re-)enters a recording state; samples from calls
+//! admitted under an older generation are discarded, so a straggler that finishes after a
+//! state change can never corrupt the new counts.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+
+/// Generations are stored in 21 bits everywhere (see `state.rs`).
+pub(crate) const GEN_BITS: u32 = 21;
+pub(crate) const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
+
+/// One finished, counted call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sample {
+    pub(crate) failure: bool,
+    pub(crate) slow: bool,
+}
+
+impl Sample {
+    fn bits(self) -> u32 {
+        u32::from(self.failure) | (u32::from(self.slow) << 1)
+    }
+}
+
+/// Calls, failures and slow calls currently in a window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+impl Tally {
+    /// Failure rate in percent (0 when there are no calls).
+    pub(crate) fn failure_rate(&self) -> f64 {
+        percent(self.failures, self.calls)
+    }
+
+    /// Slow-call rate in percent (0 when there are no calls).
+    pub(crate) fn slow_rate(&self) -> f64 {
+        percent(self.slow, self.calls)
+    }
+}
+
+pub(crate) fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// The window kinds.
+#[derive(Debug)]
+pub(crate) enum Window {
+    Count(CountWindow),
+    Time(TimeWindow),
+    Consecutive(ConsecutiveWindow),
+}
+
+impl Window {
+    /// Records a sample taken under generation `gen` at `now_ms` (only read by time
+    /// windows). Returns the tally after recording, or `None` when nothing that could
+    /// change a decision happened (stale generation, or a success into a healthy window).
+    #[inline]
+    pub(crate) fn record(&self, generation: u64, sample: Sample, now_ms: u64) -> Option<Tally> {
+        match self {
+            Window::Count(w) => w.record(generation, sample),
+            Window::Time(w) => w.record(sample, now_ms),
+            Window::Consecutive(w) => w.record(generation, sample),
+        }
+    }
+
+    /// Empties the window for generation `gen`.
+    pub(crate) fn reset(&self, generation: u64) {
+        match self {
+            Window::Count(w) => w.reset(generation),
+            Window::Time(w) => w.reset(),
+            Window::Consecutive(w) => w.reset(generation),
+        }
+    }
+
+    /// What the window holds now.
+    pub(crate) fn tally(&self, now_ms: u64) -> Tally {
+        match self {
+            Window::Count(w) => w.tally(),
+            Window::Time(w) => w.tally(now_ms),
+            Window::Consecutive(w) => w.tally(),
+        }
+    }
+
+    /// Whether recording needs the current time.
+    pub(crate) fn needs_clock(&self) -> bool {
+        matches!(self, Window::Time(_))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Count-based sliding window: exactly the last `size` calls.
+//
+// `head` = gen | number of calls recorded in this generation; `slots[seq % size]` holds
+// the outcome bits of call `seq`, tagged with its generation; `counts` = gen | failures |
+// slow, kept equal to the sum of the slots' bits (every slot change adjusts the counts by
+// exactly what it replaced, so concurrent writers cannot make them drift).
+//
+// A success into a full window that holds no failure and no slow call changes nothing —
+// the last `size` calls are still all successes — so it is not written at all. That keeps
+// the healthy hot path free of shared writes.
+
+const SEQ_BITS: u32 = 64 - GEN_BITS;
+const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
+const FIELD_BITS: u32 = 21;
+const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
+
+#[derive(Debug)]
+pub(crate) struct CountWindow {
+    head: AtomicU64,
+    counts: AtomicU64,
+    slots: Box<[AtomicU32]>,
+}
+
+fn tag(generation: u64, value: u64) -> u64 {
+    (generation & GEN_MASK) << SEQ_BITS | value
+}
+
+fn gen_of(word: u64) -> u64 {
+    word >> SEQ_BITS
+}
+
+/// A signed 21-bit field, read as a count (transiently negative values read as 0).
+fn field(word: u64, shift: u32) -> u64 {
+    let v = (word >> shift) & FIELD_MASK;
+    if v >= 1 << (FIELD_BITS - 1) { 0 } else { v }
+}
+
+impl CountWindow {
+    pub(crate) fn new(size: u32) -> Self {
+        CountWindow {
+            head: AtomicU64::new(0),
+            counts: AtomicU64::new(0),
+            slots: (0..size).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.slots.len() as u64
+    }
+
+    #[inline]
+    fn record(&self, generation: u64, sample: Sample) -> Option<Tally> {
+        let generation = generation & GEN_MASK;
+        let head = self.head.load(Acquire);
+        if gen_of(head) != generation {
+            return None;
+        }
+        if sample == Sample::default() && head & SEQ_MASK >= self.size() {
+            let counts = self.counts.load(Acquire);
+            if counts & (FIELD_MASK << FIELD_BITS | FIELD_MASK) == 0 {
+                return None;
+            }
+        }
+        self.record_slow(generation, head, sample)
+    }
+
+    #[cold]
+    fn record_slow(&self, generation: u64, mut head: u64, sample: Sample) -> Option<Tally> {
+        // Claim a sequence number, unless the window was reset meanwhile.
+        let seq = loop {
+            if gen_of(head) != generation {
+                return None;
+            }
+            match self.head.compare_exchange_weak(head, head + 1, AcqRel, Acquire) {
+                Ok(_) => break head & SEQ_MASK,
+                Err(now) => head = now,
+            }
+        };
+        let slot = &self.slots[(seq % self.size()) as usize];
+        let new = ((generation as u32) << 8) | sample.bits();
+        let mut old = slot.load(Acquire);
+        let old_bits = loop {
+            let old_gen = u64::from(old >> 8);
+            if old_gen != generation && newer(old_gen, generation) {
+                return None; // this call is a straggler from an older generation
+            }
+            match slot.compare_exchange_weak(old, new, AcqRel, Acquire) {
+                Ok(_) => break if old_gen == generation { old & 0b11 } else { 0 },
+                Err(now) => old = now,
+            }
+        };
+        let delta_fail = i64::from(sample.failure) - i64::from(old_bits & 1);
+        let delta_slow = i64::from(sample.slow) - i64::from(old_bits >> 1 & 1);
+        let mut counts = self.counts.load(Acquire);
+        loop {
+            if gen_of(counts) != generation {
+                return None;
+            }
+            let fail = ((counts & FIELD_MASK) as i64 + delta_fail) as u64 & FIELD_MASK;
+            let slow = ((counts >> FIELD_BITS & FIELD_MASK) as i64 + delta_slow) as u64 & FIELD_MASK;
+            let next = tag(generation, slow << FIELD_BITS | fail);
+            match self.counts.compare_exchange_weak(counts, next, AcqRel, Acquire) {
+                Ok(_) => {
+                    return Some(Tally {
+                        calls: (seq + 1).min(self.size()),
+                        failures: field(next, 0),
+                        slow: field(next, FIELD_BITS),
+                    });
+                }
+                Err(now) => counts = now,
+            }
+        }
+    }
+
+    fn reset(&self, generation: u64) {
+        // Counts first: a writer that already claimed a slot under the old generation
+        // then fails its counts update and leaves the new generation untouched.
+        self.counts.store(tag(generation, 0), Release);
+        self.head.store(tag(generation, 0), Release);
+    }
+
+    fn tally(&self) -> Tally {
+        let head = self.head.load(Acquire);
+        let counts = self.counts.load(Acquire);
+        Tally {
+            calls: (head & SEQ_MASK).min(self.size()),
+            failures: field(counts, 0),
+            slow: field(counts, FIELD_BITS),
+        }
+    }
+}
+
+/// Whether generation `a` is newer than `b`, on the 21-bit wrapping circle.
+fn newer(a: u64, b: u64) -> bool {
+    let distance = a.wrapping_sub(b) & GEN_MASK;
+    distance != 0 && distance < 1 << (GEN_BITS - 1)
+}
+
+// ---------------------------------------------------------------------------------------
+// Time-based sliding window: the last `buckets × bucket_ms`, one bucket per period.
+//
+// Each bucket is one word: period tag (19 bits) | calls | failures | slow (15 bits each).
+// A writer whose bucket holds an older period replaces it. A bucket that would overflow
+// halves its three counts, which keeps both rates.
+
+const PERIOD_BITS: u32 = 19;
+const COUNT_BITS: u32 = 15;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+#[derive(Debug)]
+pub(crate) struct TimeWindow {
+    bucket_ms: u64,
+    buckets: Box<[AtomicU64]>,
+}
+
+fn bucket_word(period: u64, calls: u64, failures: u64, slow: u64) -> u64 {
+    (period & ((1 << PERIOD_BITS) - 1)) << (3 * COUNT_BITS)
+        | calls << (2 * COUNT_BITS)
+        | failures << COUNT_BITS
+        | slow
+}
+
+fn unpack_bucket(word: u64) -> (u64, u64, u64, u64) {
+    (
+        word >> (3 * COUNT_BITS),
+        word >> (2 * COUNT_BITS) & COUNT_MASK,
+        word >> COUNT_BITS & COUNT_MASK,
+        word & COUNT_MASK,
+    )
+}
+
+impl TimeWindow {
+    pub(crate) fn new(buckets: u32, bucket_ms: u64) -> Self {
+        TimeWindow {
+            bucket_ms,
+            buckets: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn record(&self, sample: Sample, now_ms: u64) -> Option<Tally> {
+        let period = now_ms / self.bucket_ms;
+        let bucket = &self.buckets[(period % self.buckets.len() as u64) as usize];
+        let tag = period & ((1 << PERIOD_BITS) - 1);
+        let mut word = bucket.load(Acquire);
+        loop {
+            let (old_tag, mut calls, mut failures, mut slow) = unpack_bucket(word);
+            if old_tag != tag {
+                (calls, failures, slow) = (0, 0, 0);
+            }
+            if calls == COUNT_MASK {
+                (calls, failures, slow) = (calls / 2, failures / 2, slow / 2);
+            }
+            let next = bucket_word(
+                period,
+                calls + 1,
+                failures + u64::from(sample.failure),
+                slow + u64::from(sample.slow),
+            );
+            match bucket.compare_exchange_weak(word, next, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(now) => word = now,
+            }
+        }
+        Some(self.tally(now_ms))
+    }
+
+    fn reset(&self) {
+        for bucket in self.buckets.iter() {
+            bucket.store(0, Release);
+        }
+    }
+
+    fn tally(&self, now_ms: u64) -> Tally {
+        let current = now_ms / self.bucket_ms;
+        let len = self.buckets.len() as u64;
+        let mut tally = Tally::default();
+        for back in 0..len.min(current + 1) {
+            let period = current - back;
+            let word = self.buckets[(period % len) as usize].load(Acquire);
+            let (tag, calls, failures, slow) = unpack_bucket(word);
+            if tag == period & ((1 << PERIOD_BITS) - 1) {
+                tally.calls += calls;
+                tally.failures += failures;
+                tally.slow += slow;
+            }
+        }
+        tally
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Consecutive failures: one word, gen | failures in a row. A success resets it, and a
+// success while the count is already zero writes nothing.
+
+#[derive(Debug)]
+pub(crate) struct ConsecutiveWindow {
+    word: AtomicU64,
+}
+
+impl ConsecutiveWindow {
+    pub(crate) fn new() -> Self {
+        ConsecutiveWindow {
+            word: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn record(&self, generation: u64, sample: Sample) -> Option<Tally> {
+        let generation = generation & GEN_MASK;
+        let bad = sample.failure || sample.slow;
+        let mut word = self.word.load(Acquire);
+        loop {
+            if gen_of(word) != generation || (!bad && word & SEQ_MASK == 0) {
+                return None;
+            }
+            let next = if bad {
+                tag(generation, (word & SEQ_MASK) + 1)
+            } else {
+                tag(generation, 0)
+            };
+            match self.word.compare_exchange_weak(word, next, AcqRel, Acquire) {
+                Ok(_) => {
+                    let run = next & SEQ_MASK;
+                    return Some(Tally {
+                        calls: run,
+                        failures: run,
+                        slow: 0,
+                    });
+                }
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    fn reset(&self, generation: u64) {
+        self.word.store(tag(generation, 0), Release);
+    }
+
+    fn tally(&self) -> Tally {
+        let run = self.word.load(Acquire) & SEQ_MASK;
+        Tally {
+            calls: run,
+            failures: run,
+            slow: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: Sample = Sample {
+        failure: false,
+        slow: false,
+    };
+    const FAIL: Sample = Sample {
+        failure: true,
+        slow: false,
+    };
+
+    #[test]
+    fn count_window_slides_with_every_call() {
+        let w = CountWindow::new(4);
+        w.reset(1);
+        for _ in 0..4 {
+            w.record(1, FAIL);
+        }
+        assert_eq!(w.tally().failures, 4);
+        for expected in [3, 2, 1, 0] {
+            w.record(1, OK);
+            assert_eq!(w.tally().failures, expected);
+        }
+        assert_eq!(w.tally().calls, 4);
+    }
+
+    #[test]
+    fn count_window_ignores_other_generations() {
+        let w = CountWindow::new(4);
+        w.reset(2);
+        assert_eq!(w.record(1, FAIL), None);
+        assert_eq!(w.tally(), Tally::default());
+    }
+
+    #[test]
+    fn count_window_treats_old_slots_as_empty_after_reset() {
+        let w = CountWindow::new(2);
+        w.reset(1);
+        w.record(1, FAIL);
+        w.record(1, FAIL);
+        w.reset(2);
+        let tally = w.record(2, OK).unwrap();
+        assert_eq!(tally, Tally { calls: 1, failures: 0, slow: 0 });
+    }
+
+    #[test]
+    fn generations_wrap_around() {
+        assert!(newer(0, GEN_MASK));
+        assert!(!newer(GEN_MASK, 0));
+        assert!(!newer(5, 5));
+    }
+
+    #[test]
+    fn time_window_forgets_old_buckets() {
+        let w = TimeWindow::new(4, 100);
+        w.record(FAIL, 0);
+        w.record(OK, 150);
+        assert_eq!(w.tally(399), Tally { calls: 2, failures: 1, slow: 0 });
+        assert_eq!(w.tally(400), Tally { calls: 1, failures: 0, slow: 0 });
+        assert_eq!(w.tally(600), Tally::default());
+    }
+
+    #[test]
+    fn time_window_halves_a_full_bucket_keeping_the_rate() {
+        let w = TimeWindow::new(1, 1000);
+        for i in 0..(2 * COUNT_MASK) {
+            w.record(if i % 2 == 0 { FAIL } else { OK }, 0);
+        }
+        let t = w.tally(0);
+        assert!(t.calls > COUNT_MASK / 2);
+        assert!((t.failure_rate() - 50.0).abs() < 1.0, "{t:?}");
+    }
+
+    #[test]
+    fn consecutive_window_resets_on_success() {
+        let w = ConsecutiveWindow::new();
+        w.reset(3);
+        w.record(3, FAIL);
+        assert_eq!(w.record(3, FAIL).unwrap().failures, 2);
+        w.record(3, OK);
+        assert_eq!(w.tally().failures, 0);
+        assert_eq!(w.record(3, OK), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! Composable [`tower`] layers that make async service clients absorb network failures.
+//!
+//! seawall's layers share one small core:
+//!
+//! * [`classify`]: turns a call's result into success, failure or ignored;
+//! * [`rejection`]: the one error type every layer returns when it refuses a call;
+//! * [`config`]: build-time validation errors that name the field and its allowed range.
+//!
+//! Layers:
+//!
+//! * [`circuit_breaker`]: count, time or consecutive-failure judged breaker with
+//!   slow-call detection, bounded half-open probing and manual control.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod circuit_breaker;
+pub mod classify;
+pub mod config;
+pub mod rejection;
+mod time;
+
+pub use classify::{Classify, ErrorsAreFailures, Outcome};
+pub use config::ConfigError;
+pub use rejection::{AsRejected, Error, Reason, Rejected, RejectedBy};

@@ -1,0 +1,272 @@
+//! Rejections: the one error every seawall layer returns when it refuses a call.
+//!
+//! A layer that refuses a call (an open breaker, later a full bulkhead or a spent retry
+//! budget) never runs the inner service; it returns a [`Rejected`] that says which layer
+//! refused ([`Rejected::layer`]), why ([`Rejected::reason`]) and, where the layer knows,
+//! when trying again makes sense ([`Rejected::retry_after`]).
+//!
+//! # How it composes
+//!
+//! seawall layers keep the inner service's error type: a breaker around a service with
+//! error `E` also has error `E`, and only asks that `E: From<Rejected>`. A whole stack of
+//! seawall layers therefore has one error type, not `Error<Error<Error<E>>>`. Three ways
+//! to meet the bound:
+//!
+//! * **`tower::BoxError` stacks**: `Box<dyn Error + Send + Sync>` already implements
+//!   `From<Rejected>`. Find a rejection with [`AsRejected::as_rejected`], which downcasts
+//!   and also looks through the error's `source()` chain (for wrappers such as
+//!   `tower::buffer`).
+//! * **Your own error enum**: add a variant and `impl From<Rejected> for MyError`.
+//! * **A service whose error you do not own** (hyper, tonic): wrap its error in
+//!   [`Error`] with `ServiceBuilder::map_err(seawall::Error::Service)` under the seawall
+//!   layers; then one `match` tells a rejection from the service's own error.
+//!
+//! ```
+//! use seawall::{AsRejected, Rejected};
+//! use tower::BoxError;
+//!
+//! fn describe(err: &BoxError) -> String {
+//!     match err.as_rejected() {
+//!         Some(rejected) => format!("refused by {:?}: {rejected}", rejected.layer()),
+//!         None => format!("the service failed: {err}"),
+//!     }
+//! }
+//! # let _ = describe;
+//! ```
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// A seawall layer refused the call; the inner service never saw it.
+///
+/// ```
+/// use seawall::{Rejected, RejectedBy};
+/// # fn example(rejected: Rejected) {
+/// if rejected.layer() == RejectedBy::CircuitBreaker {
+///     if let Some(wait) = rejected.retry_after() {
+///         println!("breaker open, try again in {wait:?}");
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    reason: Reason,
+    retry_after: Option<Duration>,
+}
+
+/// Why a call was refused.
+///
+/// ```
+/// use seawall::Reason;
+/// assert_ne!(Reason::CircuitOpen, Reason::CircuitForcedOpen);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The circuit breaker is open after too many failures or slow calls.
+    CircuitOpen,
+    /// The circuit breaker was forced open through its handle.
+    CircuitForcedOpen,
+    /// The circuit breaker is half-open and all its probe slots are taken.
+    HalfOpenSaturated,
+}
+
+/// Which kind of layer refused a call.
+///
+/// ```
+/// use seawall::{Reason, RejectedBy};
+/// assert_eq!(Reason::CircuitOpen.layer(), RejectedBy::CircuitBreaker);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectedBy {
+    /// A [`CircuitBreaker`](crate::circuit_breaker::CircuitBreaker).
+    CircuitBreaker,
+}
+
+impl Reason {
+    /// The kind of layer that gives this reason.
+    ///
+    /// ```
+    /// use seawall::{Reason, RejectedBy};
+    /// assert_eq!(Reason::HalfOpenSaturated.layer(), RejectedBy::CircuitBreaker);
+    /// ```
+    pub const fn layer(self) -> RejectedBy {
+        match self {
+            Reason::CircuitOpen | Reason::CircuitForcedOpen | Reason::HalfOpenSaturated => {
+                RejectedBy::CircuitBreaker
+            }
+        }
+    }
+
+    const fn describe(self) -> &'static str {
+        match self {
+            Reason::CircuitOpen => "circuit breaker is open",
+            Reason::CircuitForcedOpen => "circuit breaker is forced open",
+            Reason::HalfOpenSaturated => "circuit breaker is half-open and all probe slots are taken",
+        }
+    }
+}
+
+impl Rejected {
+    /// A rejection for `reason`, with an optional hint of when to try again.
+    ///
+    /// Layers build these; users rarely need to, except in tests and fakes.
+    ///
+    /// ```
+    /// use seawall::{Reason, Rejected};
+    /// use std::time::Duration;
+    /// let r = Rejected::new(Reason::CircuitOpen, Some(Duration::from_secs(3)));
+    /// assert_eq!(r.retry_after(), Some(Duration::from_secs(3)));
+    /// ```
+    pub const fn new(reason: Reason, retry_after: Option<Duration>) -> Self {
+        Rejected {
+            reason,
+            retry_after,
+        }
+    }
+
+    /// Why the call was refused.
+    ///
+    /// ```
+    /// use seawall::{Reason, Rejected};
+    /// let r = Rejected::new(Reason::CircuitForcedOpen, None);
+    /// assert_eq!(r.reason(), Reason::CircuitForcedOpen);
+    /// ```
+    pub const fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// Which kind of layer refused the call.
+    ///
+    /// ```
+    /// use seawall::{Reason, Rejected, RejectedBy};
+    /// let r = Rejected::new(Reason::CircuitOpen, None);
+    /// assert_eq!(r.layer(), RejectedBy::CircuitBreaker);
+    /// ```
+    pub const fn layer(&self) -> RejectedBy {
+        self.reason.layer()
+    }
+
+    /// How long the refusal is expected to last, when the layer knows (an open breaker
+    /// knows how long it stays open). `None` means "unknown", not "now".
+    ///
+    /// ```
+    /// use seawall::{Reason, Rejected};
+    /// assert_eq!(Rejected::new(Reason::CircuitForcedOpen, None).retry_after(), None);
+    /// ```
+    pub const fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason.describe())?;
+        if let Some(wait) = self.retry_after {
+            write!(f, "; retry after {wait:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for Rejected {}
+
+/// Finds a [`Rejected`] inside an error value.
+///
+/// Implemented for [`Rejected`], [`Error`], and `tower::BoxError` (which downcasts and
+/// walks the `source()` chain). Implement it for your own error enum so that layers such
+/// as retry can read a rejection's hint.
+///
+/// ```
+/// use seawall::{AsRejected, Reason, Rejected};
+/// use tower::BoxError;
+///
+/// let err: BoxError = Rejected::new(Reason::CircuitOpen, None).into();
+/// assert_eq!(err.as_rejected().map(|r| r.reason()), Some(Reason::CircuitOpen));
+///
+/// let other: BoxError = "connection reset".into();
+/// assert!(other.as_rejected().is_none());
+/// ```
+pub trait AsRejected {
+    /// The rejection this error is or wraps, if any.
+    fn as_rejected(&self) -> Option<&Rejected>;
+}
+
+impl AsRejected for Rejected {
+    fn as_rejected(&self) -> Option<&Rejected> {
+        Some(self)
+    }
+}
+
+impl AsRejected for Box<dyn StdError + Send + Sync> {
+    fn as_rejected(&self) -> Option<&Rejected> {
+        let mut current: Option<&(dyn StdError + 'static)> = Some(self.as_ref());
+        while let Some(err) = current {
+            if let Some(rejected) = err.downcast_ref::<Rejected>() {
+                return Some(rejected);
+            }
+            current = err.source();
+        }
+        None
+    }
+}
+
+/// A service error or a seawall rejection, for services whose error type you do not own.
+///
+/// Put `map_err(seawall::Error::Service)` under the seawall layers; the whole stack then
+/// returns `seawall::Error<E>`, and one `match` separates the two cases.
+///
+/// ```
+/// use seawall::{Error, Reason, Rejected};
+///
+/// fn report(err: Error<std::io::Error>) -> &'static str {
+///     match err {
+///         Error::Rejected(_) => "refused locally, the dependency was not called",
+///         Error::Service(_) => "the dependency failed",
+///     }
+/// }
+/// assert_eq!(report(Rejected::new(Reason::CircuitOpen, None).into()), "refused locally, the dependency was not called");
+/// ```
+#[derive(Debug)]
+pub enum Error<E> {
+    /// A seawall layer refused the call.
+    Rejected(Rejected),
+    /// The inner service returned this error.
+    Service(E),
+}
+
+impl<E> From<Rejected> for Error<E> {
+    fn from(rejected: Rejected) -> Self {
+        Error::Rejected(rejected)
+    }
+}
+
+impl<E> AsRejected for Error<E> {
+    fn as_rejected(&self) -> Option<&Rejected> {
+        match self {
+            Error::Rejected(rejected) => Some(rejected),
+            Error::Service(_) => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Rejected(rejected) => rejected.fmt(f),
+            Error::Service(err) => err.fmt(f),
+        }
+    }
+}
+
+impl<E: StdError + 'static> StdError for Error<E> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Rejected(rejected) => Some(rejected),
+            Error::Service(err) => Some(err),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Time, read from tokio's clock so that tests can pause and advance it.
+//!
+//! Layers keep instants as integer offsets from an [`Epoch`] taken when the layer is
+//! built, so that they fit in atomics. Only features that need time read the clock.
+
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The instant a layer was built; times are stored as offsets from it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Epoch(Instant);
+
+impl Epoch {
+    pub(crate) fn now() -> Self {
+        Epoch(Instant::now())
+    }
+
+    /// Milliseconds since the epoch, rounded down.
+    pub(crate) fn millis_since(&self, now: Instant) -> u64 {
+        saturating_millis(now.saturating_duration_since(self.0))
+    }
+
+    /// Milliseconds since the epoch, now.
+    pub(crate) fn elapsed_millis(&self) -> u64 {
+        self.millis_since(Instant::now())
+    }
+}
+
+/// A duration in whole milliseconds, rounded up so that a wait never ends early.
+pub(crate) fn ceil_millis(d: Duration) -> u64 {
+    let ms = saturating_millis(d);
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        ms.saturating_add(1)
+    } else {
+        ms
+    }
+}
+
+fn saturating_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
