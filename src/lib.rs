@@ -4,7 +4,8 @@
 //!
 //! * [`classify`]: turns a call's result into success, failure or ignored;
 //! * [`rejection`]: the one error type every layer returns when it refuses a call;
-//! * [`config`]: build-time validation errors that name the field and its allowed range.
+//! * [`config`]: build-time validation errors that name the field and its allowed range;
+//! * [`deadline`]: the deadline a call carries, readable by every layer inside it.
 //!
 //! Layers:
 //!
@@ -16,6 +17,7 @@
 pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
+pub mod deadline;
 pub mod rejection;
 mod time;
 
