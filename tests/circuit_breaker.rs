@@ -1,0 +1,582 @@
+//! The circuit breaker's behaviour, one rule per test, in paused tokio time.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use seawall::circuit_breaker::{Builder, CircuitBreakerLayer, State};
+use seawall::{Outcome, Reason, RejectedBy};
+use tokio::time::advance;
+use tower::{Layer, Service, ServiceExt};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn breaker(builder: Builder) -> (CircuitBreakerLayer, impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static) {
+    let layer = builder.build().expect("valid config");
+    let svc = layer.layer(backend());
+    (layer, svc)
+}
+
+async fn run_many<S>(svc: &mut S, req: Req, n: usize)
+where
+    S: Service<Req, Response = (), Error = Err>,
+{
+    for _ in 0..n {
+        let _ = call(svc, req).await;
+    }
+}
+
+// ---------------------------------------------------------------- closed: count window
+
+#[tokio::test(start_paused = true)]
+async fn count_window_opens_when_failure_rate_reaches_threshold() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(4).failure_rate_threshold(50.0));
+    run_many(&mut svc, OK, 2).await;
+    run_many(&mut svc, FAIL, 1).await;
+    assert_eq!(layer.handle().state(), State::Closed, "1 of 3 is below minimum calls of 4");
+    run_many(&mut svc, FAIL, 1).await;
+    assert_eq!(layer.handle().state(), State::Open, "2 of 4 is 50 %");
+}
+
+#[tokio::test(start_paused = true)]
+async fn minimum_calls_governs_without_a_full_window() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(100).minimum_calls(4));
+    run_many(&mut svc, FAIL, 3).await;
+    assert_eq!(layer.handle().state(), State::Closed);
+    run_many(&mut svc, FAIL, 1).await;
+    assert_eq!(layer.handle().state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn count_window_of_ten_opens_within_five_failures_after_a_thousand_successes() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(10).failure_rate_threshold(50.0));
+    run_many(&mut svc, OK, 1000).await;
+    for failures in 1..=5 {
+        let _ = call(&mut svc, FAIL).await;
+        if layer.handle().state() == State::Open {
+            assert_eq!(failures, 5);
+            return;
+        }
+    }
+    panic!("still closed after 5 failures");
+}
+
+#[tokio::test(start_paused = true)]
+async fn count_window_slides_old_failures_out() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(4).failure_rate_threshold(75.0));
+    run_many(&mut svc, FAIL, 2).await;
+    run_many(&mut svc, OK, 4).await; // the two failures leave the window
+    run_many(&mut svc, FAIL, 2).await; // 2 of the last 4: 50 %
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(layer.handle().metrics().failures, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ignored_calls_count_toward_no_rate() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(2)
+        .classifier(|r: &Result<(), Err>| match r {
+            Ok(()) => Outcome::Success,
+            Err(_) => Outcome::Ignored,
+        })
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(backend());
+    run_many(&mut svc, FAIL, 10).await;
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(layer.handle().metrics().calls, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn responses_can_be_classified_as_failures() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(2)
+        .classifier(|r: &Result<u16, Err>| match r {
+            Ok(status) if *status >= 500 => Outcome::Failure,
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure,
+        })
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(tower::service_fn(|status: u16| async move { Ok::<_, Err>(status) }));
+    svc.ready().await.unwrap().call(503).await.unwrap();
+    svc.ready().await.unwrap().call(503).await.unwrap();
+    assert_eq!(layer.handle().state(), State::Open);
+}
+
+// ---------------------------------------------------------------- closed: time window
+
+#[tokio::test(start_paused = true)]
+async fn time_window_opens_on_failures_within_the_window() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .time_window(secs(10), 10)
+            .minimum_calls(4)
+            .failure_rate_threshold(50.0),
+    );
+    run_many(&mut svc, OK, 2).await;
+    advance(secs(3)).await;
+    run_many(&mut svc, FAIL, 2).await;
+    assert_eq!(layer.handle().state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn time_window_forgets_calls_older_than_the_window() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .time_window(secs(10), 10)
+            .minimum_calls(4)
+            .failure_rate_threshold(50.0),
+    );
+    run_many(&mut svc, FAIL, 3).await;
+    advance(secs(11)).await; // the failures expire
+    run_many(&mut svc, OK, 3).await;
+    run_many(&mut svc, FAIL, 1).await; // 1 of 4 in the window
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(layer.handle().metrics().calls, 4);
+}
+
+// ---------------------------------------------------------------- closed: consecutive
+
+#[tokio::test(start_paused = true)]
+async fn consecutive_failures_open_the_breaker() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().consecutive_failures(3));
+    run_many(&mut svc, FAIL, 2).await;
+    run_many(&mut svc, OK, 1).await; // the run starts over
+    run_many(&mut svc, FAIL, 2).await;
+    assert_eq!(layer.handle().state(), State::Closed);
+    run_many(&mut svc, FAIL, 1).await;
+    assert_eq!(layer.handle().state(), State::Open);
+}
+
+// ---------------------------------------------------------------- slow calls
+
+#[tokio::test(start_paused = true)]
+async fn slow_successful_calls_open_the_breaker_by_slow_call_rate() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(4)
+            .slow_call_duration(Duration::from_millis(100))
+            .slow_call_rate_threshold(50.0),
+    );
+    run_many(&mut svc, OK, 2).await;
+    run_many(&mut svc, slow(150, false), 2).await;
+    let m = layer.handle().metrics();
+    assert_eq!(layer.handle().state(), State::Open, "{m:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_faster_than_the_slow_duration_are_not_slow() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(4)
+            .slow_call_duration(Duration::from_millis(100))
+            .slow_call_rate_threshold(50.0),
+    );
+    run_many(&mut svc, slow(99, false), 4).await;
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(layer.handle().metrics().slow_calls, 0);
+}
+
+// ---------------------------------------------------------------- open
+
+#[tokio::test(start_paused = true)]
+async fn open_breaker_rejects_with_the_time_left_open() {
+    let (_, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(1).open_duration(secs(30)));
+    let _ = call(&mut svc, FAIL).await;
+    advance(secs(10)).await;
+    let result = call(&mut svc, OK).await;
+    let rejection = rejected(&result).expect("rejected");
+    assert_eq!(rejection.reason(), Reason::CircuitOpen);
+    assert_eq!(rejection.layer(), RejectedBy::CircuitBreaker);
+    assert_eq!(rejection.retry_after(), Some(secs(20)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_breaker_never_calls_the_inner_service() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let layer = CircuitBreakerLayer::builder().count_window(1).build().unwrap();
+    let mut svc = layer.layer(tower::service_fn(move |_: ()| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { Err::<(), Err>(seawall::Error::Service(Boom)) }
+    }));
+    for _ in 0..5 {
+        let _ = svc.ready().await.unwrap().call(()).await;
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_breaker_half_opens_after_the_open_duration() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(1).open_duration(secs(30)).half_open_calls(2));
+    let _ = call(&mut svc, FAIL).await;
+    advance(secs(30)).await;
+    assert_eq!(layer.handle().state(), State::Open, "half-open is entered by the next call");
+    assert!(call(&mut svc, OK).await.is_ok());
+    assert_eq!(layer.handle().state(), State::HalfOpen);
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_duration_grows_on_repeated_trips_and_resets_after_a_healthy_close() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(1)
+            .half_open_calls(1)
+            .open_duration(secs(1))
+            .open_backoff(2.0, secs(5)),
+    );
+    let _ = call(&mut svc, FAIL).await;
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(layer.handle().metrics().remaining_open.unwrap());
+        advance(*seen.last().unwrap()).await;
+        let _ = call(&mut svc, FAIL).await; // the probe fails: open again, longer
+    }
+    assert_eq!(seen, vec![secs(1), secs(2), secs(4), secs(5)]);
+    advance(secs(5)).await;
+    call(&mut svc, OK).await.unwrap(); // healthy probe: closed
+    assert_eq!(layer.handle().state(), State::Closed);
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(layer.handle().metrics().remaining_open, Some(secs(1)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn jittered_open_durations_stay_within_the_fraction_and_the_cap() {
+    let mut durations = Vec::new();
+    for seed in 0..200 {
+        let (layer, mut svc) = breaker(
+            CircuitBreakerLayer::builder()
+                .count_window(1)
+                .open_duration(secs(10))
+                .open_backoff(1.0, secs(11))
+                .open_jitter(0.5)
+                .seed(seed),
+        );
+        let _ = call(&mut svc, FAIL).await;
+        durations.push(layer.handle().metrics().remaining_open.unwrap());
+    }
+    assert!(durations.iter().all(|d| *d >= secs(5) && *d <= secs(11)));
+    assert!(durations.iter().any(|d| *d < secs(8)), "jitter spreads downwards");
+    assert!(durations.iter().filter(|d| **d == secs(11)).count() > 20, "clamped at the cap");
+}
+
+// ---------------------------------------------------------------- half-open
+
+async fn tripped(builder: Builder) -> (CircuitBreakerLayer, impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static) {
+    let (layer, mut svc) = breaker(builder.count_window(1).open_duration(secs(10)));
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(layer.handle().state(), State::Open);
+    advance(secs(10)).await;
+    (layer, svc)
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_closes_after_successful_probes() {
+    let builder = CircuitBreakerLayer::builder().half_open_calls(3).failure_rate_threshold(30.0);
+    let (layer, mut svc) = tripped(builder).await;
+    run_many(&mut svc, OK, 2).await;
+    assert_eq!(layer.handle().state(), State::HalfOpen);
+    run_many(&mut svc, OK, 1).await;
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(layer.handle().metrics().calls, 0, "closing starts an empty window");
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_decides_as_soon_as_the_outcome_is_certain() {
+    let builder = CircuitBreakerLayer::builder().half_open_calls(3).failure_rate_threshold(50.0);
+    let (layer, mut svc) = tripped(builder).await;
+    run_many(&mut svc, OK, 2).await; // even a failing third probe would be 33 % < 50 %
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_reopens_when_probes_reach_the_failure_threshold() {
+    let (layer, mut svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(4).failure_rate_threshold(50.0)).await;
+    run_many(&mut svc, FAIL, 1).await;
+    run_many(&mut svc, OK, 1).await;
+    assert_eq!(layer.handle().state(), State::HalfOpen);
+    run_many(&mut svc, FAIL, 1).await; // 2 of 4 fail whatever the last one does
+    assert_eq!(layer.handle().state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_admits_at_most_the_probe_limit_at_once() {
+    let (layer, svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(3)).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let mut svc = svc.clone();
+        tasks.push(tokio::spawn(async move { call(&mut svc, slow(1000, false)).await }));
+    }
+    tokio::task::yield_now().await;
+    let mut admitted = 0;
+    let mut saturated = 0;
+    for task in tasks {
+        match rejected(&task.await.unwrap()) {
+            None => admitted += 1,
+            Some(r) => {
+                assert_eq!(r.reason(), Reason::HalfOpenSaturated);
+                saturated += 1;
+            }
+        }
+    }
+    assert_eq!((admitted, saturated), (3, 17));
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
+#[test]
+fn half_open_admits_at_most_the_probe_limit_under_parallel_callers() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let layer = CircuitBreakerLayer::builder()
+            .count_window(1)
+            .open_duration(Duration::from_millis(1))
+            .half_open_calls(5)
+            .build()
+            .unwrap();
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let max_seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let inner = {
+            let (gate, in_flight, max_seen) = (gate.clone(), in_flight.clone(), max_seen.clone());
+            tower::service_fn(move |fail: bool| {
+                let (gate, in_flight, max_seen) = (gate.clone(), in_flight.clone(), max_seen.clone());
+                async move {
+                    if fail {
+                        return Err::<(), Err>(seawall::Error::Service(Boom));
+                    }
+                    let now = in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    max_seen.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                    let _permit = gate.acquire().await.unwrap();
+                    in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(())
+                }
+            })
+        };
+        let mut svc = layer.layer(inner);
+        let _ = svc.ready().await.unwrap().call(true).await;
+        // Real time runs here (paused time needs a single thread): spin through the 1 ms.
+        while layer.handle().metrics().remaining_open != Some(Duration::ZERO) {
+            std::hint::spin_loop();
+        }
+        let decided = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let mut svc = svc.clone();
+            let decided = decided.clone();
+            tasks.push(tokio::spawn(async move {
+                let future = svc.ready().await.unwrap().call(false);
+                decided.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                future.await
+            }));
+        }
+        // Every caller has been admitted or refused before any probe may finish.
+        while decided.load(std::sync::atomic::Ordering::SeqCst) < 64
+            || in_flight.load(std::sync::atomic::Ordering::SeqCst) < 5
+        {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(64);
+        let mut refused = 0;
+        for task in tasks {
+            refused += usize::from(task.await.unwrap().is_err());
+        }
+        assert_eq!(max_seen.load(std::sync::atomic::Ordering::SeqCst), 5);
+        assert_eq!(refused, 59);
+    });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_probe_gives_its_slot_back() {
+    let (layer, mut svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(1)).await;
+    let hung = svc.ready().await.unwrap().call(slow(60_000, false));
+    let result = call(&mut svc, OK).await;
+    assert_eq!(rejected(&result).map(|r| r.reason()), Some(Reason::HalfOpenSaturated));
+    drop(hung);
+    call(&mut svc, OK).await.expect("the freed slot admits a new probe");
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hung_probes_reopen_the_breaker_after_the_maximum_wait() {
+    let (layer, mut svc) = tripped(
+        CircuitBreakerLayer::builder()
+            .half_open_calls(1)
+            .max_wait_in_half_open(secs(5)),
+    )
+    .await;
+    let hung = tokio::spawn({
+        let mut svc = svc.clone();
+        async move { call(&mut svc, slow(3_600_000, false)).await }
+    });
+    tokio::task::yield_now().await;
+    advance(secs(5)).await;
+    let result = call(&mut svc, OK).await;
+    assert_eq!(rejected(&result).map(|r| r.reason()), Some(Reason::CircuitOpen));
+    assert_eq!(layer.handle().state(), State::Open);
+    hung.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn results_of_calls_admitted_before_a_state_change_are_ignored() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(2));
+    let straggler = svc.ready().await.unwrap().call(slow(1000, true));
+    layer.handle().reset();
+    run_many(&mut svc, FAIL, 1).await;
+    let _ = straggler.await;
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(layer.handle().metrics().calls, 1);
+}
+
+// ---------------------------------------------------------------- manual control
+
+#[tokio::test(start_paused = true)]
+async fn forced_open_rejects_everything_without_a_hint() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder());
+    layer.handle().force_open();
+    let result = call(&mut svc, OK).await;
+    let rejection = rejected(&result).unwrap();
+    assert_eq!(rejection.reason(), Reason::CircuitForcedOpen);
+    assert_eq!(rejection.retry_after(), None);
+    advance(secs(3600)).await;
+    assert!(rejected(&call(&mut svc, OK).await).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn disabled_breaker_lets_everything_through_and_counts_nothing() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(1));
+    layer.handle().disable();
+    run_many(&mut svc, FAIL, 10).await;
+    assert_eq!(layer.handle().state(), State::Disabled);
+    assert_eq!(layer.handle().metrics().calls, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn metrics_only_counts_but_never_opens() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(4));
+    layer.handle().metrics_only();
+    run_many(&mut svc, FAIL, 10).await;
+    let m = layer.handle().metrics();
+    assert_eq!(m.state, State::MetricsOnly);
+    assert_eq!((m.calls, m.failures, m.failure_rate), (4, 4, 100.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn reset_closes_with_an_empty_window() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(2));
+    run_many(&mut svc, FAIL, 2).await;
+    assert_eq!(layer.handle().state(), State::Open);
+    layer.handle().reset();
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(layer.handle().metrics().calls, 0);
+    run_many(&mut svc, FAIL, 1).await;
+    assert_eq!(layer.handle().state(), State::Closed, "one failure is below the minimum");
+}
+
+// ---------------------------------------------------------------- shared state
+
+#[tokio::test(start_paused = true)]
+async fn services_made_per_request_by_the_same_layer_share_one_breaker() {
+    let layer = CircuitBreakerLayer::builder().count_window(3).build().unwrap();
+    for _ in 0..3 {
+        // A framework that layers a fresh service for every request.
+        let mut svc = layer.layer(backend());
+        let _ = call(&mut svc, FAIL).await;
+    }
+    let mut fresh = layer.layer(backend());
+    assert!(rejected(&call(&mut fresh, OK).await).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn clones_of_a_service_share_one_breaker() {
+    let (layer, svc) = breaker(CircuitBreakerLayer::builder().count_window(4));
+    for _ in 0..4 {
+        let mut clone = svc.clone();
+        let _ = call(&mut clone, FAIL).await;
+    }
+    assert_eq!(layer.handle().state(), State::Open);
+    let mut other = svc.clone();
+    assert!(rejected(&call(&mut other, OK).await).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejection_reaches_a_box_error_stack_and_is_found_by_downcast() {
+    use seawall::AsRejected;
+    let layer = CircuitBreakerLayer::builder().count_window(1).build().unwrap();
+    let mut svc = tower::ServiceBuilder::new()
+        .layer(layer)
+        .service(tower::service_fn(|_: ()| async { Err::<(), tower::BoxError>("refused".into()) }));
+    let first = svc.ready().await.unwrap().call(()).await.unwrap_err();
+    assert!(first.as_rejected().is_none());
+    let second = svc.ready().await.unwrap().call(()).await.unwrap_err();
+    assert_eq!(second.as_rejected().unwrap().reason(), Reason::CircuitOpen);
+}
+
+// ---------------------------------------------------------------- events
+
+#[tokio::test(start_paused = true)]
+async fn transitions_emit_one_event_each_and_calls_emit_none() {
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let (_, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .name("payments")
+            .count_window(4)
+            .open_duration(secs(1))
+            .half_open_calls(1),
+    );
+    run_many(&mut svc, OK, 100).await;
+    assert!(recorder.take().is_empty(), "no per-call events");
+    run_many(&mut svc, FAIL, 2).await;
+    advance(secs(1)).await;
+    run_many(&mut svc, OK, 1).await;
+    let events = recorder.take();
+    let path: Vec<_> = events
+        .iter()
+        .map(|e| (e.field("from").unwrap().to_owned(), e.field("to").unwrap().to_owned()))
+        .collect();
+    let expected = [("closed", "open"), ("open", "half_open"), ("half_open", "closed")];
+    let expected: Vec<_> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(path, expected);
+    let opened = &events[0];
+    assert_eq!(opened.target, "seawall::circuit_breaker");
+    assert_eq!(opened.field("breaker"), Some("payments"));
+    assert_eq!(opened.field("failure_rate"), Some("50.0"));
+    assert_eq!(opened.field("calls"), Some("4"));
+}
+
+// ---------------------------------------------------------------- configuration
+
+#[test]
+fn invalid_settings_are_reported_by_field_and_range() {
+    let b = CircuitBreakerLayer::builder;
+    let cases: Vec<(Builder, &str)> = vec![
+        (b().failure_rate_threshold(0.0), "circuit_breaker.failure_rate_threshold: 0 is outside (0, 100]"),
+        (b().failure_rate_threshold(100.5), "circuit_breaker.failure_rate_threshold: 100.5 is outside (0, 100]"),
+        (b().failure_rate_threshold(f64::NAN), "circuit_breaker.failure_rate_threshold: NaN is outside (0, 100]"),
+        (b().slow_call_rate_threshold(-1.0), "circuit_breaker.slow_call_rate_threshold: -1 is outside (0, 100]"),
+        (b().count_window(0), "circuit_breaker.count_window: 0 is outside 1..=100000"),
+        (b().count_window(10).minimum_calls(11), "circuit_breaker.minimum_calls: 11 is outside 1..=10 (the count window's size)"),
+        (b().minimum_calls(0), "circuit_breaker.minimum_calls: 0 is outside 1..=100 (the count window's size)"),
+        (b().time_window(secs(10), 0), "circuit_breaker.time_window.buckets: 0 is outside 1..=1000"),
+        (b().time_window(Duration::ZERO, 10), "circuit_breaker.time_window.window: 0ns is outside [1ms × buckets, 7 days]"),
+        (b().consecutive_failures(0), "circuit_breaker.consecutive_failures: 0 is outside 1..=1000000"),
+        (b().half_open_calls(0), "circuit_breaker.half_open_calls: 0 is outside 1..=1000"),
+        (b().open_duration(Duration::ZERO), "circuit_breaker.open_duration: 0ns is outside (0s, 7 days]"),
+        (b().max_wait_in_half_open(Duration::ZERO), "circuit_breaker.max_wait_in_half_open: 0ns is outside (0s, 7 days]"),
+        (b().slow_call_duration(Duration::ZERO), "circuit_breaker.slow_call_duration: 0ns is outside (0s, 7 days]"),
+        (b().open_backoff(0.5, secs(100)), "circuit_breaker.open_backoff.multiplier: 0.5 is outside [1, 100]"),
+        (b().open_backoff(2.0, secs(1)), "circuit_breaker.open_backoff.max: 1s is outside [open_duration, 7 days]"),
+        (b().open_jitter(1.0), "circuit_breaker.open_jitter: 1 is outside [0, 1)"),
+    ];
+    for (builder, message) in cases {
+        assert_eq!(builder.build().unwrap_err().to_string(), message);
+    }
+}

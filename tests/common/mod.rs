@@ -1,0 +1,131 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tower::{Service, ServiceExt, service_fn};
+
+/// The inner service's own error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Boom;
+
+impl fmt::Display for Boom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("boom")
+    }
+}
+
+impl std::error::Error for Boom {}
+
+pub type Err = seawall::Error<Boom>;
+
+/// What the test backend should do with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Req {
+    pub fail: bool,
+    pub delay: Duration,
+}
+
+pub const OK: Req = Req {
+    fail: false,
+    delay: Duration::ZERO,
+};
+pub const FAIL: Req = Req {
+    fail: true,
+    delay: Duration::ZERO,
+};
+
+pub fn slow(delay_ms: u64, fail: bool) -> Req {
+    Req {
+        fail,
+        delay: Duration::from_millis(delay_ms),
+    }
+}
+
+/// A backend that does what each request says, sleeping on tokio's clock.
+pub fn backend() -> impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send {
+    service_fn(|req: Req| async move {
+        if !req.delay.is_zero() {
+            tokio::time::sleep(req.delay).await;
+        }
+        if req.fail { Err(seawall::Error::Service(Boom)) } else { Ok(()) }
+    })
+}
+
+/// Calls once, waiting for readiness.
+pub async fn call<S>(svc: &mut S, req: Req) -> Result<(), Err>
+where
+    S: Service<Req, Response = (), Error = Err>,
+{
+    svc.ready().await?.call(req).await
+}
+
+/// Whether the result is a rejection by a seawall layer.
+pub fn rejected(result: &Result<(), Err>) -> Option<seawall::Rejected> {
+    match result {
+        Err(seawall::Error::Rejected(r)) => Some(*r),
+        _ => None,
+    }
+}
+
+/// One captured `tracing` event: its target and fields, as text.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    pub target: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Captured {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A subscriber that records every event, for tests that check what was emitted.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub events: Arc<Mutex<Vec<Captured>>>,
+}
+
+impl Recorder {
+    pub fn take(&self) -> Vec<Captured> {
+        std::mem::take(&mut *self.events.lock().unwrap())
+    }
+}
+
+struct Visitor<'a>(&'a mut Vec<(String, String)>);
+
+impl tracing::field::Visit for Visitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push((field.name().to_owned(), value.to_owned()));
+    }
+}
+
+impl tracing::Subscriber for Recorder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut captured = Captured {
+            target: event.metadata().target().to_owned(),
+            fields: Vec::new(),
+        };
+        event.record(&mut Visitor(&mut captured.fields));
+        self.events.lock().unwrap().push(captured);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
