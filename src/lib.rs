@@ -24,3 +24,8 @@ mod time;
 pub use classify::{Classify, ErrorsAreFailures, Outcome};
 pub use config::ConfigError;
 pub use rejection::{AsRejected, Error, Reason, Rejected, RejectedBy};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -14,7 +14,12 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-fn breaker(builder: Builder) -> (CircuitBreakerLayer, impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static) {
+fn breaker(
+    builder: Builder,
+) -> (
+    CircuitBreakerLayer,
+    impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static,
+) {
     let layer = builder.build().expect("valid config");
     let svc = layer.layer(backend());
     (layer, svc)
@@ -33,17 +38,29 @@ where
 
 #[tokio::test(start_paused = true)]
 async fn count_window_opens_when_failure_rate_reaches_threshold() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(4).failure_rate_threshold(50.0));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(4)
+            .failure_rate_threshold(50.0),
+    );
     run_many(&mut svc, OK, 2).await;
     run_many(&mut svc, FAIL, 1).await;
-    assert_eq!(layer.handle().state(), State::Closed, "1 of 3 is below minimum calls of 4");
+    assert_eq!(
+        layer.handle().state(),
+        State::Closed,
+        "1 of 3 is below minimum calls of 4"
+    );
     run_many(&mut svc, FAIL, 1).await;
     assert_eq!(layer.handle().state(), State::Open, "2 of 4 is 50 %");
 }
 
 #[tokio::test(start_paused = true)]
 async fn minimum_calls_governs_without_a_full_window() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(100).minimum_calls(4));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(100)
+            .minimum_calls(4),
+    );
     run_many(&mut svc, FAIL, 3).await;
     assert_eq!(layer.handle().state(), State::Closed);
     run_many(&mut svc, FAIL, 1).await;
@@ -52,7 +69,11 @@ async fn minimum_calls_governs_without_a_full_window() {
 
 #[tokio::test(start_paused = true)]
 async fn count_window_of_ten_opens_within_five_failures_after_a_thousand_successes() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(10).failure_rate_threshold(50.0));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(10)
+            .failure_rate_threshold(50.0),
+    );
     run_many(&mut svc, OK, 1000).await;
     for failures in 1..=5 {
         let _ = call(&mut svc, FAIL).await;
@@ -66,7 +87,11 @@ async fn count_window_of_ten_opens_within_five_failures_after_a_thousand_success
 
 #[tokio::test(start_paused = true)]
 async fn count_window_slides_old_failures_out() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(4).failure_rate_threshold(75.0));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(4)
+            .failure_rate_threshold(75.0),
+    );
     run_many(&mut svc, FAIL, 2).await;
     run_many(&mut svc, OK, 4).await; // the two failures leave the window
     run_many(&mut svc, FAIL, 2).await; // 2 of the last 4: 50 %
@@ -101,7 +126,9 @@ async fn responses_can_be_classified_as_failures() {
         })
         .build()
         .unwrap();
-    let mut svc = layer.layer(tower::service_fn(|status: u16| async move { Ok::<_, Err>(status) }));
+    let mut svc = layer.layer(tower::service_fn(|status: u16| async move {
+        Ok::<_, Err>(status)
+    }));
     svc.ready().await.unwrap().call(503).await.unwrap();
     svc.ready().await.unwrap().call(503).await.unwrap();
     assert_eq!(layer.handle().state(), State::Open);
@@ -185,7 +212,11 @@ async fn calls_faster_than_the_slow_duration_are_not_slow() {
 
 #[tokio::test(start_paused = true)]
 async fn open_breaker_rejects_with_the_time_left_open() {
-    let (_, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(1).open_duration(secs(30)));
+    let (_, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(1)
+            .open_duration(secs(30)),
+    );
     let _ = call(&mut svc, FAIL).await;
     advance(secs(10)).await;
     let result = call(&mut svc, OK).await;
@@ -199,7 +230,10 @@ async fn open_breaker_rejects_with_the_time_left_open() {
 async fn open_breaker_never_calls_the_inner_service() {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = calls.clone();
-    let layer = CircuitBreakerLayer::builder().count_window(1).build().unwrap();
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(1)
+        .build()
+        .unwrap();
     let mut svc = layer.layer(tower::service_fn(move |_: ()| {
         counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         async { Err::<(), Err>(seawall::Error::Service(Boom)) }
@@ -212,10 +246,19 @@ async fn open_breaker_never_calls_the_inner_service() {
 
 #[tokio::test(start_paused = true)]
 async fn open_breaker_half_opens_after_the_open_duration() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(1).open_duration(secs(30)).half_open_calls(2));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(1)
+            .open_duration(secs(30))
+            .half_open_calls(2),
+    );
     let _ = call(&mut svc, FAIL).await;
     advance(secs(30)).await;
-    assert_eq!(layer.handle().state(), State::Open, "half-open is entered by the next call");
+    assert_eq!(
+        layer.handle().state(),
+        State::Open,
+        "half-open is entered by the next call"
+    );
     assert!(call(&mut svc, OK).await.is_ok());
     assert_eq!(layer.handle().state(), State::HalfOpen);
 }
@@ -260,13 +303,24 @@ async fn jittered_open_durations_stay_within_the_fraction_and_the_cap() {
         durations.push(layer.handle().metrics().remaining_open.unwrap());
     }
     assert!(durations.iter().all(|d| *d >= secs(5) && *d <= secs(11)));
-    assert!(durations.iter().any(|d| *d < secs(8)), "jitter spreads downwards");
-    assert!(durations.iter().filter(|d| **d == secs(11)).count() > 20, "clamped at the cap");
+    assert!(
+        durations.iter().any(|d| *d < secs(8)),
+        "jitter spreads downwards"
+    );
+    assert!(
+        durations.iter().filter(|d| **d == secs(11)).count() > 20,
+        "clamped at the cap"
+    );
 }
 
 // ---------------------------------------------------------------- half-open
 
-async fn tripped(builder: Builder) -> (CircuitBreakerLayer, impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static) {
+async fn tripped(
+    builder: Builder,
+) -> (
+    CircuitBreakerLayer,
+    impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static,
+) {
     let (layer, mut svc) = breaker(builder.count_window(1).open_duration(secs(10)));
     let _ = call(&mut svc, FAIL).await;
     assert_eq!(layer.handle().state(), State::Open);
@@ -276,18 +330,26 @@ async fn tripped(builder: Builder) -> (CircuitBreakerLayer, impl Service<Req, Re
 
 #[tokio::test(start_paused = true)]
 async fn half_open_closes_after_successful_probes() {
-    let builder = CircuitBreakerLayer::builder().half_open_calls(3).failure_rate_threshold(30.0);
+    let builder = CircuitBreakerLayer::builder()
+        .half_open_calls(3)
+        .failure_rate_threshold(30.0);
     let (layer, mut svc) = tripped(builder).await;
     run_many(&mut svc, OK, 2).await;
     assert_eq!(layer.handle().state(), State::HalfOpen);
     run_many(&mut svc, OK, 1).await;
     assert_eq!(layer.handle().state(), State::Closed);
-    assert_eq!(layer.handle().metrics().calls, 0, "closing starts an empty window");
+    assert_eq!(
+        layer.handle().metrics().calls,
+        0,
+        "closing starts an empty window"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn half_open_decides_as_soon_as_the_outcome_is_certain() {
-    let builder = CircuitBreakerLayer::builder().half_open_calls(3).failure_rate_threshold(50.0);
+    let builder = CircuitBreakerLayer::builder()
+        .half_open_calls(3)
+        .failure_rate_threshold(50.0);
     let (layer, mut svc) = tripped(builder).await;
     run_many(&mut svc, OK, 2).await; // even a failing third probe would be 33 % < 50 %
     assert_eq!(layer.handle().state(), State::Closed);
@@ -295,7 +357,12 @@ async fn half_open_decides_as_soon_as_the_outcome_is_certain() {
 
 #[tokio::test(start_paused = true)]
 async fn half_open_reopens_when_probes_reach_the_failure_threshold() {
-    let (layer, mut svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(4).failure_rate_threshold(50.0)).await;
+    let (layer, mut svc) = tripped(
+        CircuitBreakerLayer::builder()
+            .half_open_calls(4)
+            .failure_rate_threshold(50.0),
+    )
+    .await;
     run_many(&mut svc, FAIL, 1).await;
     run_many(&mut svc, OK, 1).await;
     assert_eq!(layer.handle().state(), State::HalfOpen);
@@ -309,7 +376,9 @@ async fn half_open_admits_at_most_the_probe_limit_at_once() {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let mut svc = svc.clone();
-        tasks.push(tokio::spawn(async move { call(&mut svc, slow(1000, false)).await }));
+        tasks.push(tokio::spawn(async move {
+            call(&mut svc, slow(1000, false)).await
+        }));
     }
     tokio::task::yield_now().await;
     let mut admitted = 0;
@@ -347,7 +416,8 @@ fn half_open_admits_at_most_the_probe_limit_under_parallel_callers() {
         let inner = {
             let (gate, in_flight, max_seen) = (gate.clone(), in_flight.clone(), max_seen.clone());
             tower::service_fn(move |fail: bool| {
-                let (gate, in_flight, max_seen) = (gate.clone(), in_flight.clone(), max_seen.clone());
+                let (gate, in_flight, max_seen) =
+                    (gate.clone(), in_flight.clone(), max_seen.clone());
                 async move {
                     if fail {
                         return Err::<(), Err>(seawall::Error::Service(Boom));
@@ -398,9 +468,14 @@ async fn a_dropped_probe_gives_its_slot_back() {
     let (layer, mut svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(1)).await;
     let hung = svc.ready().await.unwrap().call(slow(60_000, false));
     let result = call(&mut svc, OK).await;
-    assert_eq!(rejected(&result).map(|r| r.reason()), Some(Reason::HalfOpenSaturated));
+    assert_eq!(
+        rejected(&result).map(|r| r.reason()),
+        Some(Reason::HalfOpenSaturated)
+    );
     drop(hung);
-    call(&mut svc, OK).await.expect("the freed slot admits a new probe");
+    call(&mut svc, OK)
+        .await
+        .expect("the freed slot admits a new probe");
     assert_eq!(layer.handle().state(), State::Closed);
 }
 
@@ -419,7 +494,10 @@ async fn hung_probes_reopen_the_breaker_after_the_maximum_wait() {
     tokio::task::yield_now().await;
     advance(secs(5)).await;
     let result = call(&mut svc, OK).await;
-    assert_eq!(rejected(&result).map(|r| r.reason()), Some(Reason::CircuitOpen));
+    assert_eq!(
+        rejected(&result).map(|r| r.reason()),
+        Some(Reason::CircuitOpen)
+    );
     assert_eq!(layer.handle().state(), State::Open);
     hung.abort();
 }
@@ -477,14 +555,21 @@ async fn reset_closes_with_an_empty_window() {
     assert_eq!(layer.handle().state(), State::Closed);
     assert_eq!(layer.handle().metrics().calls, 0);
     run_many(&mut svc, FAIL, 1).await;
-    assert_eq!(layer.handle().state(), State::Closed, "one failure is below the minimum");
+    assert_eq!(
+        layer.handle().state(),
+        State::Closed,
+        "one failure is below the minimum"
+    );
 }
 
 // ---------------------------------------------------------------- shared state
 
 #[tokio::test(start_paused = true)]
 async fn services_made_per_request_by_the_same_layer_share_one_breaker() {
-    let layer = CircuitBreakerLayer::builder().count_window(3).build().unwrap();
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(3)
+        .build()
+        .unwrap();
     for _ in 0..3 {
         // A framework that layers a fresh service for every request.
         let mut svc = layer.layer(backend());
@@ -509,10 +594,15 @@ async fn clones_of_a_service_share_one_breaker() {
 #[tokio::test(start_paused = true)]
 async fn a_rejection_reaches_a_box_error_stack_and_is_found_by_downcast() {
     use seawall::AsRejected;
-    let layer = CircuitBreakerLayer::builder().count_window(1).build().unwrap();
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(1)
+        .build()
+        .unwrap();
     let mut svc = tower::ServiceBuilder::new()
         .layer(layer)
-        .service(tower::service_fn(|_: ()| async { Err::<(), tower::BoxError>("refused".into()) }));
+        .service(tower::service_fn(|_: ()| async {
+            Err::<(), tower::BoxError>("refused".into())
+        }));
     let first = svc.ready().await.unwrap().call(()).await.unwrap_err();
     assert!(first.as_rejected().is_none());
     let second = svc.ready().await.unwrap().call(()).await.unwrap_err();
@@ -540,10 +630,22 @@ async fn transitions_emit_one_event_each_and_calls_emit_none() {
     let events = recorder.take();
     let path: Vec<_> = events
         .iter()
-        .map(|e| (e.field("from").unwrap().to_owned(), e.field("to").unwrap().to_owned()))
+        .map(|e| {
+            (
+                e.field("from").unwrap().to_owned(),
+                e.field("to").unwrap().to_owned(),
+            )
+        })
         .collect();
-    let expected = [("closed", "open"), ("open", "half_open"), ("half_open", "closed")];
-    let expected: Vec<_> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let expected = [
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     assert_eq!(path, expected);
     let opened = &events[0];
     assert_eq!(opened.target, "seawall::circuit_breaker");
@@ -558,23 +660,74 @@ async fn transitions_emit_one_event_each_and_calls_emit_none() {
 fn invalid_settings_are_reported_by_field_and_range() {
     let b = CircuitBreakerLayer::builder;
     let cases: Vec<(Builder, &str)> = vec![
-        (b().failure_rate_threshold(0.0), "circuit_breaker.failure_rate_threshold: 0 is outside (0, 100]"),
-        (b().failure_rate_threshold(100.5), "circuit_breaker.failure_rate_threshold: 100.5 is outside (0, 100]"),
-        (b().failure_rate_threshold(f64::NAN), "circuit_breaker.failure_rate_threshold: NaN is outside (0, 100]"),
-        (b().slow_call_rate_threshold(-1.0), "circuit_breaker.slow_call_rate_threshold: -1 is outside (0, 100]"),
-        (b().count_window(0), "circuit_breaker.count_window: 0 is outside 1..=100000"),
-        (b().count_window(10).minimum_calls(11), "circuit_breaker.minimum_calls: 11 is outside 1..=10 (the count window's size)"),
-        (b().minimum_calls(0), "circuit_breaker.minimum_calls: 0 is outside 1..=100 (the count window's size)"),
-        (b().time_window(secs(10), 0), "circuit_breaker.time_window.buckets: 0 is outside 1..=1000"),
-        (b().time_window(Duration::ZERO, 10), "circuit_breaker.time_window.window: 0ns is outside [1ms × buckets, 7 days]"),
-        (b().consecutive_failures(0), "circuit_breaker.consecutive_failures: 0 is outside 1..=1000000"),
-        (b().half_open_calls(0), "circuit_breaker.half_open_calls: 0 is outside 1..=1000"),
-        (b().open_duration(Duration::ZERO), "circuit_breaker.open_duration: 0ns is outside (0s, 7 days]"),
-        (b().max_wait_in_half_open(Duration::ZERO), "circuit_breaker.max_wait_in_half_open: 0ns is outside (0s, 7 days]"),
-        (b().slow_call_duration(Duration::ZERO), "circuit_breaker.slow_call_duration: 0ns is outside (0s, 7 days]"),
-        (b().open_backoff(0.5, secs(100)), "circuit_breaker.open_backoff.multiplier: 0.5 is outside [1, 100]"),
-        (b().open_backoff(2.0, secs(1)), "circuit_breaker.open_backoff.max: 1s is outside [open_duration, 7 days]"),
-        (b().open_jitter(1.0), "circuit_breaker.open_jitter: 1 is outside [0, 1)"),
+        (
+            b().failure_rate_threshold(0.0),
+            "circuit_breaker.failure_rate_threshold: 0 is outside (0, 100]",
+        ),
+        (
+            b().failure_rate_threshold(100.5),
+            "circuit_breaker.failure_rate_threshold: 100.5 is outside (0, 100]",
+        ),
+        (
+            b().failure_rate_threshold(f64::NAN),
+            "circuit_breaker.failure_rate_threshold: NaN is outside (0, 100]",
+        ),
+        (
+            b().slow_call_rate_threshold(-1.0),
+            "circuit_breaker.slow_call_rate_threshold: -1 is outside (0, 100]",
+        ),
+        (
+            b().count_window(0),
+            "circuit_breaker.count_window: 0 is outside 1..=100000",
+        ),
+        (
+            b().count_window(10).minimum_calls(11),
+            "circuit_breaker.minimum_calls: 11 is outside 1..=10 (the count window's size)",
+        ),
+        (
+            b().minimum_calls(0),
+            "circuit_breaker.minimum_calls: 0 is outside 1..=100 (the count window's size)",
+        ),
+        (
+            b().time_window(secs(10), 0),
+            "circuit_breaker.time_window.buckets: 0 is outside 1..=1000",
+        ),
+        (
+            b().time_window(Duration::ZERO, 10),
+            "circuit_breaker.time_window.window: 0ns is outside [1ms × buckets, 7 days]",
+        ),
+        (
+            b().consecutive_failures(0),
+            "circuit_breaker.consecutive_failures: 0 is outside 1..=1000000",
+        ),
+        (
+            b().half_open_calls(0),
+            "circuit_breaker.half_open_calls: 0 is outside 1..=1000",
+        ),
+        (
+            b().open_duration(Duration::ZERO),
+            "circuit_breaker.open_duration: 0ns is outside (0s, 7 days]",
+        ),
+        (
+            b().max_wait_in_half_open(Duration::ZERO),
+            "circuit_breaker.max_wait_in_half_open: 0ns is outside (0s, 7 days]",
+        ),
+        (
+            b().slow_call_duration(Duration::ZERO),
+            "circuit_breaker.slow_call_duration: 0ns is outside (0s, 7 days]",
+        ),
+        (
+            b().open_backoff(0.5, secs(100)),
+            "circuit_breaker.open_backoff.multiplier: 0.5 is outside [1, 100]",
+        ),
+        (
+            b().open_backoff(2.0, secs(1)),
+            "circuit_breaker.open_backoff.max: 1s is outside [open_duration, 7 days]",
+        ),
+        (
+            b().open_jitter(1.0),
+            "circuit_breaker.open_jitter: 1 is outside [0, 1)",
+        ),
     ];
     for (builder, message) in cases {
         assert_eq!(builder.build().unwrap_err().to_string(), message);

@@ -57,8 +57,14 @@ fn percent(part: usize, whole: usize) -> f64 {
 #[derive(Debug)]
 enum Model {
     Closed(VecDeque<(bool, bool)>),
-    Open { until: u64 },
-    HalfOpen { done: usize, fails: usize, slows: usize },
+    Open {
+        until: u64,
+    },
+    HalfOpen {
+        done: usize,
+        fails: usize,
+        slows: usize,
+    },
 }
 
 impl Model {
@@ -68,7 +74,11 @@ impl Model {
             if start < until {
                 return false;
             }
-            *self = Model::HalfOpen { done: 0, fails: 0, slows: 0 };
+            *self = Model::HalfOpen {
+                done: 0,
+                fails: 0,
+                slows: 0,
+            };
         }
         match self {
             Model::Closed(window) => {
@@ -82,7 +92,9 @@ impl Model {
                 if n >= r.minimum
                     && (percent(fails, n) >= r.threshold || percent(slows, n) >= r.slow_threshold)
                 {
-                    *self = Model::Open { until: end + r.open_ms };
+                    *self = Model::Open {
+                        until: end + r.open_ms,
+                    };
                 }
             }
             Model::HalfOpen { done, fails, slows } => {
@@ -92,7 +104,9 @@ impl Model {
                 let n = r.probes as usize;
                 let pending = n - *done;
                 if percent(*fails, n) >= r.threshold || percent(*slows, n) >= r.slow_threshold {
-                    *self = Model::Open { until: end + r.open_ms };
+                    *self = Model::Open {
+                        until: end + r.open_ms,
+                    };
                 } else if percent(*fails + pending, n) < r.threshold
                     && percent(*slows + pending, n) < r.slow_threshold
                 {
@@ -142,7 +156,14 @@ fn check(r: Rules, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 Op::Call { fail, slow } => {
                     let delay = if slow { r.slow_ms } else { 0 };
                     let expected = model.call(&r, now, now + delay, fail, slow);
-                    let result = call(&mut svc, Req { fail, delay: Duration::from_millis(delay) }).await;
+                    let result = call(
+                        &mut svc,
+                        Req {
+                            fail,
+                            delay: Duration::from_millis(delay),
+                        },
+                    )
+                    .await;
                     let ran = rejected(&result).is_none();
                     prop_assert_eq!(ran, expected, "op {} {:?}, model {:?}", i, op, model);
                     if ran {
@@ -150,7 +171,13 @@ fn check(r: Rules, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                 }
             }
-            prop_assert_eq!(layer.handle().state(), model.state(), "after op {} {:?}", i, op);
+            prop_assert_eq!(
+                layer.handle().state(),
+                model.state(),
+                "after op {} {:?}",
+                i,
+                op
+            );
         }
         Ok(())
     })
@@ -172,7 +199,10 @@ fn count_window_counts_stay_exact_after_parallel_recording() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let layer = CircuitBreakerLayer::builder().count_window(64).build().unwrap();
+        let layer = CircuitBreakerLayer::builder()
+            .count_window(64)
+            .build()
+            .unwrap();
         layer.handle().metrics_only();
         let svc = layer.layer(backend());
         let mut tasks = Vec::new();
@@ -197,7 +227,11 @@ fn count_window_counts_stay_exact_after_parallel_recording() {
             let _ = call(&mut svc, OK).await;
         }
         let m = layer.handle().metrics();
-        assert_eq!((m.calls, m.failures), (64, 0), "no drift after the parallel phase");
+        assert_eq!(
+            (m.calls, m.failures),
+            (64, 0),
+            "no drift after the parallel phase"
+        );
         for _ in 0..64 {
             let _ = call(&mut svc, FAIL).await;
         }

@@ -9,8 +9,8 @@
 //!   [`consecutive_failures`](Builder::consecutive_failures). Once at least
 //!   [`minimum_calls`](Builder::minimum_calls) were counted, a failure rate or slow-call
 //!   rate at or above its threshold opens the breaker.
-//! * **Open**: calls fail at once with a [`Rejected`](crate::Rejected) whose
-//!   [`retry_after`](crate::Rejected::retry_after) is the time left open. The open
+//! * **Open**: calls fail at once with a [`Rejected`] whose
+//!   [`retry_after`](Rejected::retry_after) is the time left open. The open
 //!   duration can grow on repeated trips ([`open_backoff`](Builder::open_backoff)).
 //! * **Half-open**: up to [`half_open_calls`](Builder::half_open_calls) probes run;
 //!   other calls are rejected at once. The probes' rates decide, by the same thresholds:

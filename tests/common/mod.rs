@@ -50,7 +50,11 @@ pub fn backend() -> impl Service<Req, Response = (), Error = Err, Future: Send> 
         if !req.delay.is_zero() {
             tokio::time::sleep(req.delay).await;
         }
-        if req.fail { Err(seawall::Error::Service(Boom)) } else { Ok(()) }
+        if req.fail {
+            Err(seawall::Error::Service(Boom))
+        } else {
+            Ok(())
+        }
     })
 }
 
