@@ -21,6 +21,37 @@
 //!   [`Error`] with `ServiceBuilder::map_err(seawall::Error::Service)` under the seawall
 //!   layers; then one `match` tells a rejection from the service's own error.
 //!
+//! With your own error enum:
+//!
+//! ```
+//! use seawall::{AsRejected, Rejected};
+//!
+//! #[derive(Debug)]
+//! enum ClientError {
+//!     Refused(Rejected),
+//!     Io(std::io::Error),
+//! }
+//!
+//! impl From<Rejected> for ClientError {
+//!     fn from(rejected: Rejected) -> Self {
+//!         ClientError::Refused(rejected)
+//!     }
+//! }
+//!
+//! // Lets layers such as retry read a rejection's hint.
+//! impl AsRejected for ClientError {
+//!     fn as_rejected(&self) -> Option<&Rejected> {
+//!         match self {
+//!             ClientError::Refused(rejected) => Some(rejected),
+//!             ClientError::Io(_) => None,
+//!         }
+//!     }
+//! }
+//! # let _ = ClientError::Io(std::io::ErrorKind::Other.into());
+//! ```
+//!
+//! With `tower::BoxError`:
+//!
 //! ```
 //! use seawall::{AsRejected, Rejected};
 //! use tower::BoxError;

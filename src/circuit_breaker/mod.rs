@@ -98,13 +98,15 @@ use state::Engine;
 ///
 /// ```
 /// use seawall::circuit_breaker::CircuitBreakerLayer;
-/// use tower::{service_fn, BoxError, Layer};
+/// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
 ///
-/// let layer = CircuitBreakerLayer::builder().build().unwrap();
-/// let service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
-/// assert_eq!(service.get_ref().is_some(), true);
-/// # trait IsSome { fn is_some(&self) -> bool { true } }
-/// # impl<T> IsSome for T {}
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// let layer = CircuitBreakerLayer::builder().build()?;
+/// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x + 1) }));
+/// assert_eq!(service.ready().await?.call(1).await?, 2);
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct CircuitBreaker<S, C = ErrorsAreFailures> {
@@ -121,7 +123,7 @@ pub(crate) struct Tracker<C> {
 }
 
 impl<S, C> CircuitBreaker<S, C> {
-    fn new(inner: S, tracker: Arc<Tracker<C>>) -> Self {
+    pub(crate) fn new(inner: S, tracker: Arc<Tracker<C>>) -> Self {
         CircuitBreaker { inner, tracker }
     }
 
