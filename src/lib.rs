@@ -10,7 +10,10 @@
 //! Layers:
 //!
 //! * [`circuit_breaker`]: count, time or consecutive-failure judged breaker with
-//!   slow-call detection, bounded half-open probing and manual control.
+//!   slow-call detection, bounded half-open probing and manual control;
+//! * [`timeout`]: a time limit on each attempt;
+//! * [`deadline`]: a deadline for the whole call that inner layers and services can
+//!   read, and (feature `http`) that travels to the next service in a header.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -20,6 +23,7 @@ pub mod config;
 pub mod deadline;
 pub mod rejection;
 mod time;
+pub mod timeout;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};
 pub use config::ConfigError;

@@ -102,6 +102,13 @@ pub enum Reason {
     CircuitForcedOpen,
     /// The circuit breaker is half-open and all its probe slots are taken.
     HalfOpenSaturated,
+    /// One attempt took longer than its attempt timeout.
+    AttemptTimeout {
+        /// The attempt timeout that was exceeded.
+        after: Duration,
+    },
+    /// The call's deadline passed (or had passed before the call started).
+    DeadlineExceeded,
 }
 
 /// Which kind of layer refused a call.
@@ -115,6 +122,10 @@ pub enum Reason {
 pub enum RejectedBy {
     /// A [`CircuitBreaker`](crate::circuit_breaker::CircuitBreaker).
     CircuitBreaker,
+    /// An [`AttemptTimeout`](crate::timeout::AttemptTimeout).
+    AttemptTimeout,
+    /// A [`Deadline`](crate::deadline::Deadline) layer.
+    Deadline,
 }
 
 impl Reason {
@@ -129,16 +140,20 @@ impl Reason {
             Reason::CircuitOpen | Reason::CircuitForcedOpen | Reason::HalfOpenSaturated => {
                 RejectedBy::CircuitBreaker
             }
+            Reason::AttemptTimeout { .. } => RejectedBy::AttemptTimeout,
+            Reason::DeadlineExceeded => RejectedBy::Deadline,
         }
     }
 
-    const fn describe(self) -> &'static str {
+    fn describe(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::CircuitOpen => "circuit breaker is open",
-            Reason::CircuitForcedOpen => "circuit breaker is forced open",
+            Reason::CircuitOpen => f.write_str("circuit breaker is open"),
+            Reason::CircuitForcedOpen => f.write_str("circuit breaker is forced open"),
             Reason::HalfOpenSaturated => {
-                "circuit breaker is half-open and all probe slots are taken"
+                f.write_str("circuit breaker is half-open and all probe slots are taken")
             }
+            Reason::AttemptTimeout { after } => write!(f, "attempt timed out after {after:?}"),
+            Reason::DeadlineExceeded => f.write_str("deadline exceeded"),
         }
     }
 }
@@ -197,7 +212,7 @@ impl Rejected {
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.reason.describe())?;
+        self.reason.describe(f)?;
         if let Some(wait) = self.retry_after {
             write!(f, "; retry after {wait:?}")?;
         }

@@ -3,6 +3,7 @@
 //! Layers keep instants as integer offsets from an [`Epoch`] taken when the layer is
 //! built, so that they fit in atomics. Only features that need time read the clock.
 
+use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -38,4 +39,42 @@ pub(crate) fn ceil_millis(d: Duration) -> u64 {
 
 fn saturating_millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pin_project_lite::pin_project! {
+    /// A timer that is registered only when a future first has to wait, so calls that
+    /// finish on their first poll never touch the timer wheel.
+    #[derive(Debug)]
+    pub(crate) struct LazyTimer {
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+    }
+}
+
+impl LazyTimer {
+    pub(crate) fn new() -> Self {
+        LazyTimer { sleep: None }
+    }
+
+    /// Ready once `deadline` has passed; `deadline` is asked for on the first poll only.
+    pub(crate) fn poll_expired(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        deadline: impl FnOnce() -> Instant,
+    ) -> std::task::Poll<()> {
+        let mut sleep = self.project().sleep;
+        if sleep.is_none() {
+            sleep.set(Some(tokio::time::sleep_until(deadline())));
+        }
+        match sleep.as_pin_mut() {
+            Some(sleep) => sleep.poll(cx),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+/// `now + d`, saturating far in the future instead of overflowing.
+pub(crate) fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }

@@ -6,7 +6,8 @@
 //! an outer one: the earliest wins.
 //!
 //! Layers that wait (retry backoff, queues) read [`remaining`] and give up instead of
-//! waiting past it.
+//! waiting past it. The [`DeadlineLayer`] sets a deadline for every call through it and
+//! fails the call when it passes.
 //!
 //! ```
 //! use seawall::deadline;
@@ -29,11 +30,15 @@
 //! # }
 //! ```
 
+mod layer;
+
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
+
+pub use layer::{Deadline, DeadlineLayer, ResponseFuture};
 
 tokio::task_local! {
     static DEADLINE: Instant;
@@ -72,11 +77,20 @@ pub fn remaining() -> Option<std::time::Duration> {
 /// # }
 /// ```
 pub fn scope<F: Future>(deadline: Instant, future: F) -> TaskLocalFuture<Instant, F> {
-    let effective = match current() {
+    DEADLINE.scope(earliest(deadline), future)
+}
+
+/// `deadline`, or the current deadline if that is earlier.
+fn earliest(deadline: Instant) -> Instant {
+    match current() {
         Some(outer) if outer < deadline => outer,
         _ => deadline,
-    };
-    DEADLINE.scope(effective, future)
+    }
+}
+
+/// Runs `f` (a service's synchronous `call`) with `deadline` already the current one.
+fn enter<R>(deadline: Instant, f: impl FnOnce() -> R) -> R {
+    DEADLINE.sync_scope(deadline, f)
 }
 
 /// Whether waiting `wait` from now would end past the current deadline.

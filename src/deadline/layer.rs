@@ -1,0 +1,212 @@
+//! The deadline layer: one absolute time limit for a whole call.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+use tokio::time::Instant;
+use tower::{Layer, Service};
+
+use super::{DEADLINE, earliest, enter};
+use crate::config::ConfigError;
+use crate::rejection::{Reason, Rejected};
+use crate::time::{LazyTimer, after};
+
+const MAX_BUDGET: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Gives every call a deadline `budget` from when it starts; see the
+/// [module docs](crate::deadline).
+///
+/// ```
+/// use seawall::deadline::DeadlineLayer;
+/// use std::time::Duration;
+///
+/// let layer = DeadlineLayer::new(Duration::from_secs(30))?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct DeadlineLayer {
+    budget: Duration,
+}
+
+impl DeadlineLayer {
+    /// Calls must finish within `budget` of their start (or by an earlier deadline they
+    /// already carry).
+    ///
+    /// # Errors
+    ///
+    /// `budget` must be within `(0s, 365 days]`.
+    ///
+    /// ```
+    /// use seawall::deadline::DeadlineLayer;
+    /// let err = DeadlineLayer::new(std::time::Duration::ZERO).unwrap_err();
+    /// assert_eq!(err.to_string(), "deadline.budget: 0ns is outside (0s, 365 days]");
+    /// ```
+    pub fn new(budget: Duration) -> Result<Self, ConfigError> {
+        if budget.is_zero() || budget > MAX_BUDGET {
+            let err = ConfigError::new("budget", format!("{budget:?}"), "(0s, 365 days]");
+            return Err(err.within("deadline"));
+        }
+        Ok(DeadlineLayer { budget })
+    }
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Deadline {
+            inner,
+            budget: self.budget,
+        }
+    }
+}
+
+/// A service whose calls carry and enforce a deadline; made by [`DeadlineLayer`].
+///
+/// ```
+/// use seawall::deadline::DeadlineLayer;
+/// use tower::Layer;
+///
+/// let layer = DeadlineLayer::new(std::time::Duration::from_secs(1)).unwrap();
+/// let service = layer.layer(tower::service_fn(|()| async { Ok::<_, tower::BoxError>(()) }));
+/// # let _ = service;
+/// ```
+#[derive(Clone, Debug)]
+pub struct Deadline<S> {
+    inner: S,
+    budget: Duration,
+}
+
+impl<S> Deadline<S> {
+    /// The inner service.
+    ///
+    /// ```
+    /// # use seawall::deadline::DeadlineLayer;
+    /// # use tower::Layer;
+    /// let service = DeadlineLayer::new(std::time::Duration::from_secs(1)).unwrap().layer(3_u8);
+    /// assert_eq!(*service.get_ref(), 3);
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// # use seawall::deadline::DeadlineLayer;
+    /// # use tower::Layer;
+    /// let mut service = DeadlineLayer::new(std::time::Duration::from_secs(1)).unwrap().layer(3_u8);
+    /// *service.get_mut() = 4;
+    /// assert_eq!(*service.get_ref(), 4);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    ///
+    /// ```
+    /// # use seawall::deadline::DeadlineLayer;
+    /// # use tower::Layer;
+    /// let service = DeadlineLayer::new(std::time::Duration::from_secs(1)).unwrap().layer(3_u8);
+    /// assert_eq!(service.into_inner(), 3);
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for Deadline<S>
+where
+    S: Service<Req>,
+    S::Error: From<Rejected>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        let now = Instant::now();
+        let deadline = earliest(after(now, self.budget));
+        if deadline <= now {
+            return ResponseFuture {
+                kind: Kind::Expired,
+            };
+        }
+        let inner = enter(deadline, || self.inner.call(req));
+        ResponseFuture {
+            kind: Kind::Running {
+                inner: DEADLINE.scope(deadline, inner),
+                timer: LazyTimer::new(),
+                deadline,
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The future of a [`Deadline`] call: the inner call, run with the deadline as the
+    /// current one, failing with [`Reason::DeadlineExceeded`] when it passes.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    #[derive(Debug)]
+    enum Kind<F> {
+        Running {
+            #[pin]
+            inner: TaskLocalFuture<Instant, F>,
+            #[pin]
+            timer: LazyTimer,
+            deadline: Instant,
+        },
+        Expired,
+    }
+}
+
+impl<F, T, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Running {
+                inner,
+                timer,
+                deadline,
+            } => {
+                if let Poll::Ready(result) = inner.poll(cx) {
+                    return Poll::Ready(result);
+                }
+                let deadline = *deadline;
+                match timer.poll_expired(cx, || deadline) {
+                    Poll::Ready(()) => Poll::Ready(Err(exceeded())),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            KindProj::Expired => Poll::Ready(Err(exceeded())),
+        }
+    }
+}
+
+fn exceeded<E: From<Rejected>>() -> E {
+    Rejected::new(Reason::DeadlineExceeded, None).into()
+}

@@ -1,0 +1,61 @@
+//! The attempt timeout's response future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+
+use crate::rejection::{Reason, Rejected};
+use crate::time::{LazyTimer, after};
+
+pin_project! {
+    /// The future of an [`AttemptTimeout`](super::AttemptTimeout) call.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        #[pin]
+        timer: LazyTimer,
+        timeout: Duration,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, timeout: Duration) -> Self {
+        ResponseFuture {
+            inner,
+            timer: LazyTimer::new(),
+            timeout,
+        }
+    }
+}
+
+impl<F, T, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<Rejected>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(result) = this.inner.poll(cx) {
+            return Poll::Ready(result);
+        }
+        let timeout = *this.timeout;
+        match this
+            .timer
+            .poll_expired(cx, || after(Instant::now(), timeout))
+        {
+            Poll::Ready(()) => {
+                let reason = Reason::AttemptTimeout { after: timeout };
+                Poll::Ready(Err(Rejected::new(reason, None).into()))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Configuration of the attempt timeout.
+
+use std::time::Duration;
+
+use tower::Layer;
+
+use super::AttemptTimeout;
+use crate::config::ConfigError;
+
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Applies an [`AttemptTimeout`] to services.
+///
+/// ```
+/// use seawall::timeout::AttemptTimeoutLayer;
+/// use std::time::Duration;
+///
+/// let layer = AttemptTimeoutLayer::new(Duration::from_secs(10))?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptTimeoutLayer<P = NoOverride> {
+    timeout: Duration,
+    per_request: P,
+}
+
+impl AttemptTimeoutLayer {
+    /// Times out each attempt after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// `timeout` must be within `(0s, 365 days]`.
+    ///
+    /// ```
+    /// use seawall::timeout::AttemptTimeoutLayer;
+    /// let err = AttemptTimeoutLayer::new(std::time::Duration::ZERO).unwrap_err();
+    /// assert_eq!(err.to_string(), "attempt_timeout.timeout: 0ns is outside (0s, 365 days]");
+    /// ```
+    pub fn new(timeout: Duration) -> Result<Self, ConfigError> {
+        if timeout.is_zero() || timeout > MAX_TIMEOUT {
+            let shown = format!("{timeout:?}");
+            let err = ConfigError::new("timeout", shown, "(0s, 365 days]");
+            return Err(err.within("attempt_timeout"));
+        }
+        Ok(AttemptTimeoutLayer {
+            timeout,
+            per_request: NoOverride,
+        })
+    }
+
+    /// Lets each request choose its own timeout; `None` keeps the layer's.
+    /// Values above 365 days are clamped to it.
+    ///
+    /// ```
+    /// use seawall::timeout::AttemptTimeoutLayer;
+    /// use std::time::Duration;
+    ///
+    /// struct Query { interactive: bool }
+    ///
+    /// let layer = AttemptTimeoutLayer::new(Duration::from_secs(30))?
+    ///     .per_request(|q: &Query| q.interactive.then(|| Duration::from_secs(1)));
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn per_request<P>(self, per_request: P) -> AttemptTimeoutLayer<P> {
+        AttemptTimeoutLayer {
+            timeout: self.timeout,
+            per_request,
+        }
+    }
+}
+
+impl<S, P: Clone> Layer<S> for AttemptTimeoutLayer<P> {
+    type Service = AttemptTimeout<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AttemptTimeout {
+            inner,
+            timeout: self.timeout,
+            per_request: self.per_request.clone(),
+        }
+    }
+}
+
+/// Chooses a timeout for one request; `None` means the layer's default.
+///
+/// Implemented for [`NoOverride`] and for closures `Fn(&Req) -> Option<Duration>`.
+///
+/// ```
+/// use seawall::timeout::TimeoutFor;
+/// use std::time::Duration;
+///
+/// let by_size = |body: &Vec<u8>| (body.len() > 1 << 20).then(|| Duration::from_secs(60));
+/// assert_eq!(by_size.timeout_for(&vec![0; 10]), None);
+/// ```
+pub trait TimeoutFor<Req> {
+    /// The timeout for `req`, or `None` for the layer's default.
+    fn timeout_for(&self, req: &Req) -> Option<Duration>;
+}
+
+/// Every request gets the layer's timeout.
+///
+/// ```
+/// use seawall::timeout::{NoOverride, TimeoutFor};
+/// assert_eq!(NoOverride.timeout_for(&"any request"), None);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoOverride;
+
+impl<Req> TimeoutFor<Req> for NoOverride {
+    #[inline]
+    fn timeout_for(&self, _: &Req) -> Option<Duration> {
+        None
+    }
+}
+
+impl<F, Req> TimeoutFor<Req> for F
+where
+    F: Fn(&Req) -> Option<Duration>,
+{
+    #[inline]
+    fn timeout_for(&self, req: &Req) -> Option<Duration> {
+        self(req)
+    }
+}

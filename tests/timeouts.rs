@@ -1,0 +1,237 @@
+//! Attempt timeouts and deadlines, in paused time.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use seawall::deadline::{self, DeadlineLayer};
+use seawall::timeout::AttemptTimeoutLayer;
+use seawall::{Reason, RejectedBy};
+use tokio::time::{Instant, advance, sleep};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_fails_a_slow_attempt_and_names_the_timeout() {
+    let mut svc = AttemptTimeoutLayer::new(ms(100)).unwrap().layer(backend());
+    let start = Instant::now();
+    let result = call(&mut svc, slow(500, false)).await;
+    let rejection = rejected(&result).expect("timed out");
+    assert_eq!(
+        rejection.reason(),
+        Reason::AttemptTimeout { after: ms(100) }
+    );
+    assert_eq!(rejection.layer(), RejectedBy::AttemptTimeout);
+    assert_eq!(start.elapsed(), ms(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_lets_attempts_within_it_finish() {
+    let mut svc = AttemptTimeoutLayer::new(ms(100)).unwrap().layer(backend());
+    assert!(call(&mut svc, slow(99, false)).await.is_ok());
+    assert!(call(&mut svc, OK).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_passes_the_inner_error_through() {
+    let mut svc = AttemptTimeoutLayer::new(ms(100)).unwrap().layer(backend());
+    assert!(matches!(
+        call(&mut svc, FAIL).await,
+        Err(seawall::Error::Service(Boom))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_can_be_chosen_per_request() {
+    let layer = AttemptTimeoutLayer::new(ms(100))
+        .unwrap()
+        .per_request(|req: &Req| (req.delay > ms(1000)).then(|| ms(5000)));
+    let mut svc = layer.layer(backend());
+    assert!(
+        call(&mut svc, slow(2000, false)).await.is_ok(),
+        "long requests get 5 s"
+    );
+    assert!(
+        rejected(&call(&mut svc, slow(200, false)).await).is_some(),
+        "others keep 100 ms"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_cancels_the_inner_future() {
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = finished.clone();
+    let mut svc = AttemptTimeoutLayer::new(ms(10))
+        .unwrap()
+        .layer(service_fn(move |()| {
+            let flag = flag.clone();
+            async move {
+                sleep(ms(50)).await;
+                flag.store(true, Ordering::SeqCst);
+                Ok::<_, Err>(())
+            }
+        }));
+    let _ = svc.ready().await.unwrap().call(()).await;
+    advance(ms(100)).await;
+    assert!(!finished.load(Ordering::SeqCst));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deadline_fails_the_whole_call_with_deadline_exceeded() {
+    let mut svc = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(ms(300)).unwrap())
+        .layer(AttemptTimeoutLayer::new(ms(1000)).unwrap())
+        .service(backend());
+    let result = call(&mut svc, slow(500, false)).await;
+    let rejection = rejected(&result).unwrap();
+    assert_eq!(rejection.reason(), Reason::DeadlineExceeded);
+    assert_eq!(rejection.layer(), RejectedBy::Deadline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_inside_a_longer_deadline_is_reported_as_an_attempt_timeout() {
+    let mut svc = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(ms(3000)).unwrap())
+        .layer(AttemptTimeoutLayer::new(ms(100)).unwrap())
+        .service(backend());
+    let result = call(&mut svc, slow(500, false)).await;
+    assert_eq!(
+        rejected(&result).unwrap().reason(),
+        Reason::AttemptTimeout { after: ms(100) }
+    );
+}
+
+/// A backend that reports the remaining time it sees in `call` and after an `.await`.
+fn remaining_probe()
+-> impl Service<(), Response = (Option<Duration>, Option<Duration>), Error = Err> + Clone {
+    service_fn(|()| {
+        let at_call = deadline::remaining();
+        async move {
+            sleep(ms(100)).await;
+            Ok((at_call, deadline::remaining()))
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_inner_service_reads_the_remaining_time_in_call_and_across_awaits() {
+    let mut svc = DeadlineLayer::new(ms(1000))
+        .unwrap()
+        .layer(remaining_probe());
+    let (at_call, after_await) = svc.ready().await.unwrap().call(()).await.unwrap();
+    assert_eq!(at_call, Some(ms(1000)));
+    assert_eq!(after_await, Some(ms(900)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn nested_deadlines_keep_the_earliest() {
+    let inner_later = DeadlineLayer::new(ms(5000))
+        .unwrap()
+        .layer(remaining_probe());
+    let mut svc = DeadlineLayer::new(ms(1000)).unwrap().layer(inner_later);
+    let (at_call, _) = svc.ready().await.unwrap().call(()).await.unwrap();
+    assert_eq!(
+        at_call,
+        Some(ms(1000)),
+        "an inner, later deadline does not extend the outer"
+    );
+
+    let inner_earlier = DeadlineLayer::new(ms(200))
+        .unwrap()
+        .layer(remaining_probe());
+    let mut svc = DeadlineLayer::new(ms(1000)).unwrap().layer(inner_earlier);
+    let (at_call, _) = svc.ready().await.unwrap().call(()).await.unwrap();
+    assert_eq!(
+        at_call,
+        Some(ms(200)),
+        "an inner, earlier deadline shrinks it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outer_deadline_expires_an_inner_longer_one() {
+    let inner = DeadlineLayer::new(ms(5000)).unwrap().layer(backend());
+    let mut svc = DeadlineLayer::new(ms(100)).unwrap().layer(inner);
+    let start = Instant::now();
+    let result = call(&mut svc, slow(1000, false)).await;
+    assert_eq!(
+        rejected(&result).unwrap().reason(),
+        Reason::DeadlineExceeded
+    );
+    assert_eq!(start.elapsed(), ms(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_whose_deadline_already_passed_never_reaches_the_service() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let mut svc = DeadlineLayer::new(ms(1000))
+        .unwrap()
+        .layer(service_fn(move |()| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, Err>(()) }
+        }));
+    let past = Instant::now();
+    advance(ms(1)).await;
+    let result = deadline::scope(past, async { svc.ready().await.unwrap().call(()).await }).await;
+    assert!(
+        matches!(result, Err(seawall::Error::Rejected(r)) if r.reason() == Reason::DeadlineExceeded)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_deadline_call_drops_the_inner_future() {
+    struct Guard(Arc<AtomicBool>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let mut svc = DeadlineLayer::new(ms(1000))
+        .unwrap()
+        .layer(service_fn(move |()| {
+            let guard = Guard(flag.clone());
+            async move {
+                sleep(ms(500)).await;
+                drop(guard);
+                Ok::<_, Err>(())
+            }
+        }));
+    let mut future = Box::pin(svc.ready().await.unwrap().call(()));
+    assert!(futures_poll_once(future.as_mut()).await.is_none());
+    drop(future);
+    assert!(dropped.load(Ordering::SeqCst));
+}
+
+/// Polls a future once; `Some` if it finished.
+async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+#[test]
+fn invalid_time_limits_are_reported_by_field_and_range() {
+    let huge = Duration::from_secs(366 * 24 * 3600);
+    assert_eq!(
+        AttemptTimeoutLayer::new(huge).unwrap_err().to_string(),
+        "attempt_timeout.timeout: 31622400s is outside (0s, 365 days]"
+    );
+    assert_eq!(
+        DeadlineLayer::new(huge).unwrap_err().to_string(),
+        "deadline.budget: 31622400s is outside (0s, 365 days]"
+    );
+}
