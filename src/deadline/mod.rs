@@ -30,7 +30,11 @@
 //! # }
 //! ```
 
+#[cfg(feature = "http")]
+mod header;
 mod layer;
+#[cfg(feature = "http")]
+mod propagate;
 
 use std::future::Future;
 use std::time::Duration;
@@ -38,7 +42,14 @@ use std::time::Duration;
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 
+#[cfg(feature = "http")]
+pub use header::{BadBudget, DeadlineHeader};
 pub use layer::{Deadline, DeadlineLayer, ResponseFuture};
+#[cfg(feature = "http")]
+pub use propagate::{
+    AcceptDeadline, AcceptDeadlineLayer, AcceptFuture, PropagateDeadline, PropagateDeadlineLayer,
+    RequestDeadline,
+};
 
 tokio::task_local! {
     static DEADLINE: Instant;
