@@ -9,6 +9,57 @@
 //! waiting past it. The [`DeadlineLayer`] sets a deadline for every call through it and
 //! fails the call when it passes.
 //!
+//! # Attempt timeout or deadline?
+//!
+//! | | [`AttemptTimeoutLayer`](crate::timeout::AttemptTimeoutLayer) | [`DeadlineLayer`] |
+//! |---|---|---|
+//! | bounds | one try at the inner service | the whole call: every attempt, backoff sleep and queue wait |
+//! | goes | under retry and the breaker, right above the client | at the top of the stack, above retry |
+//! | on expiry | [`Reason::AttemptTimeout`](crate::Reason::AttemptTimeout): retryable, counts as a breaker failure | [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded): the caller's time is up, nothing more is tried |
+//! | inside | nothing | [`current`]/[`remaining`] for every layer and service below |
+//!
+//! A client stack that uses both, outermost first:
+//!
+//! ```
+//! use seawall::circuit_breaker::CircuitBreakerLayer;
+//! use seawall::deadline::DeadlineLayer;
+//! use seawall::timeout::AttemptTimeoutLayer;
+//! use std::time::Duration;
+//! use tower::{service_fn, BoxError, ServiceBuilder};
+//!
+//! # fn main() -> Result<(), BoxError> {
+//! let client = ServiceBuilder::new()
+//!     .layer(DeadlineLayer::new(Duration::from_secs(30))?) // the caller waits at most 30 s
+//!     // .layer(retry) — sleeps between attempts stop at the deadline
+//!     .layer(CircuitBreakerLayer::builder().build()?)
+//!     .layer(AttemptTimeoutLayer::new(Duration::from_secs(10))?) // each attempt at most 10 s
+//!     .service(service_fn(|req: String| async move { Ok::<_, BoxError>(req) }));
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Across services (feature `http`)
+//!
+//! `PropagateDeadlineLayer` (client side, right above the HTTP client) writes the time
+//! left into a header — whole milliseconds, or gRPC's `grpc-timeout` format — and
+//! `AcceptDeadlineLayer` (server side) reads it, clamps it to the server's own maximum,
+//! and makes it the handler's deadline. A handler that calls the next service through a
+//! propagating client passes on what is left, so the budget shrinks hop by hop:
+//!
+//! ```text
+//! gateway   DeadlineLayer 5 s   ── spends 0.5 s ──▶ x-request-timeout-ms: 4500
+//! orders    AcceptDeadline 4.5 s ── spends 1 s  ──▶ x-request-timeout-ms: 3500
+//! inventory AcceptDeadline 3.5 s
+//! ```
+//!
+//! (`tests/deadline_http.rs` runs exactly this chain, and one hop over a real loopback
+//! connection.) Note that the task-local does not follow work into a new task
+//! (`tokio::spawn`, or `tower::buffer`'s worker): put deadline-reading layers on the same
+//! side of such a boundary as the [`DeadlineLayer`].
+//!
+//! # Example
+//!
 //! ```
 //! use seawall::deadline;
 //! use std::time::Duration;
