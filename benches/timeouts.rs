@@ -1,0 +1,118 @@
+//! Attempt timeout and deadline overhead against tower's `Timeout`, same inner services.
+//!
+//! cargo bench --bench timeouts
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use seawall::deadline::DeadlineLayer;
+use seawall::timeout::AttemptTimeoutLayer;
+use std::hint::black_box;
+use tower::{BoxError, Layer, Service};
+
+/// Answers at once.
+#[derive(Clone)]
+struct Ready;
+
+impl Service<u64> for Ready {
+    type Response = u64;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<u64, BoxError>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, x: u64) -> Self::Future {
+        std::future::ready(Ok(x))
+    }
+}
+
+/// Answers on the second poll (after waking itself once).
+#[derive(Clone)]
+struct YieldOnce;
+
+struct YieldFuture(Option<u64>, bool);
+
+impl Future for YieldFuture {
+    type Output = Result<u64, BoxError>;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.1 {
+            Poll::Ready(Ok(self.0.take().unwrap_or(0)))
+        } else {
+            self.1 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl Service<u64> for YieldOnce {
+    type Response = u64;
+    type Error = BoxError;
+    type Future = YieldFuture;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, x: u64) -> Self::Future {
+        YieldFuture(Some(x), false)
+    }
+}
+
+/// Calls once and polls to completion with a no-op waker.
+fn drive<S: Service<u64, Response = u64>>(svc: &mut S, x: u64) -> u64 {
+    let mut cx = Context::from_waker(Waker::noop());
+    let _ = svc.poll_ready(&mut cx);
+    let mut future = pin!(svc.call(x));
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out.ok().unwrap_or(0);
+        }
+    }
+}
+
+fn bench_inner<S>(c: &mut Criterion, group: &str, inner: S)
+where
+    S: Service<u64, Response = u64, Error = BoxError> + Clone,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _guard = rt.enter(); // tower's Timeout and our timers need a time driver
+    let limit = Duration::from_secs(10);
+    let mut g = c.benchmark_group(group);
+    let mut bare = inner.clone();
+    g.bench_function("no timeout", |b| b.iter(|| drive(&mut bare, black_box(1))));
+    let mut tower = tower::timeout::TimeoutLayer::new(limit).layer(inner.clone());
+    g.bench_function("tower Timeout", |b| {
+        b.iter(|| drive(&mut tower, black_box(1)))
+    });
+    let mut attempt = AttemptTimeoutLayer::new(limit)
+        .unwrap()
+        .layer(inner.clone());
+    g.bench_function("seawall AttemptTimeout", |b| {
+        b.iter(|| drive(&mut attempt, black_box(1)))
+    });
+    let mut deadline = DeadlineLayer::new(limit).unwrap().layer(inner);
+    g.bench_function("seawall Deadline", |b| {
+        b.iter(|| drive(&mut deadline, black_box(1)))
+    });
+    g.finish();
+}
+
+fn timeouts(c: &mut Criterion) {
+    bench_inner(c, "timeout/ready at once", Ready);
+    bench_inner(c, "timeout/yields once", YieldOnce);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    targets = timeouts
+}
+criterion_main!(benches);
