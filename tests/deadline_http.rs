@@ -213,3 +213,27 @@ async fn a_downstream_server_sees_the_remaining_budget_over_a_real_connection() 
         .to_bytes();
     assert_eq!(&body[..], b"none");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_timeout_can_come_from_a_request_extension() {
+    use seawall::timeout::{AttemptTimeoutLayer, FromExtension, TimeoutOverride};
+    let slow_backend = service_fn(|_req: Request<()>| async {
+        sleep(ms(500)).await;
+        Ok::<_, BoxError>(())
+    });
+    let mut svc = AttemptTimeoutLayer::new(ms(100))
+        .unwrap()
+        .per_request(FromExtension)
+        .layer(slow_backend);
+    let mut patient = Request::new(());
+    patient.extensions_mut().insert(TimeoutOverride(ms(1000)));
+    assert!(svc.ready().await.unwrap().call(patient).await.is_ok());
+    assert!(
+        svc.ready()
+            .await
+            .unwrap()
+            .call(Request::new(()))
+            .await
+            .is_err()
+    );
+}

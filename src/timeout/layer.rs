@@ -124,3 +124,42 @@ where
         self(req)
     }
 }
+
+/// A per-request attempt timeout carried in an `http::Request`'s extensions, read by
+/// [`FromExtension`] (feature `http`).
+///
+/// ```
+/// use seawall::timeout::TimeoutOverride;
+/// use std::time::Duration;
+///
+/// let mut req = http::Request::new(());
+/// req.extensions_mut().insert(TimeoutOverride(Duration::from_secs(60)));
+/// ```
+#[cfg(feature = "http")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeoutOverride(pub Duration);
+
+/// Takes each request's timeout from its [`TimeoutOverride`] extension, if any
+/// (feature `http`).
+///
+/// ```
+/// use seawall::timeout::{AttemptTimeoutLayer, FromExtension, TimeoutFor, TimeoutOverride};
+/// use std::time::Duration;
+///
+/// let layer = AttemptTimeoutLayer::new(Duration::from_secs(5))?.per_request(FromExtension);
+/// let mut upload = http::Request::new(());
+/// upload.extensions_mut().insert(TimeoutOverride(Duration::from_secs(120)));
+/// assert_eq!(FromExtension.timeout_for(&upload), Some(Duration::from_secs(120)));
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[cfg(feature = "http")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FromExtension;
+
+#[cfg(feature = "http")]
+impl<B> TimeoutFor<http::Request<B>> for FromExtension {
+    fn timeout_for(&self, req: &http::Request<B>) -> Option<Duration> {
+        req.extensions().get::<TimeoutOverride>().map(|o| o.0)
+    }
+}

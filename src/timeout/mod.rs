@@ -52,6 +52,8 @@ use tower::Service;
 
 pub use future::ResponseFuture;
 pub use layer::{AttemptTimeoutLayer, NoOverride, TimeoutFor};
+#[cfg(feature = "http")]
+pub use layer::{FromExtension, TimeoutOverride};
 
 use crate::rejection::Rejected;
 
