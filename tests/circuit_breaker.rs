@@ -678,7 +678,7 @@ fn invalid_settings_are_reported_by_field_and_range() {
         ),
         (
             b().count_window(0),
-            "circuit_breaker.count_window: 0 is outside 1..=100000",
+            "circuit_breaker.window.count: 0 is outside 1..=100000",
         ),
         (
             b().count_window(10).minimum_calls(11),
@@ -690,15 +690,15 @@ fn invalid_settings_are_reported_by_field_and_range() {
         ),
         (
             b().time_window(secs(10), 0),
-            "circuit_breaker.time_window.buckets: 0 is outside 1..=1000",
+            "circuit_breaker.window.time.buckets: 0 is outside 1..=1000",
         ),
         (
             b().time_window(Duration::ZERO, 10),
-            "circuit_breaker.time_window.window: 0ns is outside [1ms × buckets, 7 days]",
+            "circuit_breaker.window.time.window: 0ns is outside [1ms × buckets, 7 days]",
         ),
         (
             b().consecutive_failures(0),
-            "circuit_breaker.consecutive_failures: 0 is outside 1..=1000000",
+            "circuit_breaker.window.consecutive_failures: 0 is outside 1..=1000000",
         ),
         (
             b().half_open_calls(0),
@@ -732,4 +732,96 @@ fn invalid_settings_are_reported_by_field_and_range() {
     for (builder, message) in cases {
         assert_eq!(builder.build().unwrap_err().to_string(), message);
     }
+}
+
+// ---------------------------------------------------------------- hot reload
+
+#[tokio::test(start_paused = true)]
+async fn reconfigure_changes_thresholds_while_keeping_the_counted_calls() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(10)
+            .failure_rate_threshold(50.0),
+    );
+    run_many(&mut svc, OK, 7).await;
+    run_many(&mut svc, FAIL, 3).await; // 30 %: below 50 %
+    assert_eq!(layer.handle().state(), State::Closed);
+    let mut config = layer.handle().config();
+    config.failure_rate_threshold = 30.0;
+    layer.handle().reconfigure(&config).unwrap();
+    assert_eq!(layer.handle().metrics().failures, 3, "the window is kept");
+    run_many(&mut svc, FAIL, 1).await; // 40 % >= 30 %
+    assert_eq!(layer.handle().state(), State::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_reconfiguration_is_refused_with_an_error_event_and_the_old_settings_stay() {
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let (layer, _svc) = breaker(CircuitBreakerLayer::builder().name("db").half_open_calls(4));
+    let before = layer.handle().config();
+    let mut bad = before.clone();
+    bad.half_open_calls = 0;
+    let err = layer.handle().reconfigure(&bad).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "circuit_breaker.half_open_calls: 0 is outside 1..=1000"
+    );
+    assert_eq!(layer.handle().config(), before);
+    let events = recorder.take();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].field("breaker"), Some("db"));
+    assert_eq!(events[0].field("error"), Some(err.to_string().as_str()));
+}
+
+#[test]
+fn the_window_cannot_change_at_run_time() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(10)
+        .build()
+        .unwrap();
+    let mut config = layer.handle().config();
+    config.window = seawall::circuit_breaker::WindowConfig::Count(20);
+    let err = layer.handle().reconfigure(&config).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "circuit_breaker.window: Count(20) is outside Count(10) (fixed once built)"
+    );
+}
+
+#[test]
+fn reconfiguring_under_parallel_load_never_loses_a_call_or_panics() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let layer = CircuitBreakerLayer::builder()
+            .count_window(50)
+            .build()
+            .unwrap();
+        let svc = layer.layer(backend());
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let mut svc = svc.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..5_000 {
+                    call(&mut svc, OK).await.unwrap();
+                }
+            }));
+        }
+        let handle = layer.handle();
+        for i in 0..2_000u32 {
+            let mut config = handle.config();
+            config.failure_rate_threshold = f64::from(1 + i % 100);
+            config.slow_call_duration = (i % 2 == 0).then(|| Duration::from_secs(1));
+            handle.reconfigure(&config).unwrap();
+            tokio::task::yield_now().await;
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(handle.state(), State::Closed);
+        assert_eq!(handle.metrics().calls, 50);
+    });
 }

@@ -3,22 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
 use super::layer::CircuitBreakerLayer;
-use super::state::{Engine, OpenDuration, Settings};
-use super::window::{ConsecutiveWindow, CountWindow, TimeWindow, Window};
+use super::state::Engine;
 use crate::classify::ErrorsAreFailures;
 use crate::config::ConfigError;
-
-const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
-const MAX_DURATION_TEXT: &str = "(0s, 7 days]";
-
-/// How a closed breaker judges health.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Judge {
-    Count(u32),
-    Time { window: Duration, buckets: u32 },
-    Consecutive(u32),
-}
 
 /// Settings for a [`CircuitBreakerLayer`]; every one has a default.
 ///
@@ -50,38 +39,26 @@ enum Judge {
 #[derive(Clone, Debug)]
 #[must_use = "call `build()` to get a layer"]
 pub struct Builder<C = ErrorsAreFailures> {
-    name: String,
-    judge: Judge,
-    failure_rate_threshold: f64,
-    slow_call_rate_threshold: f64,
-    slow_call_duration: Option<Duration>,
-    minimum_calls: Option<u32>,
-    open_duration: Duration,
-    open_multiplier: f64,
-    open_max: Option<Duration>,
-    open_jitter: f64,
-    half_open_calls: u32,
-    max_wait_in_half_open: Duration,
-    seed: Option<u64>,
+    config: CircuitBreakerConfig,
     classifier: C,
 }
 
 impl Builder {
     pub(crate) fn new() -> Self {
+        Builder::from_config(CircuitBreakerConfig::default())
+    }
+
+    /// Starts from a whole configuration, e.g. one read from a file.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{Builder, CircuitBreakerConfig};
+    /// let layer = Builder::from_config(CircuitBreakerConfig::default()).name("db").build()?;
+    /// assert_eq!(layer.handle().name(), "db");
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn from_config(config: CircuitBreakerConfig) -> Self {
         Builder {
-            name: "circuit_breaker".to_owned(),
-            judge: Judge::Count(100),
-            failure_rate_threshold: 50.0,
-            slow_call_rate_threshold: 100.0,
-            slow_call_duration: None,
-            minimum_calls: None,
-            open_duration: Duration::from_secs(60),
-            open_multiplier: 1.0,
-            open_max: None,
-            open_jitter: 0.0,
-            half_open_calls: 10,
-            max_wait_in_half_open: Duration::from_secs(60),
-            seed: None,
+            config,
             classifier: ErrorsAreFailures,
         }
     }
@@ -96,7 +73,7 @@ impl<C> Builder<C> {
     /// assert_eq!(layer.handle().name(), "payments");
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.config.name = name.into();
         self
     }
 
@@ -109,7 +86,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn count_window(mut self, calls: u32) -> Self {
-        self.judge = Judge::Count(calls);
+        self.config.window = WindowConfig::Count(calls);
         self
     }
 
@@ -126,13 +103,13 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn time_window(mut self, window: Duration, buckets: u32) -> Self {
-        self.judge = Judge::Time { window, buckets };
+        self.config.window = WindowConfig::Time { window, buckets };
         self
     }
 
     /// Opens after `failures` failed calls in a row (a slow call counts as failed when
-    /// slow-call detection is on); rates and minimum calls then apply to half-open
-    /// probes only. Allowed: `1..=1000000`.
+    /// slow-call detection is on); rates then apply to half-open probes only.
+    /// Allowed: `1..=1000000`.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
@@ -140,7 +117,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn consecutive_failures(mut self, failures: u32) -> Self {
-        self.judge = Judge::Consecutive(failures);
+        self.config.window = WindowConfig::ConsecutiveFailures(failures);
         self
     }
 
@@ -153,7 +130,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn failure_rate_threshold(mut self, percent: f64) -> Self {
-        self.failure_rate_threshold = percent;
+        self.config.failure_rate_threshold = percent;
         self
     }
 
@@ -166,7 +143,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn slow_call_rate_threshold(mut self, percent: f64) -> Self {
-        self.slow_call_rate_threshold = percent;
+        self.config.slow_call_rate_threshold = percent;
         self
     }
 
@@ -183,7 +160,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn slow_call_duration(mut self, duration: Duration) -> Self {
-        self.slow_call_duration = Some(duration);
+        self.config.slow_call_duration = Some(duration);
         self
     }
 
@@ -197,7 +174,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn minimum_calls(mut self, calls: u32) -> Self {
-        self.minimum_calls = Some(calls);
+        self.config.minimum_calls = Some(calls);
         self
     }
 
@@ -211,7 +188,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn open_duration(mut self, duration: Duration) -> Self {
-        self.open_duration = duration;
+        self.config.open_duration = duration;
         self
     }
 
@@ -231,8 +208,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn open_backoff(mut self, multiplier: f64, max: Duration) -> Self {
-        self.open_multiplier = multiplier;
-        self.open_max = Some(max);
+        self.config.open_backoff = Some(OpenBackoffConfig { multiplier, max });
         self
     }
 
@@ -245,7 +221,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn open_jitter(mut self, fraction: f64) -> Self {
-        self.open_jitter = fraction;
+        self.config.open_jitter = fraction;
         self
     }
 
@@ -259,7 +235,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn half_open_calls(mut self, calls: u32) -> Self {
-        self.half_open_calls = calls;
+        self.config.half_open_calls = calls;
         self
     }
 
@@ -276,7 +252,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn max_wait_in_half_open(mut self, duration: Duration) -> Self {
-        self.max_wait_in_half_open = duration;
+        self.config.max_wait_in_half_open = duration;
         self
     }
 
@@ -288,7 +264,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// ```
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
+        self.config.seed = Some(seed);
         self
     }
 
@@ -311,21 +287,20 @@ impl<C> Builder<C> {
     /// ```
     pub fn classifier<C2>(self, classifier: C2) -> Builder<C2> {
         Builder {
-            name: self.name,
-            judge: self.judge,
-            failure_rate_threshold: self.failure_rate_threshold,
-            slow_call_rate_threshold: self.slow_call_rate_threshold,
-            slow_call_duration: self.slow_call_duration,
-            minimum_calls: self.minimum_calls,
-            open_duration: self.open_duration,
-            open_multiplier: self.open_multiplier,
-            open_max: self.open_max,
-            open_jitter: self.open_jitter,
-            half_open_calls: self.half_open_calls,
-            max_wait_in_half_open: self.max_wait_in_half_open,
-            seed: self.seed,
+            config: self.config,
             classifier,
         }
+    }
+
+    /// The settings so far.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// let builder = CircuitBreakerLayer::builder().half_open_calls(3);
+    /// assert_eq!(builder.config().half_open_calls, 3);
+    /// ```
+    pub fn config(&self) -> &CircuitBreakerConfig {
+        &self.config
     }
 
     /// Validates the settings and creates the breaker's shared state.
@@ -340,119 +315,15 @@ impl<C> Builder<C> {
     /// assert_eq!(err.to_string(), "circuit_breaker.minimum_calls: 20 is outside 1..=10 (the count window's size)");
     /// ```
     pub fn build(self) -> Result<CircuitBreakerLayer<C>, ConfigError> {
-        let (settings, window) = self.validate().map_err(|e| e.within("circuit_breaker"))?;
-        let engine = Arc::new(Engine::new(settings, window));
-        Ok(CircuitBreakerLayer::from_parts(engine, self.classifier))
-    }
-
-    fn validate(&self) -> Result<(Settings, Window), ConfigError> {
-        percent_in_range("failure_rate_threshold", self.failure_rate_threshold)?;
-        percent_in_range("slow_call_rate_threshold", self.slow_call_rate_threshold)?;
-        if let Some(slow) = self.slow_call_duration {
-            duration_in_range("slow_call_duration", slow)?;
-        }
-        duration_in_range("open_duration", self.open_duration)?;
-        duration_in_range("max_wait_in_half_open", self.max_wait_in_half_open)?;
-        if !(1.0..=100.0).contains(&self.open_multiplier) {
-            let m = self.open_multiplier;
-            return Err(ConfigError::new("open_backoff.multiplier", m, "[1, 100]"));
-        }
-        let open_max = self.open_max.unwrap_or(self.open_duration);
-        if open_max < self.open_duration || open_max > MAX_DURATION {
-            let allowed = "[open_duration, 7 days]";
-            return Err(ConfigError::new(
-                "open_backoff.max",
-                format!("{open_max:?}"),
-                allowed,
-            ));
-        }
-        if !(0.0..1.0).contains(&self.open_jitter) {
-            return Err(ConfigError::new("open_jitter", self.open_jitter, "[0, 1)"));
-        }
-        if !(1..=1000).contains(&self.half_open_calls) {
-            return Err(ConfigError::new(
-                "half_open_calls",
-                self.half_open_calls,
-                "1..=1000",
-            ));
-        }
-        let (window, consecutive, default_minimum) = match self.judge {
-            Judge::Count(size) => {
-                if !(1..=100_000).contains(&size) {
-                    return Err(ConfigError::new("count_window", size, "1..=100000"));
-                }
-                (Window::Count(CountWindow::new(size)), None, size.min(100))
-            }
-            Judge::Time { window, buckets } => {
-                if !(1..=1000).contains(&buckets) {
-                    return Err(ConfigError::new("time_window.buckets", buckets, "1..=1000"));
-                }
-                let bucket_ms = window.as_millis() / u128::from(buckets);
-                if bucket_ms == 0 || window > MAX_DURATION {
-                    let allowed = "[1ms × buckets, 7 days]";
-                    let shown = format!("{window:?}");
-                    return Err(ConfigError::new("time_window.window", shown, allowed));
-                }
-                let window = Window::Time(TimeWindow::new(buckets, bucket_ms as u64));
-                (window, None, 100)
-            }
-            Judge::Consecutive(failures) => {
-                if !(1..=1_000_000).contains(&failures) {
-                    let allowed = "1..=1000000";
-                    return Err(ConfigError::new("consecutive_failures", failures, allowed));
-                }
-                let window = Window::Consecutive(ConsecutiveWindow::new());
-                (window, Some(u64::from(failures)), 1)
-            }
-        };
-        let minimum_calls = self.minimum_calls.unwrap_or(default_minimum);
-        match self.judge {
-            Judge::Count(size) if minimum_calls == 0 || minimum_calls > size => {
-                let allowed = format!("1..={size} (the count window's size)");
-                return Err(ConfigError::new("minimum_calls", minimum_calls, allowed));
-            }
-            _ if minimum_calls == 0 => {
-                return Err(ConfigError::new("minimum_calls", 0, "1.."));
-            }
-            _ => {}
-        }
-        let settings = Settings {
-            name: Arc::from(self.name.as_str()),
-            failure_rate_threshold: self.failure_rate_threshold,
-            slow_call_rate_threshold: self.slow_call_rate_threshold,
-            slow_call_duration: self.slow_call_duration,
-            minimum_calls: u64::from(minimum_calls),
-            consecutive_failures: consecutive,
-            open: OpenDuration {
-                base: self.open_duration,
-                multiplier: self.open_multiplier,
-                max: open_max,
-                jitter: self.open_jitter,
-            },
-            half_open_calls: u64::from(self.half_open_calls),
-            max_wait_in_half_open: self.max_wait_in_half_open,
-            seed: self.seed.unwrap_or_else(rand::random),
-        };
-        Ok((settings, window))
-    }
-}
-
-fn percent_in_range(field: &str, value: f64) -> Result<(), ConfigError> {
-    if value > 0.0 && value <= 100.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, value, "(0, 100]"))
-    }
-}
-
-fn duration_in_range(field: &str, value: Duration) -> Result<(), ConfigError> {
-    if value.is_zero() || value > MAX_DURATION {
-        Err(ConfigError::new(
-            field,
-            format!("{value:?}"),
-            MAX_DURATION_TEXT,
+        let (settings, shape) = self
+            .config
+            .validate()
+            .map_err(|e| e.within("circuit_breaker"))?;
+        let seed = self.config.seed.unwrap_or_else(rand::random);
+        let engine = Engine::new(Arc::from(self.config.name.as_str()), settings, shape, seed);
+        Ok(CircuitBreakerLayer::from_parts(
+            Arc::new(engine),
+            self.classifier,
         ))
-    } else {
-        Ok(())
     }
 }

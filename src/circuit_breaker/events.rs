@@ -16,7 +16,7 @@ pub(crate) fn opened(engine: &Engine, from: State, tally: Option<Tally>, open_fo
     let tally = tally.unwrap_or_default();
     tracing::warn!(
         target: TARGET,
-        breaker = &*engine.settings().name,
+        breaker = engine.name(),
         from = from.as_str(),
         to = State::Open.as_str(),
         failure_rate = tally.failure_rate(),
@@ -31,7 +31,7 @@ pub(crate) fn transition(engine: &Engine, from: State, to: State, tally: Option<
     let tally = tally.unwrap_or_default();
     tracing::info!(
         target: TARGET,
-        breaker = &*engine.settings().name,
+        breaker = engine.name(),
         from = from.as_str(),
         to = to.as_str(),
         failure_rate = tally.failure_rate(),
@@ -39,4 +39,20 @@ pub(crate) fn transition(engine: &Engine, from: State, to: State, tally: Option<
         calls = tally.calls,
         "circuit breaker state changed"
     );
+}
+
+pub(crate) fn reconfigured(engine: &Engine, error: Option<&crate::ConfigError>) {
+    match error {
+        None => tracing::info!(
+            target: TARGET,
+            breaker = engine.name(),
+            "circuit breaker reconfigured"
+        ),
+        Some(error) => tracing::error!(
+            target: TARGET,
+            breaker = engine.name(),
+            %error,
+            "circuit breaker reconfiguration refused; settings kept"
+        ),
+    }
 }

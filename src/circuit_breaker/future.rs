@@ -84,7 +84,7 @@ where
                 if let Some(mut call) = call.take() {
                     let tracker = &call.tracker;
                     let outcome = tracker.classifier.classify(&result);
-                    let slow = match (call.started, tracker.engine.settings().slow_call_duration) {
+                    let slow = match (call.started, tracker.engine.slow_call_duration()) {
                         (Some(started), Some(limit)) => started.elapsed() >= limit,
                         _ => false,
                     };

@@ -4,7 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::config::{CircuitBreakerConfig, OpenBackoffConfig, Shape, WindowConfig};
+use super::events;
 use super::state::{Engine, State};
+use crate::config::ConfigError;
 
 /// Reads and steers one breaker; clone it freely (it is an `Arc`).
 ///
@@ -40,7 +43,7 @@ impl CircuitBreakerHandle {
     /// assert_eq!(layer.handle().name(), "inventory");
     /// ```
     pub fn name(&self) -> &str {
-        &self.engine.settings().name
+        self.engine.name()
     }
 
     /// The current state.
@@ -111,6 +114,89 @@ impl CircuitBreakerHandle {
     /// ```
     pub fn metrics_only(&self) {
         self.engine.force(State::MetricsOnly);
+    }
+
+    /// Replaces the breaker's settings while it runs: thresholds, minimum calls, slow-call
+    /// detection, open duration and backoff, half-open probes and maximum wait. The
+    /// window's kind and size, the name and the seed are fixed once built.
+    ///
+    /// An invalid configuration is refused (and logged as an error event); the breaker
+    /// keeps its current settings. The state and the counted calls are kept either way.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid field, as `build()` would, or the
+    /// `window` if it differs from the one built.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// let handle = CircuitBreakerLayer::builder().build().unwrap().handle();
+    /// let mut config = handle.config();
+    /// config.failure_rate_threshold = 25.0;
+    /// handle.reconfigure(&config).unwrap();
+    /// assert_eq!(handle.config().failure_rate_threshold, 25.0);
+    ///
+    /// config.failure_rate_threshold = 140.0;
+    /// let err = handle.reconfigure(&config).unwrap_err();
+    /// assert_eq!(err.to_string(), "circuit_breaker.failure_rate_threshold: 140 is outside (0, 100]");
+    /// assert_eq!(handle.config().failure_rate_threshold, 25.0);
+    /// ```
+    pub fn reconfigure(&self, config: &CircuitBreakerConfig) -> Result<(), ConfigError> {
+        let result = config.validate().and_then(|(settings, shape)| {
+            self.engine.reload(&settings, shape).map_err(|built| {
+                let wanted = format!("{:?}", config.window);
+                let allowed = format!("{:?} (fixed once built)", self.window_config(built));
+                ConfigError::new("window", wanted, allowed)
+            })
+        });
+        let result = result.map_err(|e| e.within("circuit_breaker"));
+        events::reconfigured(&self.engine, result.as_ref().err());
+        result
+    }
+
+    /// The settings in force now, as a configuration (for example to change one field
+    /// and [`reconfigure`](Self::reconfigure)).
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::{CircuitBreakerLayer, WindowConfig};
+    /// let handle = CircuitBreakerLayer::builder().count_window(20).build().unwrap().handle();
+    /// assert_eq!(handle.config().window, WindowConfig::Count(20));
+    /// ```
+    pub fn config(&self) -> CircuitBreakerConfig {
+        let s = self.engine.settings();
+        CircuitBreakerConfig {
+            name: self.name().to_owned(),
+            window: self.window_config(self.engine.shape()),
+            failure_rate_threshold: s.failure_rate_threshold,
+            slow_call_rate_threshold: s.slow_call_rate_threshold,
+            slow_call_duration: s.slow_call_duration,
+            minimum_calls: u32::try_from(s.minimum_calls).ok(),
+            open_duration: s.open.base,
+            open_backoff: (s.open.max != s.open.base || s.open.multiplier != 1.0).then_some(
+                OpenBackoffConfig {
+                    multiplier: s.open.multiplier,
+                    max: s.open.max,
+                },
+            ),
+            open_jitter: s.open.jitter,
+            half_open_calls: u32::try_from(s.half_open_calls).unwrap_or(u32::MAX),
+            max_wait_in_half_open: s.max_wait_in_half_open,
+            seed: None,
+        }
+    }
+
+    fn window_config(&self, shape: Shape) -> WindowConfig {
+        match shape {
+            Shape::Count(size) => WindowConfig::Count(size),
+            Shape::Time { buckets, bucket_ms } => WindowConfig::Time {
+                window: Duration::from_millis(bucket_ms * u64::from(buckets)),
+                buckets,
+            },
+            Shape::Consecutive => {
+                let run = self.engine.settings().consecutive_failures.unwrap_or(1);
+                WindowConfig::ConsecutiveFailures(u32::try_from(run).unwrap_or(u32::MAX))
+            }
+        }
     }
 
     /// Back to closed with an empty window and the open-duration backoff reset.

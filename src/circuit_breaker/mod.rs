@@ -67,10 +67,12 @@
 //! ```
 
 mod builder;
+mod config;
 mod events;
 mod future;
 mod handle;
 mod layer;
+mod settings;
 mod state;
 mod window;
 
@@ -81,6 +83,7 @@ use tokio::time::Instant;
 use tower::Service;
 
 pub use builder::Builder;
+pub use config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
 pub use future::ResponseFuture;
 pub use handle::{CircuitBreakerHandle, Metrics};
 pub use layer::CircuitBreakerLayer;
@@ -210,7 +213,7 @@ where
         let engine = &self.tracker.engine;
         match engine.admit() {
             Ok(permit) => {
-                let started = engine.times_calls().then(Instant::now);
+                let started = engine.slow_call_duration().map(|_| Instant::now());
                 let call = Call {
                     tracker: self.tracker.clone(),
                     permit,

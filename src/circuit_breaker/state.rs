@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::config::Shape;
 use super::events;
+use super::settings::{Settings, Tunables};
 use super::window::{GEN_MASK, Sample, Tally, Window, percent};
 use crate::classify::Outcome;
 use crate::rejection::{Reason, Rejected};
@@ -132,32 +134,6 @@ impl Probes {
     }
 }
 
-/// How long the breaker stays open, growing on repeated trips.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct OpenDuration {
-    pub(crate) base: Duration,
-    pub(crate) multiplier: f64,
-    pub(crate) max: Duration,
-    /// Relative jitter in `[0, 1)`: the duration is scaled by `U(1 - jitter, 1 + jitter)`.
-    pub(crate) jitter: f64,
-}
-
-/// Resolved, validated settings.
-#[derive(Clone, Debug)]
-pub(crate) struct Settings {
-    pub(crate) name: Arc<str>,
-    pub(crate) failure_rate_threshold: f64,
-    pub(crate) slow_call_rate_threshold: f64,
-    pub(crate) slow_call_duration: Option<Duration>,
-    pub(crate) minimum_calls: u64,
-    /// `Some(n)`: trip on `n` consecutive failures instead of a rate.
-    pub(crate) consecutive_failures: Option<u64>,
-    pub(crate) open: OpenDuration,
-    pub(crate) half_open_calls: u64,
-    pub(crate) max_wait_in_half_open: Duration,
-    pub(crate) seed: u64,
-}
-
 /// What a caller was admitted as; returned to the engine when the call ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Permit {
@@ -187,29 +163,52 @@ pub(crate) struct Engine {
     trips: AtomicU32,
     rng: AtomicU64,
     epoch: Epoch,
-    settings: Settings,
+    name: Arc<str>,
+    shape: Shape,
+    tunables: Tunables,
 }
 
 impl Engine {
-    pub(crate) fn new(settings: Settings, window: Window) -> Self {
+    pub(crate) fn new(name: Arc<str>, settings: Settings, shape: Shape, seed: u64) -> Self {
         Engine {
             state: AtomicU64::new(pack(CLOSED, 0, 0)),
-            window,
+            window: shape.window(),
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
-            rng: AtomicU64::new(settings.seed),
+            rng: AtomicU64::new(seed),
             epoch: Epoch::now(),
-            settings,
+            name,
+            shape,
+            tunables: Tunables::new(&settings),
         }
     }
 
-    pub(crate) fn settings(&self) -> &Settings {
-        &self.settings
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
-    /// Whether the service must read the clock when a call starts.
-    pub(crate) fn times_calls(&self) -> bool {
-        self.settings.slow_call_duration.is_some()
+    /// The current settings (a consistent copy of each field, read field by field).
+    pub(crate) fn settings(&self) -> Settings {
+        self.tunables.load()
+    }
+
+    /// Slow-call detection: when set, a call reads the clock as it starts and ends.
+    #[inline]
+    pub(crate) fn slow_call_duration(&self) -> Option<Duration> {
+        self.tunables.slow_call_duration()
+    }
+
+    pub(crate) fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// Replaces the settings; the window's shape must stay the same.
+    pub(crate) fn reload(&self, settings: &Settings, shape: Shape) -> Result<(), Shape> {
+        if shape != self.shape {
+            return Err(self.shape);
+        }
+        self.tunables.store(settings);
+        Ok(())
     }
 
     /// Decides whether a call may run.
@@ -243,7 +242,7 @@ impl Engine {
                 }
                 _ => {
                     let mut probes = Probes::unpack(word);
-                    if probes.admitted >= self.settings.half_open_calls {
+                    if probes.admitted >= self.tunables.load().half_open_calls {
                         if self.half_open_expired(word) {
                             self.trip(word, None);
                             word = self.state.load(Acquire);
@@ -277,7 +276,7 @@ impl Engine {
         }
         let started = since & PAYLOAD_MASK;
         let waited = self.epoch.elapsed_millis().saturating_sub(started);
-        waited >= ceil_millis(self.settings.max_wait_in_half_open)
+        waited >= ceil_millis(self.settings().max_wait_in_half_open)
     }
 
     /// Records the end of an admitted call; `slow` says whether it took longer than the
@@ -327,7 +326,7 @@ impl Engine {
     }
 
     fn should_trip(&self, tally: &Tally) -> bool {
-        let s = &self.settings;
+        let s = self.settings();
         match s.consecutive_failures {
             Some(limit) => tally.failures >= limit,
             None => {
@@ -340,7 +339,7 @@ impl Engine {
 
     #[cold]
     fn complete_probe(&self, permit: Permit, sample: Sample) {
-        let s = &self.settings;
+        let s = self.settings();
         let n = s.half_open_calls;
         let mut word = self.state.load(Acquire);
         while mode(word) == HALF_OPEN && generation(word) == generation(permit.word) {
@@ -413,7 +412,7 @@ impl Engine {
 
     /// The open duration after `trips` earlier trips without a healthy close.
     pub(crate) fn open_duration(&self, trips: u32) -> Duration {
-        let o = &self.settings.open;
+        let o = self.settings().open;
         let grown = o.base.as_secs_f64() * o.multiplier.powi(trips.min(1024) as i32);
         let max = o.max.as_secs_f64();
         let mut secs = grown.min(max);

@@ -1,0 +1,275 @@
+//! A breaker's settings as plain data: what the builder fills in, what a configuration
+//! file deserializes into (feature `serde`), and what a handle can reload.
+
+use std::time::Duration;
+
+use super::settings::{OpenDuration, Settings};
+use super::window::{ConsecutiveWindow, CountWindow, TimeWindow, Window};
+use crate::config::ConfigError;
+
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+const MAX_DURATION_TEXT: &str = "(0s, 7 days]";
+
+/// All settings of a circuit breaker; see [`Builder`](super::Builder) for what each means
+/// and its default.
+///
+/// With the `serde` feature it deserializes from TOML, YAML or JSON, durations written
+/// as `"250ms"`, `"30s"`; missing fields keep their defaults, unknown fields are errors.
+///
+/// ```
+/// use seawall::circuit_breaker::{Builder, CircuitBreakerConfig, WindowConfig};
+/// use std::time::Duration;
+///
+/// let mut config = CircuitBreakerConfig::default();
+/// config.window = WindowConfig::Count(20);
+/// config.minimum_calls = Some(10);
+/// config.open_duration = Duration::from_secs(5);
+/// let layer = Builder::from_config(config).build()?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[non_exhaustive]
+pub struct CircuitBreakerConfig {
+    /// Name used in events and metrics.
+    pub name: String,
+    /// How a closed breaker judges health.
+    pub window: WindowConfig,
+    /// Percent of failed calls that opens the breaker, in `(0, 100]`.
+    pub failure_rate_threshold: f64,
+    /// Percent of slow calls that opens the breaker, in `(0, 100]`.
+    pub slow_call_rate_threshold: f64,
+    /// Calls at least this long are slow; `None` turns slow-call detection off.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config::human::option"))]
+    pub slow_call_duration: Option<Duration>,
+    /// Calls counted before any rate is judged; `None` means 100, or a smaller count
+    /// window's size.
+    pub minimum_calls: Option<u32>,
+    /// How long the breaker stays open.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config::human::serde"))]
+    pub open_duration: Duration,
+    /// Growth of the open duration on repeated trips; `None` means none.
+    pub open_backoff: Option<OpenBackoffConfig>,
+    /// Spread of open durations, a fraction in `[0, 1)`.
+    pub open_jitter: f64,
+    /// Probe calls allowed while half-open.
+    pub half_open_calls: u32,
+    /// How long all probe slots may stay taken before the breaker opens again.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config::human::serde"))]
+    pub max_wait_in_half_open: Duration,
+    /// Seed for the open-duration jitter; `None` picks a random one.
+    pub seed: Option<u64>,
+}
+
+/// How a closed breaker judges health.
+///
+/// In files: `window = { count = 100 }`, `window = { time = { window = "60s", buckets = 12 } }`
+/// or `window = { consecutive_failures = 5 }`.
+///
+/// ```
+/// use seawall::circuit_breaker::WindowConfig;
+/// assert_eq!(WindowConfig::default(), WindowConfig::Count(100));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
+pub enum WindowConfig {
+    /// The last N calls, exactly.
+    Count(u32),
+    /// The calls of the last `window`, in `buckets` buckets.
+    Time {
+        /// How far back the window reaches.
+        #[cfg_attr(feature = "serde", serde(with = "crate::config::human::serde"))]
+        window: Duration,
+        /// How many buckets expire one at a time.
+        buckets: u32,
+    },
+    /// A run of failed calls.
+    ConsecutiveFailures(u32),
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig::Count(100)
+    }
+}
+
+/// Growth of the open duration on repeated trips.
+///
+/// ```
+/// use seawall::circuit_breaker::OpenBackoffConfig;
+/// use std::time::Duration;
+/// let backoff = OpenBackoffConfig { multiplier: 2.0, max: Duration::from_secs(60) };
+/// # let _ = backoff;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct OpenBackoffConfig {
+    /// Factor applied per trip, in `[1, 100]`.
+    pub multiplier: f64,
+    /// The longest open duration.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config::human::serde"))]
+    pub max: Duration,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        CircuitBreakerConfig {
+            name: "circuit_breaker".to_owned(),
+            window: WindowConfig::default(),
+            failure_rate_threshold: 50.0,
+            slow_call_rate_threshold: 100.0,
+            slow_call_duration: None,
+            minimum_calls: None,
+            open_duration: Duration::from_secs(60),
+            open_backoff: None,
+            open_jitter: 0.0,
+            half_open_calls: 10,
+            max_wait_in_half_open: Duration::from_secs(60),
+            seed: None,
+        }
+    }
+}
+
+/// The part of a window that cannot change once built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Count(u32),
+    Time { buckets: u32, bucket_ms: u64 },
+    Consecutive,
+}
+
+impl Shape {
+    pub(crate) fn window(self) -> Window {
+        match self {
+            Shape::Count(size) => Window::Count(CountWindow::new(size)),
+            Shape::Time { buckets, bucket_ms } => Window::Time(TimeWindow::new(buckets, bucket_ms)),
+            Shape::Consecutive => Window::Consecutive(ConsecutiveWindow::new()),
+        }
+    }
+}
+
+impl CircuitBreakerConfig {
+    /// Checks every setting, field names relative to the breaker.
+    pub(crate) fn validate(&self) -> Result<(Settings, Shape), ConfigError> {
+        percent_in_range("failure_rate_threshold", self.failure_rate_threshold)?;
+        percent_in_range("slow_call_rate_threshold", self.slow_call_rate_threshold)?;
+        if let Some(slow) = self.slow_call_duration {
+            duration_in_range("slow_call_duration", slow)?;
+        }
+        duration_in_range("open_duration", self.open_duration)?;
+        duration_in_range("max_wait_in_half_open", self.max_wait_in_half_open)?;
+        let backoff = self.open_backoff.unwrap_or(OpenBackoffConfig {
+            multiplier: 1.0,
+            max: self.open_duration,
+        });
+        if !(1.0..=100.0).contains(&backoff.multiplier) {
+            let m = backoff.multiplier;
+            return Err(ConfigError::new("open_backoff.multiplier", m, "[1, 100]"));
+        }
+        if backoff.max < self.open_duration || backoff.max > MAX_DURATION {
+            let (shown, allowed) = (format!("{:?}", backoff.max), "[open_duration, 7 days]");
+            return Err(ConfigError::new("open_backoff.max", shown, allowed));
+        }
+        if !(0.0..1.0).contains(&self.open_jitter) {
+            return Err(ConfigError::new("open_jitter", self.open_jitter, "[0, 1)"));
+        }
+        if !(1..=1000).contains(&self.half_open_calls) {
+            return Err(ConfigError::new(
+                "half_open_calls",
+                self.half_open_calls,
+                "1..=1000",
+            ));
+        }
+        let (shape, consecutive, minimum_calls) = self.validate_window()?;
+        let settings = Settings {
+            failure_rate_threshold: self.failure_rate_threshold,
+            slow_call_rate_threshold: self.slow_call_rate_threshold,
+            slow_call_duration: self.slow_call_duration,
+            minimum_calls: u64::from(minimum_calls),
+            consecutive_failures: consecutive,
+            open: OpenDuration {
+                base: self.open_duration,
+                multiplier: backoff.multiplier,
+                max: backoff.max,
+                jitter: self.open_jitter,
+            },
+            half_open_calls: u64::from(self.half_open_calls),
+            max_wait_in_half_open: self.max_wait_in_half_open,
+        };
+        Ok((settings, shape))
+    }
+
+    fn validate_window(&self) -> Result<(Shape, Option<u64>, u32), ConfigError> {
+        let minimum = |default: u32| self.minimum_calls.unwrap_or(default);
+        match self.window {
+            WindowConfig::Count(size) => {
+                if !(1..=100_000).contains(&size) {
+                    return Err(ConfigError::new("window.count", size, "1..=100000"));
+                }
+                let minimum = minimum(size.min(100));
+                if minimum == 0 || minimum > size {
+                    let allowed = format!("1..={size} (the count window's size)");
+                    return Err(ConfigError::new("minimum_calls", minimum, allowed));
+                }
+                Ok((Shape::Count(size), None, minimum))
+            }
+            WindowConfig::Time { window, buckets } => {
+                if !(1..=1000).contains(&buckets) {
+                    return Err(ConfigError::new("window.time.buckets", buckets, "1..=1000"));
+                }
+                let bucket_ms = window.as_millis() / u128::from(buckets);
+                if bucket_ms == 0 || window > MAX_DURATION {
+                    let (shown, allowed) = (format!("{window:?}"), "[1ms × buckets, 7 days]");
+                    return Err(ConfigError::new("window.time.window", shown, allowed));
+                }
+                let minimum = minimum(100);
+                if minimum == 0 {
+                    return Err(ConfigError::new("minimum_calls", 0, "1.."));
+                }
+                let shape = Shape::Time {
+                    buckets,
+                    bucket_ms: bucket_ms as u64,
+                };
+                Ok((shape, None, minimum))
+            }
+            WindowConfig::ConsecutiveFailures(failures) => {
+                if !(1..=1_000_000).contains(&failures) {
+                    let allowed = "1..=1000000";
+                    return Err(ConfigError::new(
+                        "window.consecutive_failures",
+                        failures,
+                        allowed,
+                    ));
+                }
+                Ok((Shape::Consecutive, Some(u64::from(failures)), 1))
+            }
+        }
+    }
+}
+
+fn percent_in_range(field: &str, value: f64) -> Result<(), ConfigError> {
+    if value > 0.0 && value <= 100.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::new(field, value, "(0, 100]"))
+    }
+}
+
+fn duration_in_range(field: &str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() || value > MAX_DURATION {
+        Err(ConfigError::new(
+            field,
+            format!("{value:?}"),
+            MAX_DURATION_TEXT,
+        ))
+    } else {
+        Ok(())
+    }
+}

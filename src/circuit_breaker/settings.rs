@@ -1,0 +1,122 @@
+//! The breaker's validated settings, and their live copy in atomics so that a handle can
+//! replace them while calls run (hot reload) without a lock on any call path.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// How long the breaker stays open, growing on repeated trips.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct OpenDuration {
+    pub(crate) base: Duration,
+    pub(crate) multiplier: f64,
+    pub(crate) max: Duration,
+    /// Relative jitter in `[0, 1)`: the duration is scaled by `U(1 - jitter, 1 + jitter)`.
+    pub(crate) jitter: f64,
+}
+
+/// Validated settings that may change at run time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Settings {
+    pub(crate) failure_rate_threshold: f64,
+    pub(crate) slow_call_rate_threshold: f64,
+    pub(crate) slow_call_duration: Option<Duration>,
+    pub(crate) minimum_calls: u64,
+    /// `Some(n)`: trip on `n` consecutive failures instead of a rate.
+    pub(crate) consecutive_failures: Option<u64>,
+    pub(crate) open: OpenDuration,
+    pub(crate) half_open_calls: u64,
+    pub(crate) max_wait_in_half_open: Duration,
+}
+
+/// [`Settings`] as atomics. Each field is read and written on its own: during a reload a
+/// reader may briefly see some fields old and some new, each of them valid.
+#[derive(Debug)]
+pub(crate) struct Tunables {
+    failure_rate_threshold: AtomicU64,
+    slow_call_rate_threshold: AtomicU64,
+    /// Nanoseconds; 0 means off.
+    slow_call_nanos: AtomicU64,
+    minimum_calls: AtomicU64,
+    /// 0 means "judge by rate".
+    consecutive_failures: AtomicU64,
+    open_base_nanos: AtomicU64,
+    open_multiplier: AtomicU64,
+    open_max_nanos: AtomicU64,
+    open_jitter: AtomicU64,
+    half_open_calls: AtomicU64,
+    max_wait_nanos: AtomicU64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Tunables {
+    pub(crate) fn new(s: &Settings) -> Self {
+        let t = Tunables {
+            failure_rate_threshold: AtomicU64::new(0),
+            slow_call_rate_threshold: AtomicU64::new(0),
+            slow_call_nanos: AtomicU64::new(0),
+            minimum_calls: AtomicU64::new(0),
+            consecutive_failures: AtomicU64::new(0),
+            open_base_nanos: AtomicU64::new(0),
+            open_multiplier: AtomicU64::new(0),
+            open_max_nanos: AtomicU64::new(0),
+            open_jitter: AtomicU64::new(0),
+            half_open_calls: AtomicU64::new(0),
+            max_wait_nanos: AtomicU64::new(0),
+        };
+        t.store(s);
+        t
+    }
+
+    pub(crate) fn store(&self, s: &Settings) {
+        self.failure_rate_threshold
+            .store(s.failure_rate_threshold.to_bits(), Relaxed);
+        self.slow_call_rate_threshold
+            .store(s.slow_call_rate_threshold.to_bits(), Relaxed);
+        self.slow_call_nanos
+            .store(s.slow_call_duration.map_or(0, nanos), Relaxed);
+        self.minimum_calls.store(s.minimum_calls, Relaxed);
+        self.consecutive_failures
+            .store(s.consecutive_failures.unwrap_or(0), Relaxed);
+        self.open_base_nanos.store(nanos(s.open.base), Relaxed);
+        self.open_multiplier
+            .store(s.open.multiplier.to_bits(), Relaxed);
+        self.open_max_nanos.store(nanos(s.open.max), Relaxed);
+        self.open_jitter.store(s.open.jitter.to_bits(), Relaxed);
+        self.half_open_calls.store(s.half_open_calls, Relaxed);
+        self.max_wait_nanos
+            .store(nanos(s.max_wait_in_half_open), Relaxed);
+    }
+
+    pub(crate) fn load(&self) -> Settings {
+        let f = |a: &AtomicU64| f64::from_bits(a.load(Relaxed));
+        let d = |a: &AtomicU64| Duration::from_nanos(a.load(Relaxed));
+        let consecutive = self.consecutive_failures.load(Relaxed);
+        Settings {
+            failure_rate_threshold: f(&self.failure_rate_threshold),
+            slow_call_rate_threshold: f(&self.slow_call_rate_threshold),
+            slow_call_duration: self.slow_call_duration(),
+            minimum_calls: self.minimum_calls.load(Relaxed),
+            consecutive_failures: (consecutive != 0).then_some(consecutive),
+            open: OpenDuration {
+                base: d(&self.open_base_nanos),
+                multiplier: f(&self.open_multiplier),
+                max: d(&self.open_max_nanos),
+                jitter: f(&self.open_jitter),
+            },
+            half_open_calls: self.half_open_calls.load(Relaxed),
+            max_wait_in_half_open: d(&self.max_wait_nanos),
+        }
+    }
+
+    /// The one setting a call reads on its way through: one load.
+    #[inline]
+    pub(crate) fn slow_call_duration(&self) -> Option<Duration> {
+        match self.slow_call_nanos.load(Relaxed) {
+            0 => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Settings from files (feature `serde`): round trips, defaults, and exact errors.
+#![cfg(feature = "serde")]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use seawall::circuit_breaker::{Builder, CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
+
+#[derive(Debug, serde::Deserialize)]
+struct Dependency {
+    circuit_breaker: CircuitBreakerConfig,
+}
+
+const FILE: &str = r#"
+[payments.circuit_breaker]
+name = "payments"
+window = { time = { window = "30s", buckets = 10 } }
+failure_rate_threshold = 25.0
+slow_call_duration = "1500ms"
+open_duration = "5s"
+open_backoff = { multiplier = 2.0, max = "1m" }
+
+[inventory.circuit_breaker]
+window = { consecutive_failures = 5 }
+"#;
+
+#[test]
+fn a_toml_file_configures_breakers_with_human_durations_and_defaults() {
+    let deps: BTreeMap<String, Dependency> = toml::from_str(FILE).unwrap();
+    let payments = &deps["payments"].circuit_breaker;
+    assert_eq!(
+        payments.window,
+        WindowConfig::Time {
+            window: Duration::from_secs(30),
+            buckets: 10
+        }
+    );
+    assert_eq!(
+        payments.slow_call_duration,
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(
+        payments.open_backoff,
+        Some(OpenBackoffConfig {
+            multiplier: 2.0,
+            max: Duration::from_secs(60)
+        })
+    );
+    assert_eq!(
+        payments.half_open_calls, 10,
+        "unset fields keep their defaults"
+    );
+    let inventory = &deps["inventory"].circuit_breaker;
+    assert_eq!(inventory.window, WindowConfig::ConsecutiveFailures(5));
+    for dep in deps.values() {
+        Builder::from_config(dep.circuit_breaker.clone())
+            .build()
+            .unwrap();
+    }
+}
+
+#[test]
+fn configs_round_trip_through_toml_and_json() {
+    let deps: BTreeMap<String, Dependency> = toml::from_str(FILE).unwrap();
+    let original = deps["payments"].circuit_breaker.clone();
+    let text = toml::to_string(&original).unwrap();
+    assert_eq!(
+        toml::from_str::<CircuitBreakerConfig>(&text).unwrap(),
+        original
+    );
+    let json = serde_json::to_string(&original).unwrap();
+    assert!(json.contains(r#""open_duration":"5s""#), "{json}");
+    assert_eq!(
+        serde_json::from_str::<CircuitBreakerConfig>(&json).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn the_running_config_round_trips_through_a_file() {
+    let layer = Builder::from_config(toml::from_str(r#"window = { count = 20 }"#).unwrap())
+        .build()
+        .unwrap();
+    let text = toml::to_string(&layer.handle().config()).unwrap();
+    let back: CircuitBreakerConfig = toml::from_str(&text).unwrap();
+    layer.handle().reconfigure(&back).unwrap();
+}
+
+#[test]
+fn an_out_of_range_value_names_its_full_path() {
+    let file = "[payments.circuit_breaker]\nfailure_rate_threshold = 140.0\n";
+    let deps: BTreeMap<String, Dependency> = toml::from_str(file).unwrap();
+    let err = Builder::from_config(deps["payments"].circuit_breaker.clone())
+        .build()
+        .map_err(|e| e.within("payments"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "payments.circuit_breaker.failure_rate_threshold: 140 is outside (0, 100]"
+    );
+}
+
+#[test]
+fn unknown_fields_and_bad_durations_are_refused_by_the_parser() {
+    let typo = toml::from_str::<CircuitBreakerConfig>("failure_rate_treshold = 5.0").unwrap_err();
+    assert!(
+        typo.to_string()
+            .contains("unknown field `failure_rate_treshold`"),
+        "{typo}"
+    );
+    let bad = toml::from_str::<CircuitBreakerConfig>(r#"open_duration = "5 seconds""#).unwrap_err();
+    assert!(
+        bad.to_string().contains(r#""5 seconds" is not a duration"#),
+        "{bad}"
+    );
+    let two =
+        toml::from_str::<CircuitBreakerConfig>("window = { count = 5, consecutive_failures = 3 }");
+    assert!(two.is_err(), "one window kind at a time");
+}
