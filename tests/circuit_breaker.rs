@@ -825,3 +825,40 @@ fn reconfiguring_under_parallel_load_never_loses_a_call_or_panics() {
         assert_eq!(handle.metrics().calls, 50);
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_listener_hears_every_transition_with_its_evidence() {
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = heard.clone();
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .name("search")
+            .count_window(2)
+            .open_duration(secs(1))
+            .half_open_calls(1)
+            .on_state_change(move |c| {
+                log.lock().unwrap().push((
+                    c.breaker.to_owned(),
+                    c.from,
+                    c.to,
+                    c.failure_rate,
+                    c.calls,
+                ))
+            }),
+    );
+    run_many(&mut svc, FAIL, 2).await;
+    advance(secs(1)).await;
+    run_many(&mut svc, OK, 1).await;
+    layer.handle().force_open();
+    let heard = heard.lock().unwrap().clone();
+    let s = |from, to, rate, calls| ("search".to_owned(), from, to, rate, calls);
+    assert_eq!(
+        heard,
+        vec![
+            s(State::Closed, State::Open, 100.0, 2),
+            s(State::Open, State::HalfOpen, 0.0, 0),
+            s(State::HalfOpen, State::Closed, 0.0, 1),
+            s(State::Closed, State::ForcedOpen, 0.0, 0),
+        ]
+    );
+}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
+use super::events::{Listener, StateChange};
 use super::layer::CircuitBreakerLayer;
 use super::state::Engine;
 use crate::classify::ErrorsAreFailures;
@@ -41,6 +42,7 @@ use crate::config::ConfigError;
 pub struct Builder<C = ErrorsAreFailures> {
     config: CircuitBreakerConfig,
     classifier: C,
+    listener: Option<Listener>,
 }
 
 impl Builder {
@@ -60,6 +62,7 @@ impl Builder {
         Builder {
             config,
             classifier: ErrorsAreFailures,
+            listener: None,
         }
     }
 }
@@ -289,7 +292,38 @@ impl<C> Builder<C> {
         Builder {
             config: self.config,
             classifier,
+            listener: self.listener,
         }
+    }
+
+    /// Calls `listener` on every state transition (after its `tracing` event), for
+    /// programmatic reactions such as alerts. It runs on the thread of the call that
+    /// caused the transition, so keep it short; never called per call.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let opened = Arc::new(AtomicU32::new(0));
+    /// let count = opened.clone();
+    /// let layer = CircuitBreakerLayer::builder()
+    ///     .on_state_change(move |change| {
+    ///         if change.to == State::Open {
+    ///             count.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// layer.handle().force_open(); // manual states are transitions too, but not `Open`
+    /// assert_eq!(opened.load(Ordering::Relaxed), 0);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn on_state_change(
+        mut self,
+        listener: impl Fn(&StateChange<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(Listener(Arc::new(listener)));
+        self
     }
 
     /// The settings so far.
@@ -320,7 +354,8 @@ impl<C> Builder<C> {
             .validate()
             .map_err(|e| e.within("circuit_breaker"))?;
         let seed = self.config.seed.unwrap_or_else(rand::random);
-        let engine = Engine::new(Arc::from(self.config.name.as_str()), settings, shape, seed);
+        let name = Arc::from(self.config.name.as_str());
+        let engine = Engine::new(name, settings, shape, seed, self.listener);
         Ok(CircuitBreakerLayer::from_parts(
             Arc::new(engine),
             self.classifier,

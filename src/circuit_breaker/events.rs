@@ -5,12 +5,71 @@
 //! transition), `calls` (how many calls that evidence holds) and, when opening,
 //! `open_for_ms`.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::state::{Engine, State};
 use super::window::Tally;
 
 pub(crate) const TARGET: &str = "seawall::circuit_breaker";
+
+/// A state transition, as passed to a listener set with
+/// [`Builder::on_state_change`](super::Builder::on_state_change).
+///
+/// ```
+/// use seawall::circuit_breaker::{CircuitBreakerLayer, State, StateChange};
+///
+/// let layer = CircuitBreakerLayer::builder()
+///     .on_state_change(|change: &StateChange<'_>| {
+///         if change.to == State::Open {
+///             eprintln!("ALERT: {} opened at {:.0} % failures", change.breaker, change.failure_rate);
+///         }
+///     })
+///     .build()?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct StateChange<'a> {
+    /// The breaker's name.
+    pub breaker: &'a str,
+    /// The state it left.
+    pub from: State,
+    /// The state it entered.
+    pub to: State,
+    /// Failure rate (percent) of the evidence behind the change; 0 for timed and manual
+    /// changes.
+    pub failure_rate: f64,
+    /// Slow-call rate (percent) of that evidence.
+    pub slow_call_rate: f64,
+    /// How many calls that evidence holds.
+    pub calls: u64,
+}
+
+/// A shared state-change callback.
+#[derive(Clone)]
+pub(crate) struct Listener(pub(crate) Arc<dyn Fn(&StateChange<'_>) + Send + Sync>);
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Listener(..)")
+    }
+}
+
+fn notify(engine: &Engine, from: State, to: State, tally: &Tally) {
+    if let Some(listener) = engine.listener() {
+        (listener.0)(&StateChange {
+            breaker: engine.name(),
+            from,
+            to,
+            failure_rate: tally.failure_rate(),
+            slow_call_rate: tally.slow_rate(),
+            calls: tally.calls,
+        });
+    }
+}
 
 pub(crate) fn opened(engine: &Engine, from: State, tally: Option<Tally>, open_for: Duration) {
     let tally = tally.unwrap_or_default();
@@ -25,6 +84,7 @@ pub(crate) fn opened(engine: &Engine, from: State, tally: Option<Tally>, open_fo
         open_for_ms = open_for.as_millis() as u64,
         "circuit breaker opened"
     );
+    notify(engine, from, State::Open, &tally);
 }
 
 pub(crate) fn transition(engine: &Engine, from: State, to: State, tally: Option<Tally>) {
@@ -39,6 +99,7 @@ pub(crate) fn transition(engine: &Engine, from: State, to: State, tally: Option<
         calls = tally.calls,
         "circuit breaker state changed"
     );
+    notify(engine, from, to, &tally);
 }
 
 pub(crate) fn reconfigured(engine: &Engine, error: Option<&crate::ConfigError>) {

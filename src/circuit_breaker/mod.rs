@@ -84,6 +84,7 @@ use tower::Service;
 
 pub use builder::Builder;
 pub use config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
+pub use events::StateChange;
 pub use future::ResponseFuture;
 pub use handle::{CircuitBreakerHandle, Metrics};
 pub use layer::CircuitBreakerLayer;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::config::Shape;
-use super::events;
+use super::events::{self, Listener};
 use super::settings::{Settings, Tunables};
 use super::window::{GEN_MASK, Sample, Tally, Window, percent};
 use crate::classify::Outcome;
@@ -166,10 +166,17 @@ pub(crate) struct Engine {
     name: Arc<str>,
     shape: Shape,
     tunables: Tunables,
+    listener: Option<Listener>,
 }
 
 impl Engine {
-    pub(crate) fn new(name: Arc<str>, settings: Settings, shape: Shape, seed: u64) -> Self {
+    pub(crate) fn new(
+        name: Arc<str>,
+        settings: Settings,
+        shape: Shape,
+        seed: u64,
+        listener: Option<Listener>,
+    ) -> Self {
         Engine {
             state: AtomicU64::new(pack(CLOSED, 0, 0)),
             window: shape.window(),
@@ -180,7 +187,12 @@ impl Engine {
             name,
             shape,
             tunables: Tunables::new(&settings),
+            listener,
         }
+    }
+
+    pub(crate) fn listener(&self) -> Option<&Listener> {
+        self.listener.as_ref()
     }
 
     pub(crate) fn name(&self) -> &str {
