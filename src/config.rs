@@ -90,7 +90,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} is outside {}", self.field, self.value, self.allowed)
+        write!(
+            f,
+            "{}: {} is outside {}",
+            self.field, self.value, self.allowed
+        )
     }
 }
 

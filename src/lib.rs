@@ -11,6 +11,8 @@
 //!
 //! * [`circuit_breaker`]: count, time or consecutive-failure judged breaker with
 //!   slow-call detection, bounded half-open probing and manual control.
+//! * [`retry`]: jittered backoff, retry budgets on by default, server hints and
+//!   deadline awareness.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -19,6 +21,7 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 pub mod rejection;
+pub mod retry;
 mod time;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};

@@ -54,6 +54,7 @@ use std::time::Duration;
 pub struct Rejected {
     reason: Reason,
     retry_after: Option<Duration>,
+    attempt: Option<u32>,
 }
 
 /// Why a call was refused.
@@ -105,7 +106,9 @@ impl Reason {
         match self {
             Reason::CircuitOpen => "circuit breaker is open",
             Reason::CircuitForcedOpen => "circuit breaker is forced open",
-            Reason::HalfOpenSaturated => "circuit breaker is half-open and all probe slots are taken",
+            Reason::HalfOpenSaturated => {
+                "circuit breaker is half-open and all probe slots are taken"
+            }
         }
     }
 }
@@ -125,6 +128,7 @@ impl Rejected {
         Rejected {
             reason,
             retry_after,
+            attempt: None,
         }
     }
 
@@ -160,6 +164,35 @@ impl Rejected {
     pub const fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
+
+    /// On which attempt of a retried call the refusal came, when a retry layer outside
+    /// the refusing layer returned it (1 is the first attempt). `None` without retry.
+    ///
+    /// ```
+    /// use seawall::{Reason, Rejected};
+    /// let r = Rejected::new(Reason::CircuitOpen, None);
+    /// assert_eq!(r.attempt(), None);
+    /// assert_eq!(r.with_attempt(3).attempt(), Some(3));
+    /// ```
+    pub const fn attempt(&self) -> Option<u32> {
+        self.attempt
+    }
+
+    /// This rejection, marked as the refusal of attempt number `attempt`.
+    ///
+    /// ```
+    /// use seawall::{Reason, Rejected};
+    /// let r = Rejected::new(Reason::CircuitOpen, None).with_attempt(2);
+    /// assert_eq!(r.attempt(), Some(2));
+    /// ```
+    pub const fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = Some(attempt);
+        self
+    }
+
+    pub(crate) fn set_attempt(&mut self, attempt: u32) {
+        self.attempt = Some(attempt);
+    }
 }
 
 impl fmt::Display for Rejected {
@@ -167,6 +200,9 @@ impl fmt::Display for Rejected {
         f.write_str(self.reason.describe())?;
         if let Some(wait) = self.retry_after {
             write!(f, "; retry after {wait:?}")?;
+        }
+        if let Some(attempt) = self.attempt {
+            write!(f, " (attempt {attempt})")?;
         }
         Ok(())
     }
@@ -193,10 +229,26 @@ impl StdError for Rejected {}
 pub trait AsRejected {
     /// The rejection this error is or wraps, if any.
     fn as_rejected(&self) -> Option<&Rejected>;
+
+    /// The rejection this error is or directly holds, mutably, so that a retry layer can
+    /// mark it with the attempt number. The default finds none.
+    ///
+    /// ```
+    /// use seawall::{AsRejected, Reason, Rejected};
+    /// let mut r = Rejected::new(Reason::CircuitOpen, None);
+    /// assert!(r.as_rejected_mut().is_some());
+    /// ```
+    fn as_rejected_mut(&mut self) -> Option<&mut Rejected> {
+        None
+    }
 }
 
 impl AsRejected for Rejected {
     fn as_rejected(&self) -> Option<&Rejected> {
+        Some(self)
+    }
+
+    fn as_rejected_mut(&mut self) -> Option<&mut Rejected> {
         Some(self)
     }
 }
@@ -211,6 +263,11 @@ impl AsRejected for Box<dyn StdError + Send + Sync> {
             current = err.source();
         }
         None
+    }
+
+    /// Only a top-level rejection: `source()` gives no mutable access.
+    fn as_rejected_mut(&mut self) -> Option<&mut Rejected> {
+        self.downcast_mut::<Rejected>()
     }
 }
 
@@ -246,6 +303,13 @@ impl<E> From<Rejected> for Error<E> {
 
 impl<E> AsRejected for Error<E> {
     fn as_rejected(&self) -> Option<&Rejected> {
+        match self {
+            Error::Rejected(rejected) => Some(rejected),
+            Error::Service(_) => None,
+        }
+    }
+
+    fn as_rejected_mut(&mut self) -> Option<&mut Rejected> {
         match self {
             Error::Rejected(rejected) => Some(rejected),
             Error::Service(_) => None,
