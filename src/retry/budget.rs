@@ -6,7 +6,9 @@
 //! * [`Throttle`]: gRPC's retry throttling (gRFC A6). A token bucket that failures drain
 //!   and successes refill; retries go out only while it is more than half full.
 //!
-//! Both are a handful of atomics. Amounts are integers (a retry costs [`RETRY_COST`]
+//! Both are a handful of atomics. Service clones report requests in batches (see
+//! [`LOCAL_BATCH`]), so the last few requests of a clone reach the budget late; the
+//! reserve covers that. Amounts are integers (a retry costs [`RETRY_COST`]
 //! units; a request deposits `percent × 10` units, rounded down), so a fractional
 //! percentage is never rounded up into extra retries.
 
@@ -23,7 +25,10 @@ pub(crate) const RETRY_COST: i64 = 1000;
 const SLOTS: u32 = 10;
 /// Requests are counted in one shared counter and moved into a time slot (which needs
 /// the clock) once per this many requests, or when a retry asks for budget.
-const BATCH: u64 = 16;
+const BATCH: u64 = 64;
+/// Each service clone counts its requests in a plain integer and adds them to the shared
+/// counter this many at a time (and when it is dropped).
+pub(crate) const LOCAL_BATCH: u32 = 16;
 
 /// The budget a layer was built with.
 #[derive(Debug)]
@@ -45,11 +50,10 @@ impl Withdrawal {
 }
 
 impl Budget {
-    /// Counts a new request (not a retry).
-    #[inline]
-    pub(crate) fn on_request(&self) {
+    /// Counts `requests` new requests (not retries).
+    pub(crate) fn add_requests(&self, requests: u32) {
         if let Budget::Window(window) = self {
-            window.deposit();
+            window.deposit(u64::from(requests));
         }
     }
 
@@ -122,13 +126,12 @@ impl Window {
         u32::try_from(self.epoch.elapsed_millis() / self.slot_millis).unwrap_or(u32::MAX)
     }
 
-    #[inline]
-    fn deposit(&self) {
+    fn deposit(&self, requests: u64) {
         if self.deposit == 0 {
             return;
         }
-        let before = self.pending.fetch_add(1, Relaxed);
-        if (before + 1) % BATCH == 0 {
+        let before = self.pending.fetch_add(requests, Relaxed);
+        if before / BATCH != (before + requests) / BATCH {
             self.flush(self.generation());
         }
     }
@@ -302,7 +305,7 @@ mod tests {
     async fn each_request_adds_its_percentage_of_a_retry() {
         let window = finagle();
         for _ in 0..100 {
-            window.deposit();
+            window.deposit(1);
         }
         assert_eq!(withdraw_all(&window), 20);
     }
@@ -312,12 +315,12 @@ mod tests {
         // tower's TpsBudget turns 30 % into "one retry per 3 requests" (33 %).
         let window = Window::new(Duration::from_secs(10), 0, 30.0);
         for _ in 0..1000 {
-            window.deposit();
+            window.deposit(1);
         }
         assert_eq!(withdraw_all(&window), 300);
         let window = Window::new(Duration::from_secs(10), 0, 0.5);
         for _ in 0..999 {
-            window.deposit();
+            window.deposit(1);
         }
         assert_eq!(withdraw_all(&window), 4);
     }
@@ -326,7 +329,7 @@ mod tests {
     async fn deposits_expire_after_the_ttl() {
         let window = finagle();
         for _ in 0..100 {
-            window.deposit();
+            window.deposit(1);
         }
         assert_eq!(window.retries_left(), 20);
         tokio::time::advance(Duration::from_secs(11)).await;
@@ -361,7 +364,7 @@ mod tests {
     async fn a_budget_idle_for_ages_starts_from_its_reserve() {
         let window = Window::new(Duration::from_secs(10), 1, 20.0);
         for _ in 0..1000 {
-            window.deposit();
+            window.deposit(1);
         }
         tokio::time::advance(Duration::from_secs(3600 * 24 * 400)).await;
         assert_eq!(window.retries_left(), 10);
@@ -385,7 +388,7 @@ mod tests {
                         let _guard = runtime.enter();
                         let mut taken = 0;
                         for _ in 0..4000 {
-                            window.deposit();
+                            window.deposit(1);
                             if window.try_withdraw().is_some() {
                                 taken += 1;
                             }

@@ -485,7 +485,7 @@ impl Settings {
                         "1..=1000",
                     ));
                 }
-                if !(token_ratio >= 0.001 && token_ratio <= 1000.0) {
+                if !(0.001..=1000.0).contains(&token_ratio) {
                     return Err(ConfigError::new(
                         "throttle.token_ratio",
                         token_ratio,

@@ -88,9 +88,11 @@
 //!   `E: `[`AsRejected`](crate::AsRejected) (true of `BoxError` and
 //!   [`seawall::Error`](crate::Error)); with other errors use [`NoHint`].
 //! * A first attempt that succeeds takes no lock, allocates nothing beyond what cloning
-//!   the request and the inner service does, boxes no future, draws no random number,
-//!   and reads the clock only once per 16 calls (to date the budget's deposits), or
-//!   once per call if [`max_elapsed`](Builder::max_elapsed) is set.
+//!   the request and the inner service does, boxes no future and draws no random
+//!   number. Each service clone counts its requests in a plain integer and adds them to
+//!   the shared budget 16 at a time (and when it is dropped); the budget reads the clock
+//!   about once per 64 requests. [`max_elapsed`](Builder::max_elapsed), when set, reads
+//!   it once per call.
 //! * A `tracing` event (target `seawall::retry`, level debug) is emitted for every retry
 //!   with the attempt number, the delay and the reason, and when a failure is returned
 //!   with why it was not retried.
@@ -122,7 +124,7 @@ pub use replay::{CloneRequest, Replay};
 use crate::classify::{Classify, ErrorsAreFailures, Outcome};
 use crate::deadline;
 use backoff::{Delays, Draws, Progress};
-use budget::{Budget, Withdrawal};
+use budget::{Budget, LOCAL_BATCH, Withdrawal};
 use future::Retrying;
 
 /// A service whose failed calls are retried; made by [`RetryLayer`].
@@ -140,6 +142,38 @@ use future::Retrying;
 pub struct Retry<S, C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
     inner: S,
     policy: Arc<Policy<C, H, R>>,
+    unreported: Unreported,
+}
+
+/// Requests this service clone sent but has not yet added to the shared budget: a plain
+/// counter, so that a call touches no shared memory for the budget.
+#[derive(Debug)]
+struct Unreported {
+    requests: u32,
+    shared: Arc<Shared>,
+}
+
+impl Unreported {
+    #[inline]
+    fn count_one(&mut self) {
+        self.requests += 1;
+        if self.requests == LOCAL_BATCH {
+            self.report();
+        }
+    }
+
+    fn report(&mut self) {
+        if self.requests > 0 {
+            self.shared.budget.add_requests(self.requests);
+            self.requests = 0;
+        }
+    }
+}
+
+impl Drop for Unreported {
+    fn drop(&mut self) {
+        self.report();
+    }
 }
 
 /// The settings and state every service of one layer shares.
@@ -228,7 +262,15 @@ impl<C, H, R> Policy<C, H, R> {
 
 impl<S, C, H, R> Retry<S, C, H, R> {
     pub(crate) fn new(inner: S, policy: Arc<Policy<C, H, R>>) -> Self {
-        Retry { inner, policy }
+        let unreported = Unreported {
+            requests: 0,
+            shared: policy.shared.clone(),
+        };
+        Retry {
+            inner,
+            policy,
+            unreported,
+        }
     }
 
     /// The inner service.
@@ -299,7 +341,7 @@ where
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let shared = &self.policy.shared;
-        shared.budget.on_request();
+        self.unreported.count_one();
         let started = shared.max_elapsed.map(|_| Instant::now());
         let copy = if shared.max_attempts > 1 {
             self.policy.replay.replay(&req)
