@@ -2,7 +2,7 @@
 //!
 //! A hint overrides the backoff for one retry. It comes from a seawall [`Rejected`]'s
 //! [`retry_after`](Rejected::retry_after) ([`RejectionHint`], the default), from HTTP
-//! headers ([`HttpHint`](super::http::HttpHint), with the `http` feature), or from your
+//! headers (`retry::http::HttpHint`, with the `http` feature), or from your
 //! own closure.
 
 use std::time::Duration;
@@ -32,7 +32,7 @@ pub enum Hint {
 ///
 /// Implemented by [`RejectionHint`] (the default), [`NoHint`], any closure
 /// `Fn(&Result<Res, E>) -> Hint`, and with the `http` feature
-/// [`HttpHint`](super::http::HttpHint). A hint is only read for results that the
+/// `retry::http::HttpHint`. A hint is only read for results that the
 /// classifier called failures.
 ///
 /// ```

@@ -14,7 +14,7 @@
 //!    not at all without one; an HTTP `Retry-After` works the same (`http` feature); a
 //!    hint above [`max_hint`](Builder::max_hint) means stop;
 //! 3. the delay would pass [`max_elapsed`](Builder::max_elapsed) or the call's
-//!    [`deadline`](crate::deadline): the last failure is returned at once rather than
+//!    [`deadline`](mod@crate::deadline): the last failure is returned at once rather than
 //!    sleeping past it;
 //! 4. the budget is spent: the last failure is returned at once.
 //!
@@ -104,8 +104,11 @@ mod future;
 mod hint;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+mod http_date;
 mod layer;
 mod replay;
+mod settings;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};

@@ -5,7 +5,7 @@
 /// The first attempt sends the caller's request; a copy is kept for each retry. A
 /// request that cannot be copied (`replay` returns `None`) is sent once and not retried.
 /// [`CloneRequest`], the default, replays every `Clone` request; with the `http`
-/// feature, [`HttpReplay`](super::http::HttpReplay) replays `http::Request`s whose
+/// feature, `retry::http::HttpReplay` replays `http::Request`s whose
 /// bodies are `Clone` and small enough.
 ///
 /// ```
