@@ -25,10 +25,10 @@ pub(crate) const RETRY_COST: i64 = 1000;
 const SLOTS: u32 = 10;
 /// Requests are counted in one shared counter and moved into a time slot (which needs
 /// the clock) once per this many requests, or when a retry asks for budget.
-const BATCH: u64 = 64;
+const BATCH: u64 = 256;
 /// Each service clone counts its requests in a plain integer and adds them to the shared
 /// counter this many at a time (and when it is dropped).
-pub(crate) const LOCAL_BATCH: u32 = 16;
+pub(crate) const LOCAL_BATCH: u32 = 64;
 
 /// The budget a layer was built with.
 #[derive(Debug)]

@@ -90,8 +90,9 @@
 //! * A first attempt that succeeds takes no lock, allocates nothing beyond what cloning
 //!   the request and the inner service does, boxes no future and draws no random
 //!   number. Each service clone counts its requests in a plain integer and adds them to
-//!   the shared budget 16 at a time (and when it is dropped); the budget reads the clock
-//!   about once per 64 requests. [`max_elapsed`](Builder::max_elapsed), when set, reads
+//!   the shared budget 64 at a time (and when it is dropped); the budget reads the clock
+//!   about once per 256 requests. A clone's latest requests thus reach the budget late,
+//!   which only ever lowers it; the reserve of retries per second covers the gap. [`max_elapsed`](Builder::max_elapsed), when set, reads
 //!   it once per call.
 //! * A `tracing` event (target `seawall::retry`, level debug) is emitted for every retry
 //!   with the attempt number, the delay and the reason, and when a failure is returned
