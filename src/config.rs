@@ -90,11 +90,7 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} is outside {}",
-            self.field, self.value, self.allowed
-        )
+        write!(f, "{}: {} is outside {}", self.field, self.value, self.allowed)
     }
 }
 

@@ -106,9 +106,7 @@ impl Reason {
         match self {
             Reason::CircuitOpen => "circuit breaker is open",
             Reason::CircuitForcedOpen => "circuit breaker is forced open",
-            Reason::HalfOpenSaturated => {
-                "circuit breaker is half-open and all probe slots are taken"
-            }
+            Reason::HalfOpenSaturated => "circuit breaker is half-open and all probe slots are taken",
         }
     }
 }

@@ -360,21 +360,13 @@ impl<C> Builder<C> {
         let open_max = self.open_max.unwrap_or(self.open_duration);
         if open_max < self.open_duration || open_max > MAX_DURATION {
             let allowed = "[open_duration, 7 days]";
-            return Err(ConfigError::new(
-                "open_backoff.max",
-                format!("{open_max:?}"),
-                allowed,
-            ));
+            return Err(ConfigError::new("open_backoff.max", format!("{open_max:?}"), allowed));
         }
         if !(0.0..1.0).contains(&self.open_jitter) {
             return Err(ConfigError::new("open_jitter", self.open_jitter, "[0, 1)"));
         }
         if !(1..=1000).contains(&self.half_open_calls) {
-            return Err(ConfigError::new(
-                "half_open_calls",
-                self.half_open_calls,
-                "1..=1000",
-            ));
+            return Err(ConfigError::new("half_open_calls", self.half_open_calls, "1..=1000"));
         }
         let (window, consecutive, default_minimum) = match self.judge {
             Judge::Count(size) => {
@@ -447,11 +439,7 @@ fn percent_in_range(field: &str, value: f64) -> Result<(), ConfigError> {
 
 fn duration_in_range(field: &str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() || value > MAX_DURATION {
-        Err(ConfigError::new(
-            field,
-            format!("{value:?}"),
-            MAX_DURATION_TEXT,
-        ))
+        Err(ConfigError::new(field, format!("{value:?}"), MAX_DURATION_TEXT))
     } else {
         Ok(())
     }

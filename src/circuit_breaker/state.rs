@@ -167,12 +167,7 @@ pub(crate) struct Permit {
 impl Permit {
     /// Takes the permit, leaving one that holds nothing (so it is given back once).
     pub(crate) fn take(&mut self) -> Permit {
-        std::mem::replace(
-            self,
-            Permit {
-                word: pack(DISABLED, 0, 0),
-            },
-        )
+        std::mem::replace(self, Permit { word: pack(DISABLED, 0, 0) })
     }
 }
 
@@ -364,11 +359,7 @@ impl Engine {
                 }
             } else if close {
                 let next = pack(CLOSED, generation(word) + 1, 0);
-                if self
-                    .state
-                    .compare_exchange(word, next, AcqRel, Acquire)
-                    .is_ok()
-                {
+                if self.state.compare_exchange(word, next, AcqRel, Acquire).is_ok() {
                     self.window.reset(generation(next));
                     self.trips.store(0, Release);
                     events::transition(self, State::HalfOpen, State::Closed, Some(tally));
@@ -376,11 +367,7 @@ impl Engine {
                 }
             } else {
                 let next = pack(HALF_OPEN, generation(word), p.pack());
-                if self
-                    .state
-                    .compare_exchange(word, next, AcqRel, Acquire)
-                    .is_ok()
-                {
+                if self.state.compare_exchange(word, next, AcqRel, Acquire).is_ok() {
                     return;
                 }
             }
@@ -394,16 +381,9 @@ impl Engine {
     fn trip(&self, word: u64, tally: Option<Tally>) -> bool {
         let trips = self.trips.load(Acquire);
         let open_for = self.open_duration(trips);
-        let until = self
-            .epoch
-            .elapsed_millis()
-            .saturating_add(ceil_millis(open_for));
+        let until = self.epoch.elapsed_millis().saturating_add(ceil_millis(open_for));
         let next = pack(OPEN, generation(word) + 1, until);
-        if self
-            .state
-            .compare_exchange(word, next, AcqRel, Acquire)
-            .is_err()
-        {
+        if self.state.compare_exchange(word, next, AcqRel, Acquire).is_err() {
             return false;
         }
         self.trips.fetch_add(1, AcqRel);

@@ -171,10 +171,7 @@ impl CountWindow {
             if gen_of(head) != generation {
                 return None;
             }
-            match self
-                .head
-                .compare_exchange_weak(head, head + 1, AcqRel, Acquire)
-            {
+            match self.head.compare_exchange_weak(head, head + 1, AcqRel, Acquire) {
                 Ok(_) => break head & SEQ_MASK,
                 Err(now) => head = now,
             }
@@ -200,13 +197,9 @@ impl CountWindow {
                 return None;
             }
             let fail = ((counts & FIELD_MASK) as i64 + delta_fail) as u64 & FIELD_MASK;
-            let slow =
-                ((counts >> FIELD_BITS & FIELD_MASK) as i64 + delta_slow) as u64 & FIELD_MASK;
+            let slow = ((counts >> FIELD_BITS & FIELD_MASK) as i64 + delta_slow) as u64 & FIELD_MASK;
             let next = tag(generation, slow << FIELD_BITS | fail);
-            match self
-                .counts
-                .compare_exchange_weak(counts, next, AcqRel, Acquire)
-            {
+            match self.counts.compare_exchange_weak(counts, next, AcqRel, Acquire) {
                 Ok(_) => {
                     return Some(Tally {
                         calls: (seq + 1).min(self.size()),
@@ -437,14 +430,7 @@ mod tests {
         w.record(1, FAIL);
         w.reset(2);
         let tally = w.record(2, OK).unwrap();
-        assert_eq!(
-            tally,
-            Tally {
-                calls: 1,
-                failures: 0,
-                slow: 0
-            }
-        );
+        assert_eq!(tally, Tally { calls: 1, failures: 0, slow: 0 });
     }
 
     #[test]
@@ -459,22 +445,8 @@ mod tests {
         let w = TimeWindow::new(4, 100);
         w.record(FAIL, 0);
         w.record(OK, 150);
-        assert_eq!(
-            w.tally(399),
-            Tally {
-                calls: 2,
-                failures: 1,
-                slow: 0
-            }
-        );
-        assert_eq!(
-            w.tally(400),
-            Tally {
-                calls: 1,
-                failures: 0,
-                slow: 0
-            }
-        );
+        assert_eq!(w.tally(399), Tally { calls: 2, failures: 1, slow: 0 });
+        assert_eq!(w.tally(400), Tally { calls: 1, failures: 0, slow: 0 });
         assert_eq!(w.tally(600), Tally::default());
     }
 
