@@ -13,7 +13,9 @@
 //!   slow-call detection, bounded half-open probing and manual control;
 //! * [`timeout`]: a time limit on each attempt;
 //! * [`deadline`]: a deadline for the whole call that inner layers and services can
-//!   read, and (feature `http`) that travels to the next service in a header.
+//!   read, and (feature `http`) that travels to the next service in a header;
+//! * [`retry`]: jittered backoff, retry budgets on by default, server hints and
+//!   deadline awareness.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -22,6 +24,7 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 pub mod rejection;
+pub mod retry;
 mod time;
 pub mod timeout;
 

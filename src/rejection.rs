@@ -85,6 +85,7 @@ use std::time::Duration;
 pub struct Rejected {
     reason: Reason,
     retry_after: Option<Duration>,
+    attempt: Option<u32>,
 }
 
 /// Why a call was refused.
@@ -173,6 +174,7 @@ impl Rejected {
         Rejected {
             reason,
             retry_after,
+            attempt: None,
         }
     }
 
@@ -208,6 +210,35 @@ impl Rejected {
     pub const fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
+
+    /// On which attempt of a retried call the refusal came, when a retry layer outside
+    /// the refusing layer returned it (1 is the first attempt). `None` without retry.
+    ///
+    /// ```
+    /// use seawall::{Reason, Rejected};
+    /// let r = Rejected::new(Reason::CircuitOpen, None);
+    /// assert_eq!(r.attempt(), None);
+    /// assert_eq!(r.with_attempt(3).attempt(), Some(3));
+    /// ```
+    pub const fn attempt(&self) -> Option<u32> {
+        self.attempt
+    }
+
+    /// This rejection, marked as the refusal of attempt number `attempt`.
+    ///
+    /// ```
+    /// use seawall::{Reason, Rejected};
+    /// let r = Rejected::new(Reason::CircuitOpen, None).with_attempt(2);
+    /// assert_eq!(r.attempt(), Some(2));
+    /// ```
+    pub const fn with_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = Some(attempt);
+        self
+    }
+
+    pub(crate) fn set_attempt(&mut self, attempt: u32) {
+        self.attempt = Some(attempt);
+    }
 }
 
 impl fmt::Display for Rejected {
@@ -215,6 +246,9 @@ impl fmt::Display for Rejected {
         self.reason.describe(f)?;
         if let Some(wait) = self.retry_after {
             write!(f, "; retry after {wait:?}")?;
+        }
+        if let Some(attempt) = self.attempt {
+            write!(f, " (attempt {attempt})")?;
         }
         Ok(())
     }
@@ -241,10 +275,26 @@ impl StdError for Rejected {}
 pub trait AsRejected {
     /// The rejection this error is or wraps, if any.
     fn as_rejected(&self) -> Option<&Rejected>;
+
+    /// The rejection this error is or directly holds, mutably, so that a retry layer can
+    /// mark it with the attempt number. The default finds none.
+    ///
+    /// ```
+    /// use seawall::{AsRejected, Reason, Rejected};
+    /// let mut r = Rejected::new(Reason::CircuitOpen, None);
+    /// assert!(r.as_rejected_mut().is_some());
+    /// ```
+    fn as_rejected_mut(&mut self) -> Option<&mut Rejected> {
+        None
+    }
 }
 
 impl AsRejected for Rejected {
     fn as_rejected(&self) -> Option<&Rejected> {
+        Some(self)
+    }
+
+    fn as_rejected_mut(&mut self) -> Option<&mut Rejected> {
         Some(self)
     }
 }
@@ -259,6 +309,11 @@ impl AsRejected for Box<dyn StdError + Send + Sync> {
             current = err.source();
         }
         None
+    }
+
+    /// Only a top-level rejection: `source()` gives no mutable access.
+    fn as_rejected_mut(&mut self) -> Option<&mut Rejected> {
+        self.downcast_mut::<Rejected>()
     }
 }
 
@@ -294,6 +349,13 @@ impl<E> From<Rejected> for Error<E> {
 
 impl<E> AsRejected for Error<E> {
     fn as_rejected(&self) -> Option<&Rejected> {
+        match self {
+            Error::Rejected(rejected) => Some(rejected),
+            Error::Service(_) => None,
+        }
+    }
+
+    fn as_rejected_mut(&mut self) -> Option<&mut Rejected> {
         match self {
             Error::Rejected(rejected) => Some(rejected),
             Error::Service(_) => None,

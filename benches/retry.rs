@@ -1,0 +1,120 @@
+//! Happy path of a retry layer (the first attempt succeeds, budget on): seawall's retry
+//! against tower's `Retry` with a `TpsBudget` policy, in the same run.
+//!
+//! Run with `cargo bench --bench retry`. Futures are polled once with a no-op waker:
+//! the inner service answers at once, so no runtime is involved.
+
+use std::future::{Future, Ready, ready};
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use seawall::retry::RetryLayer;
+use tower::retry::Policy;
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::{BoxError, Layer, Service};
+
+/// An inner service that succeeds at once.
+#[derive(Clone, Copy)]
+struct Echo;
+
+impl Service<u64> for Echo {
+    type Response = u64;
+    type Error = BoxError;
+    type Future = Ready<Result<u64, BoxError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u64) -> Self::Future {
+        ready(Ok(req))
+    }
+}
+
+/// tower's documented budget policy: deposit on success, withdraw to retry.
+#[derive(Clone)]
+struct TowerPolicy {
+    budget: Arc<TpsBudget>,
+    attempts_left: u32,
+}
+
+impl Policy<u64, u64, BoxError> for TowerPolicy {
+    type Future = Ready<()>;
+
+    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, BoxError>) -> Option<Self::Future> {
+        match result {
+            Ok(_) => {
+                self.budget.deposit();
+                None
+            }
+            Err(_) if self.attempts_left > 0 && self.budget.withdraw() => {
+                self.attempts_left -= 1;
+                Some(ready(()))
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &u64) -> Option<u64> {
+        Some(*req)
+    }
+}
+
+/// One call: ready, call, poll the response to completion.
+fn call_once<S: Service<u64, Response = u64>>(
+    service: &mut S,
+    cx: &mut Context<'_>,
+    req: u64,
+) -> u64 {
+    assert!(service.poll_ready(cx).is_ready());
+    let future = pin!(service.call(req));
+    match future.poll(cx) {
+        Poll::Ready(Ok(value)) => value,
+        _ => unreachable!("the inner service answers at once"),
+    }
+}
+
+fn happy_path(c: &mut Criterion) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut group = c.benchmark_group("retry happy path");
+
+    group.bench_function("inner service alone", |b| {
+        let mut service = Echo;
+        b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
+    });
+
+    group.bench_function("seawall Retry, default budget", |b| {
+        let mut service = RetryLayer::builder().build().unwrap().layer(Echo);
+        b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
+    });
+
+    group.bench_function("seawall Retry, gRPC throttle", |b| {
+        let layer = RetryLayer::builder().throttle(10, 0.1).build().unwrap();
+        let mut service = layer.layer(Echo);
+        b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
+    });
+
+    group.bench_function("tower Retry, TpsBudget", |b| {
+        let policy = TowerPolicy {
+            budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
+            attempts_left: 2,
+        };
+        let mut service = tower::retry::Retry::new(policy, Echo);
+        b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
+    });
+
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = happy_path
+}
+criterion_main!(benches);

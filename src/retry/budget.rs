@@ -1,0 +1,437 @@
+//! Retry budgets: how many retries the whole layer may send, shared by every clone.
+//!
+//! * [`Window`]: Finagle's budget. Each request deposits a share of a retry, each retry
+//!   withdraws one whole retry, and both expire after a time-to-live; a reserve of
+//!   `min_per_sec × ttl` retries is always there for quiet periods.
+//! * [`Throttle`]: gRPC's retry throttling (gRFC A6). A token bucket that failures drain
+//!   and successes refill; retries go out only while it is more than half full.
+//!
+//! Both are a handful of atomics. Service clones report requests in batches (see
+//! [`LOCAL_BATCH`]), so the last few requests of a clone reach the budget late; the
+//! reserve covers that. Amounts are integers (a retry costs [`RETRY_COST`]
+//! units; a request deposits `percent × 10` units, rounded down), so a fractional
+//! percentage is never rounded up into extra retries.
+
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+
+use crate::classify::Outcome;
+use crate::time::Epoch;
+
+/// Units one retry costs; a request at 100 % deposits as much.
+pub(crate) const RETRY_COST: i64 = 1000;
+/// The time-to-live is kept in this many slots, which expire one at a time.
+const SLOTS: u32 = 10;
+/// Requests are counted in one shared counter and moved into a time slot (which needs
+/// the clock) once per this many requests, or when a retry asks for budget.
+const BATCH: u64 = 256;
+/// Each service clone counts its requests in a plain integer and adds them to the shared
+/// counter this many at a time (and when it is dropped).
+pub(crate) const LOCAL_BATCH: u32 = 64;
+
+/// The budget a layer was built with.
+#[derive(Debug)]
+pub(crate) enum Budget {
+    Off,
+    Window(Window),
+    Throttle(Throttle),
+}
+
+/// A retry taken from a budget, given back if it is never sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Withdrawal(Option<u32>);
+
+impl Withdrawal {
+    /// Whether giving it back changes anything.
+    pub(crate) fn is_refundable(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl Budget {
+    /// Counts `requests` new requests (not retries).
+    pub(crate) fn add_requests(&self, requests: u32) {
+        if let Budget::Window(window) = self {
+            window.deposit(u64::from(requests));
+        }
+    }
+
+    /// Counts the outcome of one attempt.
+    #[inline]
+    pub(crate) fn on_outcome(&self, outcome: Outcome) {
+        if let Budget::Throttle(throttle) = self {
+            throttle.record(outcome);
+        }
+    }
+
+    /// Takes one retry from the budget, if it has one.
+    pub(crate) fn try_withdraw(&self) -> Option<Withdrawal> {
+        match self {
+            Budget::Off => Some(Withdrawal(None)),
+            Budget::Window(window) => window.try_withdraw().map(|slot| Withdrawal(Some(slot))),
+            Budget::Throttle(throttle) => throttle.allows_retry().then_some(Withdrawal(None)),
+        }
+    }
+
+    /// Gives back a retry that was never sent.
+    pub(crate) fn refund(&self, withdrawal: Withdrawal) {
+        if let (Budget::Window(window), Withdrawal(Some(generation))) = (self, withdrawal) {
+            window.refund(generation);
+        }
+    }
+}
+
+/// Finagle's retry budget, lock-free.
+///
+/// `balance` is the number of units a retry may take now. Every deposit and withdrawal
+/// is also written to the slot of the time it belongs to; when a slot expires, whoever
+/// notices first (by compare-and-swap on the slot) takes its amount back out of the
+/// balance, exactly once. Withdrawals check and take from `balance` in one atomic step,
+/// so concurrent retries can never take the same unit twice.
+#[derive(Debug)]
+pub(crate) struct Window {
+    epoch: Epoch,
+    slot_millis: u64,
+    deposit: u64,
+    balance: AtomicI64,
+    /// Requests not yet written to a slot, and the slot generation of the oldest of them.
+    pending: AtomicU64,
+    pending_since: AtomicU64,
+    /// Each slot: generation (high 32 bits) and net units (low 32 bits, signed).
+    slots: [AtomicU64; SLOTS as usize],
+}
+
+impl Window {
+    /// A budget that lets `percent` % of the requests of the last `ttl` be retried, plus
+    /// `min_per_sec` retries per second.
+    pub(crate) fn new(ttl: Duration, min_per_sec: u32, percent: f64) -> Self {
+        let ttl_millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let reserve = i64::from(min_per_sec)
+            .saturating_mul(ttl.as_secs() as i64)
+            .saturating_mul(RETRY_COST);
+        Window {
+            epoch: Epoch::now(),
+            slot_millis: (ttl_millis / u64::from(SLOTS)).max(1),
+            // Rounded down: 33.3 % deposits 333 units, never 334.
+            deposit: (percent * 10.0).floor() as u64,
+            balance: AtomicI64::new(reserve),
+            pending: AtomicU64::new(0),
+            pending_since: AtomicU64::new(0),
+            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    fn generation(&self) -> u32 {
+        u32::try_from(self.epoch.elapsed_millis() / self.slot_millis).unwrap_or(u32::MAX)
+    }
+
+    fn deposit(&self, requests: u64) {
+        if self.deposit == 0 {
+            return;
+        }
+        let before = self.pending.fetch_add(requests, Relaxed);
+        if before / BATCH != (before + requests) / BATCH {
+            self.flush(self.generation());
+        }
+    }
+
+    /// Writes pending requests to a slot. Their exact times are unknown, only that they
+    /// came after the last flush: they are written to that older slot, so they expire
+    /// early rather than late (the budget errs on the side of fewer retries).
+    fn flush(&self, now: u32) {
+        let since = self.pending_since.swap(u64::from(now), AcqRel) as u32;
+        let requests = self.pending.swap(0, AcqRel);
+        if requests == 0 {
+            return;
+        }
+        let generation = since.min(now);
+        if is_live(generation, now) {
+            let units = i64::try_from(requests.saturating_mul(self.deposit)).unwrap_or(i64::MAX);
+            let added = self.slot_add(generation, units);
+            self.balance.fetch_add(added, AcqRel);
+        }
+    }
+
+    fn try_withdraw(&self) -> Option<u32> {
+        let now = self.generation();
+        self.flush(now);
+        self.expire(now);
+        self.balance
+            .fetch_update(AcqRel, Acquire, |b| {
+                (b >= RETRY_COST).then_some(b - RETRY_COST)
+            })
+            .ok()?;
+        // Written to the slot so that it comes back when the slot expires. Should the
+        // slot be full, the excess is never given back: fewer retries, never more.
+        self.slot_add(now, -RETRY_COST);
+        Some(now)
+    }
+
+    fn refund(&self, generation: u32) {
+        // A withdrawal whose slot expired was already given back by the expiry.
+        if is_live(generation, self.generation()) {
+            let added = self.slot_add(generation, RETRY_COST);
+            self.balance.fetch_add(added, AcqRel);
+        }
+    }
+
+    /// Adds `units` to the slot of `generation`, first expiring what the slot held for
+    /// an older generation. Returns how much the slot took (less when it saturates,
+    /// nothing when the slot already belongs to a newer generation).
+    fn slot_add(&self, generation: u32, units: i64) -> i64 {
+        let slot = &self.slots[(generation % SLOTS) as usize];
+        let mut word = slot.load(Acquire);
+        loop {
+            let (g, net) = unpack(word);
+            let (kept, expired) = match g.cmp(&generation) {
+                std::cmp::Ordering::Equal => (net, 0),
+                std::cmp::Ordering::Less => (0, net),
+                std::cmp::Ordering::Greater => return 0,
+            };
+            let total = (i64::from(kept) + units).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+            match slot.compare_exchange_weak(word, pack(generation, total as i32), AcqRel, Acquire)
+            {
+                Ok(_) => {
+                    if expired != 0 {
+                        self.balance.fetch_sub(i64::from(expired), AcqRel);
+                    }
+                    return total - i64::from(kept);
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Takes expired slots' amounts out of the balance.
+    fn expire(&self, now: u32) {
+        for slot in &self.slots {
+            let mut word = slot.load(Acquire);
+            loop {
+                let (g, net) = unpack(word);
+                if net == 0 || is_live(g, now) {
+                    break;
+                }
+                match slot.compare_exchange_weak(word, pack(g, 0), AcqRel, Acquire) {
+                    Ok(_) => {
+                        self.balance.fetch_sub(i64::from(net), AcqRel);
+                        break;
+                    }
+                    Err(actual) => word = actual,
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn retries_left(&self) -> i64 {
+        let now = self.generation();
+        self.flush(now);
+        self.expire(now);
+        self.balance.load(Acquire) / RETRY_COST
+    }
+}
+
+fn is_live(generation: u32, now: u32) -> bool {
+    now.saturating_sub(generation) < SLOTS
+}
+
+fn pack(generation: u32, net: i32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(net as u32)
+}
+
+fn unpack(word: u64) -> (u32, i32) {
+    ((word >> 32) as u32, word as u32 as i32)
+}
+
+/// gRPC retry throttling: a bucket of `max` tokens, kept in thousandths.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    max: u64,
+    ratio: u64,
+    tokens: AtomicU64,
+}
+
+impl Throttle {
+    pub(crate) fn new(max_tokens: u32, token_ratio: f64) -> Self {
+        let max = u64::from(max_tokens) * 1000;
+        Throttle {
+            max,
+            ratio: (token_ratio * 1000.0).floor() as u64,
+            tokens: AtomicU64::new(max),
+        }
+    }
+
+    #[inline]
+    fn record(&self, outcome: Outcome) {
+        let change = |tokens: u64| match outcome {
+            Outcome::Success if tokens < self.max => Some((tokens + self.ratio).min(self.max)),
+            Outcome::Failure if tokens > 0 => Some(tokens.saturating_sub(1000)),
+            _ => None,
+        };
+        // A full bucket on success (the common case) is one load.
+        let _ = self.tokens.fetch_update(AcqRel, Acquire, change);
+    }
+
+    fn allows_retry(&self) -> bool {
+        self.tokens.load(Acquire) > self.max / 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn finagle() -> Window {
+        Window::new(Duration::from_secs(10), 0, 20.0)
+    }
+
+    fn withdraw_all(window: &Window) -> u32 {
+        let mut n = 0;
+        while window.try_withdraw().is_some() {
+            n += 1;
+        }
+        n
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_reserve_allows_min_per_sec_times_ttl_retries() {
+        let window = Window::new(Duration::from_secs(10), 2, 0.0);
+        assert_eq!(withdraw_all(&window), 20);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_request_adds_its_percentage_of_a_retry() {
+        let window = finagle();
+        for _ in 0..100 {
+            window.deposit(1);
+        }
+        assert_eq!(withdraw_all(&window), 20);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fractional_percentage_is_never_rounded_up() {
+        // tower's TpsBudget turns 30 % into "one retry per 3 requests" (33 %).
+        let window = Window::new(Duration::from_secs(10), 0, 30.0);
+        for _ in 0..1000 {
+            window.deposit(1);
+        }
+        assert_eq!(withdraw_all(&window), 300);
+        let window = Window::new(Duration::from_secs(10), 0, 0.5);
+        for _ in 0..999 {
+            window.deposit(1);
+        }
+        assert_eq!(withdraw_all(&window), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deposits_expire_after_the_ttl() {
+        let window = finagle();
+        for _ in 0..100 {
+            window.deposit(1);
+        }
+        assert_eq!(window.retries_left(), 20);
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert_eq!(window.retries_left(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn withdrawals_come_back_after_the_ttl() {
+        let window = Window::new(Duration::from_secs(10), 1, 0.0);
+        assert_eq!(withdraw_all(&window), 10);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(window.retries_left(), 0);
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(window.retries_left(), 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refund_gives_the_retry_back() {
+        let window = Window::new(Duration::from_secs(10), 1, 0.0);
+        let taken = window.try_withdraw().unwrap();
+        assert_eq!(window.retries_left(), 9);
+        window.refund(taken);
+        assert_eq!(window.retries_left(), 10);
+        // After expiry the withdrawal is back already; a late refund adds nothing.
+        let taken = window.try_withdraw().unwrap();
+        tokio::time::advance(Duration::from_secs(11)).await;
+        window.refund(taken);
+        assert_eq!(window.retries_left(), 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_idle_for_ages_starts_from_its_reserve() {
+        let window = Window::new(Duration::from_secs(10), 1, 20.0);
+        for _ in 0..1000 {
+            window.deposit(1);
+        }
+        tokio::time::advance(Duration::from_secs(3600 * 24 * 400)).await;
+        assert_eq!(window.retries_left(), 10);
+    }
+
+    #[test]
+    fn concurrent_callers_never_take_more_than_was_deposited() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let window =
+            Arc::new(runtime.block_on(async { Window::new(Duration::from_secs(10), 0, 25.0) }));
+        let taken = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let window = window.clone();
+                    let runtime = &runtime;
+                    scope.spawn(move || {
+                        let _guard = runtime.enter();
+                        let mut taken = 0;
+                        for _ in 0..4000 {
+                            window.deposit(1);
+                            if window.try_withdraw().is_some() {
+                                taken += 1;
+                            }
+                        }
+                        taken
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<u32>()
+        });
+        let _guard = runtime.enter();
+        let left = withdraw_all(&window);
+        assert_eq!(taken + left, 8 * 4000 / 4);
+    }
+
+    #[test]
+    fn the_throttle_allows_retries_while_more_than_half_full() {
+        let throttle = Throttle::new(10, 0.5);
+        for _ in 0..4 {
+            throttle.record(Outcome::Failure);
+        }
+        assert!(throttle.allows_retry(), "6 of 10 tokens");
+        throttle.record(Outcome::Failure);
+        assert!(
+            !throttle.allows_retry(),
+            "5 of 10 tokens is not more than half"
+        );
+        throttle.record(Outcome::Success);
+        assert!(throttle.allows_retry(), "5.5 of 10 tokens");
+    }
+
+    #[test]
+    fn the_throttle_stays_within_zero_and_its_maximum() {
+        let throttle = Throttle::new(3, 0.1);
+        for _ in 0..10 {
+            throttle.record(Outcome::Failure);
+        }
+        assert_eq!(throttle.tokens.load(Acquire), 0);
+        for _ in 0..100 {
+            throttle.record(Outcome::Success);
+        }
+        assert_eq!(throttle.tokens.load(Acquire), 3000);
+        throttle.record(Outcome::Ignored);
+        assert_eq!(throttle.tokens.load(Acquire), 3000);
+    }
+}

@@ -1,0 +1,202 @@
+//! The retry's response future: attempt, sleep, get ready, attempt again.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tower::Service;
+
+use super::backoff::Progress;
+use super::budget::Withdrawal;
+use super::{Next, Policy, Replay, RetryHint, Shared};
+use crate::classify::Classify;
+
+pin_project! {
+    /// The future of a [`Retry`](super::Retry) call.
+    ///
+    /// It resolves to the first result that is not retried: a success, a failure that
+    /// may not be retried, or the last failure once attempts, time or budget run out.
+    /// Dropping it cancels the attempt in flight or the pending sleep, and gives back a
+    /// retry taken from the budget but not yet sent.
+    pub struct ResponseFuture<S, Req, C, H, R>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        state: State<S::Future>,
+        retry: Option<Retrying<S, Req>>,
+        policy: Arc<Policy<C, H, R>>,
+        attempts: u32,
+        progress: Progress,
+        started: Option<Instant>,
+        held: Option<Held>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Attempting { #[pin] future: F },
+        Sleeping { #[pin] sleep: Sleep },
+        GettingReady,
+    }
+}
+
+/// What a retry needs: a clone of the inner service and the request to replay.
+pub(crate) struct Retrying<S, Req> {
+    pub(crate) service: S,
+    pub(crate) request: Req,
+}
+
+/// A retry taken from the budget and not yet sent; dropping it gives it back.
+struct Held {
+    shared: Arc<Shared>,
+    withdrawal: Option<Withdrawal>,
+}
+
+impl Held {
+    fn spend(mut self) {
+        self.withdrawal = None;
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(withdrawal) = self.withdrawal.take() {
+            self.shared.budget.refund(withdrawal);
+        }
+    }
+}
+
+impl<S, Req, C, H, R> ResponseFuture<S, Req, C, H, R>
+where
+    S: Service<Req>,
+{
+    pub(crate) fn new(
+        future: S::Future,
+        retry: Option<Retrying<S, Req>>,
+        policy: Arc<Policy<C, H, R>>,
+        started: Option<Instant>,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Attempting { future },
+            retry,
+            policy,
+            attempts: 1,
+            progress: Progress::default(),
+            started,
+            held: None,
+        }
+    }
+}
+
+impl<S, Req, C, H, R> Future for ResponseFuture<S, Req, C, H, R>
+where
+    S: Service<Req>,
+    C: Classify<S::Response, S::Error>,
+    H: RetryHint<S::Response, S::Error>,
+    R: Replay<Req>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Attempting { future } => {
+                    let mut result = ready!(future.poll(cx));
+                    let policy = &**this.policy;
+                    let attempts = *this.attempts;
+                    let replayable = this.retry.is_some();
+                    let started = *this.started;
+                    match policy.after_attempt(
+                        &result,
+                        attempts,
+                        replayable,
+                        this.progress,
+                        started,
+                    ) {
+                        Next::Return => {
+                            policy.hints.mark_attempts(&mut result, attempts);
+                            return Poll::Ready(result);
+                        }
+                        Next::Retry(delay, withdrawal) => {
+                            *this.held = withdrawal.is_refundable().then(|| Held {
+                                shared: policy.shared.clone(),
+                                withdrawal: Some(withdrawal),
+                            });
+                            if delay.is_zero() {
+                                this.state.set(State::GettingReady);
+                            } else {
+                                let sleep = tokio::time::sleep(delay);
+                                this.state.set(State::Sleeping { sleep });
+                            }
+                        }
+                    }
+                }
+                StateProj::Sleeping { sleep } => {
+                    ready!(sleep.poll(cx));
+                    this.state.set(State::GettingReady);
+                }
+                StateProj::GettingReady => {
+                    let Some(retry) = this.retry.as_mut() else {
+                        unreachable!("a retry is planned only for a replayable request");
+                    };
+                    if let Err(err) = ready!(retry.service.poll_ready(cx)) {
+                        // The retry is not sent: its budget goes back.
+                        this.held.take();
+                        return Poll::Ready(Err(err));
+                    }
+                    *this.attempts += 1;
+                    let attempt = *this.attempts;
+                    let policy = &**this.policy;
+                    let copy = (attempt < policy.shared.max_attempts)
+                        .then(|| policy.replay.replay(&retry.request))
+                        .flatten();
+                    let future = match copy {
+                        Some(mut request) => {
+                            policy.replay.mark(&mut request, attempt);
+                            retry.service.call(request)
+                        }
+                        None => {
+                            let Some(Retrying {
+                                mut service,
+                                mut request,
+                            }) = this.retry.take()
+                            else {
+                                unreachable!("checked above");
+                            };
+                            policy.replay.mark(&mut request, attempt);
+                            service.call(request)
+                        }
+                    };
+                    if let Some(held) = this.held.take() {
+                        held.spend();
+                    }
+                    this.state.set(State::Attempting { future });
+                }
+            }
+        }
+    }
+}
+
+impl<S, Req, C, H, R> fmt::Debug for ResponseFuture<S, Req, C, H, R>
+where
+    S: Service<Req>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Attempting { .. } => "attempting",
+            State::Sleeping { .. } => "sleeping",
+            State::GettingReady => "getting ready",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}

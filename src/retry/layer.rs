@@ -1,0 +1,79 @@
+//! The layer: built once, it holds the retry budget that its services share.
+
+use std::sync::Arc;
+
+use tower::Layer;
+
+use super::builder::Builder;
+use super::{CloneRequest, Policy, RejectionHint, Retry, Shared};
+use crate::classify::ErrorsAreFailures;
+
+/// Wraps services in retries that share one budget.
+///
+/// The budget is created by [`Builder::build`], not by [`Layer::layer`]: every service
+/// this layer makes, and every clone of those, draws on the same budget, even when a
+/// framework calls `layer` once per request.
+///
+/// ```
+/// use seawall::retry::RetryLayer;
+/// use tower::{service_fn, BoxError, Layer};
+///
+/// let layer = RetryLayer::builder().max_attempts(2).build()?;
+/// let a = layer.layer(service_fn(|x: u32| async move { Ok::<_, BoxError>(x) }));
+/// let b = layer.layer(service_fn(|x: u32| async move { Ok::<_, BoxError>(x * 2) }));
+/// // `a` and `b` share one retry budget.
+/// # let _ = (a, b);
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct RetryLayer<C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
+    shared: Arc<Shared>,
+    classifier: C,
+    hints: H,
+    replay: R,
+}
+
+impl RetryLayer {
+    /// Starts configuring retries; see [`Builder`] for every setting and its default.
+    ///
+    /// ```
+    /// use seawall::retry::{Jitter, RetryLayer};
+    /// use std::time::Duration;
+    ///
+    /// let layer = RetryLayer::builder()
+    ///     .max_attempts(4)
+    ///     .exponential(Duration::from_millis(20), 2.0, Duration::from_secs(1))
+    ///     .jitter(Jitter::DecorrelatedV2)
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+impl<C, H, R> RetryLayer<C, H, R> {
+    pub(crate) fn from_parts(shared: Arc<Shared>, classifier: C, hints: H, replay: R) -> Self {
+        RetryLayer {
+            shared,
+            classifier,
+            hints,
+            replay,
+        }
+    }
+}
+
+impl<S, C: Clone, H: Clone, R: Clone> Layer<S> for RetryLayer<C, H, R> {
+    type Service = Retry<S, C, H, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let policy = Policy {
+            shared: self.shared.clone(),
+            classifier: self.classifier.clone(),
+            hints: self.hints.clone(),
+            replay: self.replay.clone(),
+        };
+        Retry::new(inner, Arc::new(policy))
+    }
+}

@@ -1,0 +1,362 @@
+//! Retry: send a failed call again, after a jittered backoff, within a budget that keeps
+//! retries from turning a struggling backend into a dead one.
+//!
+//! # What is retried
+//!
+//! Each attempt's result is classified by the crate's shared [`Classify`] (default:
+//! [`ErrorsAreFailures`]). Successes and ignored results are returned; a failure is
+//! retried unless one of these says stop, checked in this order:
+//!
+//! 1. the attempt was the last one ([`max_attempts`](Builder::max_attempts), the first
+//!    call included), or the request cannot be replayed ([`Replay`]);
+//! 2. the result's [`Hint`]: a seawall rejection from a layer inside the retry is
+//!    retried after its [`retry_after`](crate::Rejected::retry_after), not before, and
+//!    not at all without one; an HTTP `Retry-After` works the same (`http` feature); a
+//!    hint above [`max_hint`](Builder::max_hint) means stop;
+//! 3. the delay would pass [`max_elapsed`](Builder::max_elapsed) or the call's
+//!    [`deadline`](mod@crate::deadline): the last failure is returned at once rather than
+//!    sleeping past it;
+//! 4. the budget is spent: the last failure is returned at once.
+//!
+//! Responses can be failures too: pass a classifier that looks at them.
+//!
+//! # Choosing a backoff and a jitter
+//!
+//! * [`exponential`](Builder::exponential) (the default, 100 ms doubling up to 10 s)
+//!   suits remote calls: quick first retry, then backing off a dependency that stays
+//!   down. [`linear`](Builder::linear) and [`constant`](Builder::constant) suit local
+//!   contention (a lock, a full queue) that clears at a steady pace.
+//! * Always jitter when more than one client retries. [`Jitter::Full`] (the default)
+//!   spreads retries the most; [`Jitter::Equal`] keeps at least half the backoff;
+//!   [`Jitter::Proportional`] keeps delays close to the curve (gRPC's ±20 %);
+//!   [`Jitter::DecorrelatedV2`] gives smoothly spread, exponentially growing delays
+//!   without the spikes of the AWS [`Jitter::Decorrelated`] form. No jitter ever exceeds
+//!   the backoff's maximum.
+//! * Your own [`Backoff`] replaces all of that.
+//!
+//! # Why budgets are on by default
+//!
+//! Without a budget, three attempts turn an outage into three times the load, just when
+//! the backend can least take it. The default budget (Finagle's: retries up to 20 % of
+//! the requests of the last 10 s, plus 10 retries a second for quiet periods) costs
+//! nothing while calls succeed and caps the extra load at 20 % when they do not. It is
+//! created by [`Builder::build`], so every service and clone of a layer shares it;
+//! [`throttle`](Builder::throttle) selects gRPC's retry throttling instead, and
+//! [`no_budget`](Builder::no_budget) turns budgets off.
+//!
+//! # Where retry goes in a stack
+//!
+//! Outermost first: a total deadline for the whole call, then retry, then the circuit
+//! breaker, then a timeout per attempt. The breaker sees every attempt, so it trips on
+//! the real failure rate, and its rejections carry the time it stays open, which the
+//! retry honours instead of hammering it. Each attempt has its own timeout, so a hung
+//! attempt becomes a retryable failure, and the outer deadline bounds all of them.
+//!
+//! ```
+//! use seawall::circuit_breaker::CircuitBreakerLayer;
+//! use seawall::{deadline, retry::RetryLayer};
+//! use std::time::Duration;
+//! use tokio::time::Instant;
+//! use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let retry = RetryLayer::builder().max_attempts(3).build()?;
+//! let breaker = CircuitBreakerLayer::builder().build()?;
+//!
+//! let mut client = ServiceBuilder::new()
+//!     .timeout(Duration::from_secs(10)) // total, all attempts
+//!     .layer(retry)
+//!     .layer(breaker)
+//!     .timeout(Duration::from_secs(2)) // each attempt
+//!     .service(service_fn(|name: &'static str| async move { Ok::<_, BoxError>(name.len()) }));
+//!
+//! // A deadline carried by the call (the deadline layer sets one): retry never sleeps
+//! // past it.
+//! let call = client.ready().await?.call("seawall");
+//! let len = deadline::scope(Instant::now() + Duration::from_secs(5), call).await?;
+//! assert_eq!(len, 7);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Guarantees
+//!
+//! * The inner service must be `Clone`: each retry calls `poll_ready` on a clone of it,
+//!   then `call`, so inner concurrency limits hold.
+//! * The error type is the inner service's. The default hint reader needs
+//!   `E: `[`AsRejected`](crate::AsRejected) (true of `BoxError` and
+//!   [`seawall::Error`](crate::Error)); with other errors use [`NoHint`].
+//! * A first attempt that succeeds takes no lock, allocates nothing beyond what cloning
+//!   the request and the inner service does, boxes no future and draws no random
+//!   number. Each service clone counts its requests in a plain integer and adds them to
+//!   the shared budget 64 at a time (and when it is dropped); the budget reads the clock
+//!   about once per 256 requests. A clone's latest requests thus reach the budget late,
+//!   which only ever lowers it; the reserve of retries per second covers the gap. [`max_elapsed`](Builder::max_elapsed), when set, reads
+//!   it once per call.
+//! * A `tracing` event (target `seawall::retry`, level debug) is emitted for every retry
+//!   with the attempt number, the delay and the reason, and when a failure is returned
+//!   with why it was not retried.
+
+mod backoff;
+mod budget;
+mod builder;
+mod future;
+mod hint;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "http")]
+mod http_date;
+mod layer;
+mod replay;
+mod settings;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tower::Service;
+
+pub use backoff::{Backoff, Jitter};
+pub use builder::Builder;
+pub use future::ResponseFuture;
+pub use hint::{Hint, NoHint, RejectionHint, RetryHint};
+pub use layer::RetryLayer;
+pub use replay::{CloneRequest, Replay};
+
+use crate::classify::{Classify, ErrorsAreFailures, Outcome};
+use crate::deadline;
+use backoff::{Delays, Draws, Progress};
+use budget::{Budget, LOCAL_BATCH, Withdrawal};
+use future::Retrying;
+
+/// A service whose failed calls are retried; made by [`RetryLayer`].
+///
+/// ```
+/// use seawall::retry::RetryLayer;
+/// use tower::Layer;
+///
+/// let layer = RetryLayer::builder().build()?;
+/// let service = layer.layer(7_u8);
+/// assert_eq!(*service.get_ref(), 7);
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct Retry<S, C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
+    inner: S,
+    policy: Arc<Policy<C, H, R>>,
+    unreported: Unreported,
+}
+
+/// Requests this service clone sent but has not yet added to the shared budget: a plain
+/// counter, so that a call touches no shared memory for the budget.
+#[derive(Debug)]
+struct Unreported {
+    requests: u32,
+    shared: Arc<Shared>,
+}
+
+impl Unreported {
+    #[inline]
+    fn count_one(&mut self) {
+        self.requests += 1;
+        if self.requests == LOCAL_BATCH {
+            self.report();
+        }
+    }
+
+    fn report(&mut self) {
+        if self.requests > 0 {
+            self.shared.budget.add_requests(self.requests);
+            self.requests = 0;
+        }
+    }
+}
+
+impl Drop for Unreported {
+    fn drop(&mut self) {
+        self.report();
+    }
+}
+
+/// The settings and state every service of one layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) max_attempts: u32,
+    pub(crate) max_elapsed: Option<Duration>,
+    pub(crate) max_hint: Duration,
+    pub(crate) delays: Delays,
+    pub(crate) budget: Budget,
+    pub(crate) draws: Draws,
+}
+
+/// What one service clone and its futures use. Each clone has its own, so that tasks
+/// using separate clones never touch a shared reference count.
+#[derive(Debug)]
+pub(crate) struct Policy<C, H, R> {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) classifier: C,
+    pub(crate) hints: H,
+    pub(crate) replay: R,
+}
+
+/// What to do after an attempt.
+pub(crate) enum Next {
+    Return,
+    Retry(Duration, Withdrawal),
+}
+
+impl<C, H, R> Policy<C, H, R> {
+    /// Decides what follows attempt number `attempts`, which ended with `result`.
+    pub(crate) fn after_attempt<Res, E>(
+        &self,
+        result: &Result<Res, E>,
+        attempts: u32,
+        replayable: bool,
+        progress: &mut Progress,
+        started: Option<Instant>,
+    ) -> Next
+    where
+        C: Classify<Res, E>,
+        H: RetryHint<Res, E>,
+    {
+        let shared = &*self.shared;
+        let outcome = self.classifier.classify(result);
+        shared.budget.on_outcome(outcome);
+        if outcome != Outcome::Failure {
+            return Next::Return;
+        }
+        let give_up = |why: &'static str| {
+            tracing::debug!(target: "seawall::retry", attempts, reason = why, "not retrying");
+            Next::Return
+        };
+        if attempts >= shared.max_attempts {
+            return give_up("attempts exhausted");
+        }
+        if !replayable {
+            return give_up("request cannot be replayed");
+        }
+        let (delay, reason) = match self.hints.hint(result) {
+            Hint::Stop => return give_up("hint says do not retry"),
+            Hint::After(wait) if wait > shared.max_hint => return give_up("hint above max_hint"),
+            Hint::After(wait) => (wait, "retry-after hint"),
+            Hint::Backoff => {
+                let delay = shared
+                    .delays
+                    .next(attempts, progress, || shared.draws.unit());
+                (delay, if result.is_err() { "error" } else { "response" })
+            }
+        };
+        if let (Some(started), Some(max)) = (started, shared.max_elapsed)
+            && started.elapsed().saturating_add(delay) > max
+        {
+            return give_up("max_elapsed would be passed");
+        }
+        if deadline::would_exceed(delay) {
+            return give_up("deadline would be passed");
+        }
+        let Some(withdrawal) = shared.budget.try_withdraw() else {
+            return give_up("budget spent");
+        };
+        tracing::debug!(target: "seawall::retry", attempt = attempts + 1, ?delay, reason, "retrying");
+        Next::Retry(delay, withdrawal)
+    }
+}
+
+impl<S, C, H, R> Retry<S, C, H, R> {
+    pub(crate) fn new(inner: S, policy: Arc<Policy<C, H, R>>) -> Self {
+        let unreported = Unreported {
+            requests: 0,
+            shared: policy.shared.clone(),
+        };
+        Retry {
+            inner,
+            policy,
+            unreported,
+        }
+    }
+
+    /// The inner service.
+    ///
+    /// ```
+    /// # use seawall::retry::RetryLayer;
+    /// # use tower::Layer;
+    /// let service = RetryLayer::builder().build().unwrap().layer("inner");
+    /// assert_eq!(*service.get_ref(), "inner");
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// # use seawall::retry::RetryLayer;
+    /// # use tower::Layer;
+    /// let mut service = RetryLayer::builder().build().unwrap().layer(1_u8);
+    /// *service.get_mut() = 2;
+    /// assert_eq!(*service.get_ref(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    ///
+    /// ```
+    /// # use seawall::retry::RetryLayer;
+    /// # use tower::Layer;
+    /// assert_eq!(RetryLayer::builder().build().unwrap().layer(7_u8).into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, C: Clone, H: Clone, R: Clone> Clone for Retry<S, C, H, R> {
+    fn clone(&self) -> Self {
+        let policy = Policy {
+            shared: self.policy.shared.clone(),
+            classifier: self.policy.classifier.clone(),
+            hints: self.policy.hints.clone(),
+            replay: self.policy.replay.clone(),
+        };
+        Retry::new(self.inner.clone(), Arc::new(policy))
+    }
+}
+
+impl<S, C, H, R, Req> Service<Req> for Retry<S, C, H, R>
+where
+    S: Service<Req> + Clone,
+    C: Classify<S::Response, S::Error>,
+    H: RetryHint<S::Response, S::Error>,
+    R: Replay<Req>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, Req, C, H, R>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        let shared = &self.policy.shared;
+        self.unreported.count_one();
+        let started = shared.max_elapsed.map(|_| Instant::now());
+        let copy = if shared.max_attempts > 1 {
+            self.policy.replay.replay(&req)
+        } else {
+            None
+        };
+        let future = self.inner.call(req);
+        let retry = copy.map(|request| Retrying {
+            service: self.inner.clone(),
+            request,
+        });
+        ResponseFuture::new(future, retry, self.policy.clone(), started)
+    }
+}
