@@ -23,6 +23,7 @@ pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
+mod random;
 pub mod rejection;
 pub mod retry;
 mod time;

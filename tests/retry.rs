@@ -1,5 +1,7 @@
 //! Retry behaviour, one behaviour per test, on paused tokio time.
 
+mod common;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
@@ -663,4 +665,28 @@ proptest! {
         prop_assert!(calls <= requests + wanted.min(budget), "{calls} calls");
         prop_assert!(calls >= requests);
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_retry_emits_one_event_with_attempt_delay_and_reason() {
+    let recorder = common::Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let inner = Scripted::new(fails_until(2));
+    plain(5, 7 * MS)
+        .build()
+        .unwrap()
+        .layer(inner)
+        .oneshot(0)
+        .await
+        .unwrap();
+    let retries: Vec<_> = recorder
+        .take()
+        .into_iter()
+        .filter(|e| e.target == "seawall::retry" && e.field("message") == Some("retrying"))
+        .collect();
+    assert_eq!(retries.len(), 2);
+    assert_eq!(retries[0].field("attempt"), Some("2"));
+    assert_eq!(retries[1].field("attempt"), Some("3"));
+    assert_eq!(retries[0].field("delay"), Some("7ms"));
+    assert!(retries[0].field("reason").is_some());
 }

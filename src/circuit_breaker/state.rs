@@ -25,6 +25,7 @@ use super::events::{self, Listener};
 use super::settings::{Settings, Tunables};
 use super::window::{GEN_MASK, Sample, Tally, Window, percent};
 use crate::classify::Outcome;
+use crate::random::Draws;
 use crate::rejection::{Reason, Rejected};
 use crate::time::{Epoch, ceil_millis};
 
@@ -161,7 +162,7 @@ pub(crate) struct Engine {
     half_open_since: AtomicU64,
     /// Trips since the last healthy close; drives the open-duration backoff.
     trips: AtomicU32,
-    rng: AtomicU64,
+    draws: Draws,
     epoch: Epoch,
     name: Arc<str>,
     shape: Shape,
@@ -182,7 +183,7 @@ impl Engine {
             window: shape.window(),
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
-            rng: AtomicU64::new(seed),
+            draws: Draws::new(seed),
             epoch: Epoch::now(),
             name,
             shape,
@@ -429,18 +430,9 @@ impl Engine {
         let max = o.max.as_secs_f64();
         let mut secs = grown.min(max);
         if o.jitter > 0.0 {
-            secs *= 1.0 + o.jitter * (2.0 * self.next_unit() - 1.0);
+            secs *= 1.0 + o.jitter * (2.0 * self.draws.unit() - 1.0);
         }
         Duration::from_secs_f64(secs.clamp(0.0, max))
-    }
-
-    /// A uniform draw from `[0, 1)`: SplitMix64 over an atomic counter, seedable.
-    fn next_unit(&self) -> f64 {
-        let mut z = self.rng.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
     }
 
     pub(crate) fn state(&self) -> State {

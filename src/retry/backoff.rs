@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// How delays grow from one retry to the next, before the cap and jitter.
@@ -225,28 +224,10 @@ fn clamp_seconds(seconds: f64, max: Duration) -> Duration {
     }
 }
 
-/// A lock-free stream of uniform draws, seedable: SplitMix64 over an atomic counter.
-#[derive(Debug)]
-pub(crate) struct Draws(AtomicU64);
-
-impl Draws {
-    pub(crate) fn new(seed: u64) -> Self {
-        Draws(AtomicU64::new(seed))
-    }
-
-    /// A uniform draw from `[0, 1)`.
-    pub(crate) fn unit(&self) -> f64 {
-        let mut z = self.0.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random::Draws;
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -54,28 +54,22 @@
 //!
 //! ```
 //! use seawall::circuit_breaker::CircuitBreakerLayer;
-//! use seawall::{deadline, retry::RetryLayer};
+//! use seawall::deadline::DeadlineLayer;
+//! use seawall::retry::RetryLayer;
+//! use seawall::timeout::AttemptTimeoutLayer;
 //! use std::time::Duration;
-//! use tokio::time::Instant;
 //! use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), BoxError> {
-//! let retry = RetryLayer::builder().max_attempts(3).build()?;
-//! let breaker = CircuitBreakerLayer::builder().build()?;
-//!
 //! let mut client = ServiceBuilder::new()
-//!     .timeout(Duration::from_secs(10)) // total, all attempts
-//!     .layer(retry)
-//!     .layer(breaker)
-//!     .timeout(Duration::from_secs(2)) // each attempt
+//!     .layer(DeadlineLayer::new(Duration::from_secs(10))?) // total: all attempts and sleeps
+//!     .layer(RetryLayer::builder().max_attempts(3).build()?) // never sleeps past the deadline
+//!     .layer(CircuitBreakerLayer::builder().build()?) // sees every attempt
+//!     .layer(AttemptTimeoutLayer::new(Duration::from_secs(2))?) // each attempt
 //!     .service(service_fn(|name: &'static str| async move { Ok::<_, BoxError>(name.len()) }));
 //!
-//! // A deadline carried by the call (the deadline layer sets one): retry never sleeps
-//! // past it.
-//! let call = client.ready().await?.call("seawall");
-//! let len = deadline::scope(Instant::now() + Duration::from_secs(5), call).await?;
-//! assert_eq!(len, 7);
+//! assert_eq!(client.ready().await?.call("seawall").await?, 7);
 //! # Ok(())
 //! # }
 //! ```
@@ -127,7 +121,8 @@ pub use replay::{CloneRequest, Replay};
 
 use crate::classify::{Classify, ErrorsAreFailures, Outcome};
 use crate::deadline;
-use backoff::{Delays, Draws, Progress};
+use crate::random::Draws;
+use backoff::{Delays, Progress};
 use budget::{Budget, LOCAL_BATCH, Withdrawal};
 use future::Retrying;
 

@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use super::Shared;
-use super::backoff::{Delays, Draws, Jitter, Shape};
+use super::backoff::{Delays, Jitter, Shape};
 use super::budget::{Budget, Throttle, Window};
 use crate::config::ConfigError;
+use crate::random::Draws;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
