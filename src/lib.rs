@@ -5,7 +5,8 @@
 //! * [`classify`]: turns a call's result into success, failure or ignored;
 //! * [`rejection`]: the one error type every layer returns when it refuses a call;
 //! * [`config`]: build-time validation errors that name the field and its allowed range;
-//! * [`deadline`]: the deadline a call carries, readable by every layer inside it.
+//! * [`deadline`]: the deadline a call carries, readable by every layer inside it;
+//! * [`telemetry`]: the `tracing` events and metrics every layer emits, by name.
 //!
 //! Layers:
 //!
@@ -26,6 +27,7 @@ pub mod deadline;
 mod random;
 pub mod rejection;
 pub mod retry;
+pub mod telemetry;
 mod time;
 pub mod timeout;
 

@@ -130,6 +130,22 @@ pub enum RejectedBy {
 }
 
 impl Reason {
+    /// The reason's name in `snake_case`, as used in metrics and events.
+    ///
+    /// ```
+    /// use seawall::Reason;
+    /// assert_eq!(Reason::CircuitOpen.as_str(), "circuit_open");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::CircuitOpen => "circuit_open",
+            Reason::CircuitForcedOpen => "circuit_forced_open",
+            Reason::HalfOpenSaturated => "half_open_saturated",
+            Reason::AttemptTimeout { .. } => "attempt_timeout",
+            Reason::DeadlineExceeded => "deadline_exceeded",
+        }
+    }
+
     /// The kind of layer that gives this reason.
     ///
     /// ```
@@ -155,6 +171,22 @@ impl Reason {
             }
             Reason::AttemptTimeout { after } => write!(f, "attempt timed out after {after:?}"),
             Reason::DeadlineExceeded => f.write_str("deadline exceeded"),
+        }
+    }
+}
+
+impl RejectedBy {
+    /// The layer kind's name in `snake_case`, as used in metrics.
+    ///
+    /// ```
+    /// use seawall::RejectedBy;
+    /// assert_eq!(RejectedBy::CircuitBreaker.as_str(), "circuit_breaker");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RejectedBy::CircuitBreaker => "circuit_breaker",
+            RejectedBy::AttemptTimeout => "attempt_timeout",
+            RejectedBy::Deadline => "deadline",
         }
     }
 }

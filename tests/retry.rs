@@ -690,3 +690,37 @@ async fn each_retry_emits_one_event_with_attempt_delay_and_reason() {
     assert_eq!(retries[0].field("delay"), Some("7ms"));
     assert!(retries[0].field("reason").is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_is_retried_after_the_backoff() {
+    let slow_then_fast = Scripted::new(|n: u32| {
+        if n == 0 {
+            Err(Rejected::new(Reason::AttemptTimeout { after: MS }, None).into())
+        } else {
+            Ok(n)
+        }
+    });
+    let result = plain(3, 5 * MS)
+        .build()
+        .unwrap()
+        .layer(slow_then_fast.clone())
+        .oneshot(0)
+        .await;
+    assert_eq!(result.unwrap(), 1);
+    assert_eq!(slow_then_fast.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_passed_deadline_is_not_retried() {
+    let expired = Scripted::new(|_: u32| {
+        Err::<u32, BoxError>(Rejected::new(Reason::DeadlineExceeded, None).into())
+    });
+    let result = plain(3, MS)
+        .build()
+        .unwrap()
+        .layer(expired.clone())
+        .oneshot(0)
+        .await;
+    assert!(result.is_err());
+    assert_eq!(expired.calls(), 1);
+}

@@ -59,6 +59,10 @@ impl fmt::Debug for Listener {
 }
 
 fn notify(engine: &Engine, from: State, to: State, tally: &Tally) {
+    let meter = engine.meter();
+    let labels = [("from", from.as_str()), ("to", to.as_str())];
+    meter.counter(crate::telemetry::names::BREAKER_TRANSITIONS, &labels);
+    meter.gauge(crate::telemetry::names::BREAKER_STATE, f64::from(to.code()));
     if let Some(listener) = engine.listener() {
         (listener.0)(&StateChange {
             breaker: engine.name(),

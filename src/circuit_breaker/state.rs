@@ -27,6 +27,7 @@ use super::window::{GEN_MASK, Sample, Tally, Window, percent};
 use crate::classify::Outcome;
 use crate::random::Draws;
 use crate::rejection::{Reason, Rejected};
+use crate::telemetry::Meter;
 use crate::time::{Epoch, ceil_millis};
 
 /// The state a circuit breaker is in.
@@ -61,6 +62,24 @@ impl State {
             DISABLED => State::Disabled,
             METRICS_ONLY => State::MetricsOnly,
             _ => State::Closed,
+        }
+    }
+
+    /// The state as a number, as in the `seawall.circuit_breaker.state` gauge:
+    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::State;
+    /// assert_eq!(State::Open.code(), 1);
+    /// ```
+    pub const fn code(self) -> u8 {
+        match self {
+            State::Closed => 0,
+            State::Open => 1,
+            State::HalfOpen => 2,
+            State::ForcedOpen => 3,
+            State::Disabled => 4,
+            State::MetricsOnly => 5,
         }
     }
 
@@ -168,6 +187,7 @@ pub(crate) struct Engine {
     shape: Shape,
     tunables: Tunables,
     listener: Option<Listener>,
+    meter: Meter,
 }
 
 impl Engine {
@@ -185,11 +205,16 @@ impl Engine {
             trips: AtomicU32::new(0),
             draws: Draws::new(seed),
             epoch: Epoch::now(),
-            name,
             shape,
             tunables: Tunables::new(&settings),
             listener,
+            meter: Meter::new("circuit_breaker", &name),
+            name,
         }
+    }
+
+    pub(crate) fn meter(&self) -> &Meter {
+        &self.meter
     }
 
     pub(crate) fn listener(&self) -> Option<&Listener> {
@@ -235,7 +260,15 @@ impl Engine {
     }
 
     #[cold]
-    fn admit_slow(&self, mut word: u64) -> Result<Permit, Rejected> {
+    fn admit_slow(&self, word: u64) -> Result<Permit, Rejected> {
+        let result = self.admit_contended(word);
+        if let Err(rejection) = &result {
+            self.meter.rejected(rejection.reason());
+        }
+        result
+    }
+
+    fn admit_contended(&self, mut word: u64) -> Result<Permit, Rejected> {
         loop {
             let next = match mode(word) {
                 CLOSED | METRICS_ONLY | DISABLED => return Ok(Permit { word }),
@@ -296,6 +329,7 @@ impl Engine {
     /// slow-call duration.
     #[inline]
     pub(crate) fn complete(&self, permit: Permit, outcome: Outcome, slow: bool) {
+        self.meter.call(outcome);
         if outcome == Outcome::Ignored {
             return self.abandon(permit);
         }

@@ -13,7 +13,9 @@ use tower::{Layer, Service};
 use super::{DEADLINE, earliest, enter};
 use crate::config::ConfigError;
 use crate::rejection::{Reason, Rejected};
+use crate::telemetry::{SharedMeter, shared_meter};
 use crate::time::{LazyTimer, after};
+use std::sync::Arc;
 
 const MAX_BUDGET: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -28,9 +30,10 @@ const MAX_BUDGET: Duration = Duration::from_secs(365 * 24 * 3600);
 /// # let _ = layer;
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct DeadlineLayer {
     budget: Duration,
+    name: Arc<str>,
 }
 
 impl DeadlineLayer {
@@ -51,7 +54,23 @@ impl DeadlineLayer {
             let err = ConfigError::new("budget", format!("{budget:?}"), "(0s, 365 days]");
             return Err(err.within("deadline"));
         }
-        Ok(DeadlineLayer { budget })
+        Ok(DeadlineLayer {
+            budget,
+            name: Arc::from("deadline"),
+        })
+    }
+
+    /// Names the layer in metrics. Default: `"deadline"`.
+    ///
+    /// ```
+    /// use seawall::deadline::DeadlineLayer;
+    /// let layer = DeadlineLayer::new(std::time::Duration::from_secs(30))?.name("checkout");
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Arc::from(name);
+        self
     }
 }
 
@@ -62,6 +81,7 @@ impl<S> Layer<S> for DeadlineLayer {
         Deadline {
             inner,
             budget: self.budget,
+            meter: shared_meter("deadline", &self.name),
         }
     }
 }
@@ -80,6 +100,7 @@ impl<S> Layer<S> for DeadlineLayer {
 pub struct Deadline<S> {
     inner: S,
     budget: Duration,
+    meter: SharedMeter,
 }
 
 impl<S> Deadline<S> {
@@ -141,6 +162,7 @@ where
         if deadline <= now {
             return ResponseFuture {
                 kind: Kind::Expired,
+                meter: self.meter.clone(),
             };
         }
         let inner = enter(deadline, || self.inner.call(req));
@@ -150,6 +172,7 @@ where
                 timer: LazyTimer::new(),
                 deadline,
             },
+            meter: self.meter.clone(),
         }
     }
 }
@@ -161,6 +184,7 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         kind: Kind<F>,
+        meter: SharedMeter,
     }
 }
 
@@ -187,7 +211,9 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
+        let this = self.project();
+        let meter = this.meter;
+        match this.kind.project() {
             KindProj::Running {
                 inner,
                 timer,
@@ -198,15 +224,16 @@ where
                 }
                 let deadline = *deadline;
                 match timer.poll_expired(cx, || deadline) {
-                    Poll::Ready(()) => Poll::Ready(Err(exceeded())),
+                    Poll::Ready(()) => Poll::Ready(Err(exceeded(meter))),
                     Poll::Pending => Poll::Pending,
                 }
             }
-            KindProj::Expired => Poll::Ready(Err(exceeded())),
+            KindProj::Expired => Poll::Ready(Err(exceeded(meter))),
         }
     }
 }
 
-fn exceeded<E: From<Rejected>>() -> E {
+fn exceeded<E: From<Rejected>>(meter: &SharedMeter) -> E {
+    meter.rejected(Reason::DeadlineExceeded);
     Rejected::new(Reason::DeadlineExceeded, None).into()
 }

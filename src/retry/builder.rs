@@ -45,6 +45,7 @@ impl Builder {
     pub(crate) fn new() -> Self {
         Builder {
             settings: Settings {
+                name: "retry".to_owned(),
                 max_attempts: 3,
                 max_elapsed: None,
                 max_hint: Duration::from_secs(10),
@@ -70,6 +71,18 @@ impl Builder {
 }
 
 impl<C, H, R> Builder<C, H, R> {
+    /// Names the layer in metrics. Default: `"retry"`.
+    ///
+    /// ```
+    /// # use seawall::retry::RetryLayer;
+    /// let layer = RetryLayer::builder().name("payments").build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.settings.name = name.into();
+        self
+    }
+
     /// Attempts in all, the first call included: 1 turns retries off.
     /// Allowed: `1..=100`. Default: 3.
     ///

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::rejection::{AsRejected, Rejected};
+use crate::rejection::{AsRejected, Reason, Rejected};
 
 /// What the inner service said about retrying one result.
 ///
@@ -71,9 +71,11 @@ where
 
 /// The default: reads seawall rejections from errors that implement [`AsRejected`].
 ///
-/// A rejection with a [`retry_after`](Rejected::retry_after) is retried after that long
-/// (an open breaker after it half-opens); a rejection without one (a breaker forced
-/// open) is not retried; other errors use the backoff. A rejection returned to the
+/// An attempt timeout is retried after the backoff, like any failure; a passed deadline
+/// is not retried. Other rejections are refusals: one with a
+/// [`retry_after`](Rejected::retry_after) is retried after that long (an open breaker
+/// after it half-opens), one without (a breaker forced open) is not retried. Errors
+/// that are not rejections use the backoff. A rejection returned to the
 /// caller carries the number of attempts ([`Rejected::attempt`]).
 ///
 /// ```
@@ -104,13 +106,19 @@ impl<Res, E: AsRejected> RetryHint<Res, E> for RejectionHint {
 }
 
 /// The hint of an error that may be a rejection.
+///
+/// An attempt that timed out failed like any other: the backoff decides. A passed
+/// deadline ends the call. Any other rejection is a refusal to run the call at all: it
+/// is retried after its hint, and not without one.
 pub(crate) fn rejection_hint(rejected: Option<&Rejected>) -> Hint {
-    match rejected {
-        Some(rejected) => match rejected.retry_after() {
-            Some(wait) => Hint::After(wait),
-            None => Hint::Stop,
-        },
-        None => Hint::Backoff,
+    let Some(rejected) = rejected else {
+        return Hint::Backoff;
+    };
+    match (rejected.reason(), rejected.retry_after()) {
+        (Reason::AttemptTimeout { .. }, _) => Hint::Backoff,
+        (Reason::DeadlineExceeded, _) => Hint::Stop,
+        (_, Some(wait)) => Hint::After(wait),
+        (_, None) => Hint::Stop,
     }
 }
 

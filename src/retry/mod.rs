@@ -122,6 +122,7 @@ pub use replay::{CloneRequest, Replay};
 use crate::classify::{Classify, ErrorsAreFailures, Outcome};
 use crate::deadline;
 use crate::random::Draws;
+use crate::telemetry::{Meter, names};
 use backoff::{Delays, Progress};
 use budget::{Budget, LOCAL_BATCH, Withdrawal};
 use future::Retrying;
@@ -184,6 +185,7 @@ pub(crate) struct Shared {
     pub(crate) delays: Delays,
     pub(crate) budget: Budget,
     pub(crate) draws: Draws,
+    pub(crate) meter: Meter,
 }
 
 /// What one service clone and its futures use. Each clone has its own, so that tasks
@@ -220,10 +222,12 @@ impl<C, H, R> Policy<C, H, R> {
         let outcome = self.classifier.classify(result);
         shared.budget.on_outcome(outcome);
         if outcome != Outcome::Failure {
+            shared.meter.call(outcome);
             return Next::Return;
         }
         let give_up = |why: &'static str| {
             tracing::debug!(target: "seawall::retry", attempts, reason = why, "not retrying");
+            shared.meter.call(outcome);
             Next::Return
         };
         if attempts >= shared.max_attempts {
@@ -255,6 +259,7 @@ impl<C, H, R> Policy<C, H, R> {
             return give_up("budget spent");
         };
         tracing::debug!(target: "seawall::retry", attempt = attempts + 1, ?delay, reason, "retrying");
+        shared.meter.counter(names::RETRY_ATTEMPTS, &[]);
         Next::Retry(delay, withdrawal)
     }
 }

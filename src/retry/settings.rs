@@ -7,6 +7,8 @@ use super::backoff::{Delays, Jitter, Shape};
 use super::budget::{Budget, Throttle, Window};
 use crate::config::ConfigError;
 use crate::random::Draws;
+use crate::telemetry::Meter;
+use std::sync::Arc;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -29,6 +31,7 @@ pub(crate) enum BudgetKind {
 /// The settings that do not change the layer's type.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
+    pub(crate) name: String,
     pub(crate) max_attempts: u32,
     pub(crate) max_elapsed: Option<Duration>,
     pub(crate) max_hint: Duration,
@@ -68,6 +71,7 @@ impl Settings {
             delays,
             budget: self.budget()?,
             draws: Draws::new(self.seed.unwrap_or_else(rand::random)),
+            meter: Meter::new("retry", &Arc::from(self.name.as_str())),
         })
     }
 

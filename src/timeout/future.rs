@@ -8,7 +8,9 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
+use crate::classify::Outcome;
 use crate::rejection::{Reason, Rejected};
+use crate::telemetry::{SharedMeter, TIMES_ATTEMPTS, names};
 use crate::time::{LazyTimer, after};
 
 pin_project! {
@@ -20,15 +22,20 @@ pin_project! {
         #[pin]
         timer: LazyTimer,
         timeout: Duration,
+        meter: SharedMeter,
+        // Read only when metrics are on.
+        started: Option<Instant>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, timeout: Duration) -> Self {
+    pub(crate) fn new(inner: F, timeout: Duration, meter: SharedMeter) -> Self {
         ResponseFuture {
             inner,
             timer: LazyTimer::new(),
             timeout,
+            meter,
+            started: TIMES_ATTEMPTS.then(Instant::now),
         }
     }
 }
@@ -44,6 +51,16 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if let Poll::Ready(result) = this.inner.poll(cx) {
+            if let Some(started) = this.started {
+                this.meter
+                    .duration(names::ATTEMPT_DURATION, started.elapsed());
+                let outcome = if result.is_ok() {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                };
+                this.meter.call(outcome);
+            }
             return Poll::Ready(result);
         }
         let timeout = *this.timeout;
@@ -53,6 +70,11 @@ where
         {
             Poll::Ready(()) => {
                 let reason = Reason::AttemptTimeout { after: timeout };
+                this.meter.rejected(reason);
+                if let Some(started) = this.started {
+                    this.meter
+                        .duration(names::ATTEMPT_DURATION, started.elapsed());
+                }
                 Poll::Ready(Err(Rejected::new(reason, None).into()))
             }
             Poll::Pending => Poll::Pending,

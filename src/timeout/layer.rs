@@ -6,6 +6,8 @@ use tower::Layer;
 
 use super::AttemptTimeout;
 use crate::config::ConfigError;
+use crate::telemetry::shared_meter;
+use std::sync::Arc;
 
 pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -19,10 +21,11 @@ pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// # let _ = layer;
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct AttemptTimeoutLayer<P = NoOverride> {
     timeout: Duration,
     per_request: P,
+    name: Arc<str>,
 }
 
 impl AttemptTimeoutLayer {
@@ -46,6 +49,7 @@ impl AttemptTimeoutLayer {
         Ok(AttemptTimeoutLayer {
             timeout,
             per_request: NoOverride,
+            name: Arc::from("attempt_timeout"),
         })
     }
 
@@ -67,7 +71,23 @@ impl AttemptTimeoutLayer {
         AttemptTimeoutLayer {
             timeout: self.timeout,
             per_request,
+            name: self.name,
         }
+    }
+}
+
+impl<P> AttemptTimeoutLayer<P> {
+    /// Names the layer in metrics. Default: `"attempt_timeout"`.
+    ///
+    /// ```
+    /// use seawall::timeout::AttemptTimeoutLayer;
+    /// let layer = AttemptTimeoutLayer::new(std::time::Duration::from_secs(1))?.name("payments");
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Arc::from(name);
+        self
     }
 }
 
@@ -79,6 +99,7 @@ impl<S, P: Clone> Layer<S> for AttemptTimeoutLayer<P> {
             inner,
             timeout: self.timeout,
             per_request: self.per_request.clone(),
+            meter: shared_meter("attempt_timeout", &self.name),
         }
     }
 }

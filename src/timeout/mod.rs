@@ -56,6 +56,7 @@ pub use layer::{AttemptTimeoutLayer, NoOverride, TimeoutFor};
 pub use layer::{FromExtension, TimeoutOverride};
 
 use crate::rejection::Rejected;
+use crate::telemetry::SharedMeter;
 
 /// A service whose attempts time out; made by [`AttemptTimeoutLayer`].
 ///
@@ -73,6 +74,7 @@ pub struct AttemptTimeout<S, P = NoOverride> {
     inner: S,
     timeout: Duration,
     per_request: P,
+    meter: SharedMeter,
 }
 
 impl<S, P> AttemptTimeout<S, P> {
@@ -135,6 +137,6 @@ where
             Some(timeout) => timeout.min(layer::MAX_TIMEOUT),
             None => self.timeout,
         };
-        ResponseFuture::new(self.inner.call(req), timeout)
+        ResponseFuture::new(self.inner.call(req), timeout, self.meter.clone())
     }
 }

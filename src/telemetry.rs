@@ -1,0 +1,181 @@
+//! What seawall tells you: `tracing` events and, with the `metrics` feature, metrics
+//! through the [`metrics`](https://docs.rs/metrics) facade. Every name here is stable.
+//!
+//! # Events (`tracing`)
+//!
+//! Emitted on state changes and decisions, never per successful call; nothing is
+//! formatted when no subscriber listens.
+//!
+//! | target | message | level | fields |
+//! |---|---|---|---|
+//! | `seawall::circuit_breaker` | `circuit breaker opened` | warn | `breaker`, `from`, `to`, `failure_rate`, `slow_call_rate`, `calls`, `open_for_ms` |
+//! | `seawall::circuit_breaker` | `circuit breaker state changed` | info | `breaker`, `from`, `to`, `failure_rate`, `slow_call_rate`, `calls` |
+//! | `seawall::circuit_breaker` | `circuit breaker reconfigured` / `… refused; settings kept` | info / error | `breaker`, `error` |
+//! | `seawall::retry` | `retrying` | debug | `attempt` (the one about to start), `delay`, `reason` |
+//! | `seawall::retry` | `not retrying` | debug | `attempts`, `reason` |
+//! | `seawall::deadline` | `incoming deadline budget ignored` | warn | `header`, `reason`, `value_len` |
+//! | `seawall::deadline` | `incoming deadline budget above the server maximum; clamped` | warn | `header`, `requested_ms`, `max_ms` |
+//!
+//! # Metrics (feature `metrics`)
+//!
+//! Install any `metrics` recorder (for example `metrics-exporter-prometheus`, which turns
+//! the dots into underscores). Labels: `layer` (the [`RejectedBy`](crate::RejectedBy)
+//! kind in `snake_case`), `name` (the layer's name) and the ones listed.
+//!
+//! | name | kind | labels | meaning |
+//! |---|---|---|---|
+//! | `seawall.calls` | counter | `layer`, `name`, `outcome` (`success`, `failure`, `ignored`) | calls a layer let through, by how they ended |
+//! | `seawall.rejections` | counter | `layer`, `name`, `reason` | calls a layer refused ([`Reason::as_str`](crate::Reason::as_str)) |
+//! | `seawall.retry.attempts` | counter | `name` | retries sent (attempts after the first) |
+//! | `seawall.circuit_breaker.state` | gauge | `name` | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only |
+//! | `seawall.circuit_breaker.transitions` | counter | `name`, `from`, `to` | state changes |
+//! | `seawall.attempt.duration` | histogram | `name` | seconds per attempt, measured by the attempt timeout |
+//!
+//! Handles are registered when a layer is built, so a call costs an atomic add per
+//! counter and no allocation; without the feature all of it compiles away.
+
+/// Metric names, as constants.
+///
+/// ```
+/// assert_eq!(seawall::telemetry::names::CALLS, "seawall.calls");
+/// ```
+pub mod names {
+    /// Calls let through, by outcome.
+    pub const CALLS: &str = "seawall.calls";
+    /// Calls refused, by layer and reason.
+    pub const REJECTIONS: &str = "seawall.rejections";
+    /// Retries sent.
+    pub const RETRY_ATTEMPTS: &str = "seawall.retry.attempts";
+    /// A breaker's state as a number.
+    pub const BREAKER_STATE: &str = "seawall.circuit_breaker.state";
+    /// A breaker's state changes.
+    pub const BREAKER_TRANSITIONS: &str = "seawall.circuit_breaker.transitions";
+    /// Seconds per attempt.
+    pub const ATTEMPT_DURATION: &str = "seawall.attempt.duration";
+}
+
+#[cfg(feature = "metrics")]
+pub(crate) use enabled::Meter;
+
+#[cfg(not(feature = "metrics"))]
+pub(crate) use disabled::Meter;
+
+/// A meter that futures can hold: an `Arc` with the feature, nothing without it.
+#[cfg(feature = "metrics")]
+pub(crate) type SharedMeter = std::sync::Arc<Meter>;
+/// A meter that futures can hold: an `Arc` with the feature, nothing without it.
+#[cfg(not(feature = "metrics"))]
+pub(crate) type SharedMeter = Meter;
+
+/// A [`SharedMeter`] for `layer` named `name`.
+pub(crate) fn shared_meter(layer: &'static str, name: &str) -> SharedMeter {
+    let meter = Meter::new(layer, &std::sync::Arc::from(name));
+    #[cfg(feature = "metrics")]
+    let meter = std::sync::Arc::new(meter);
+    meter
+}
+
+/// Whether attempt durations are measured (only when metrics are on).
+pub(crate) const TIMES_ATTEMPTS: bool = cfg!(feature = "metrics");
+
+#[cfg(feature = "metrics")]
+mod enabled {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use metrics::{Counter, SharedString};
+
+    use super::names;
+    use crate::classify::Outcome;
+    use crate::rejection::Reason;
+
+    /// One layer's metric handles, registered once when the layer is built.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Meter {
+        layer: &'static str,
+        name: SharedString,
+        calls: [Counter; 3],
+    }
+
+    impl Meter {
+        pub(crate) fn new(layer: &'static str, name: &Arc<str>) -> Self {
+            let name = SharedString::from(name.clone());
+            let call = |outcome: &'static str| {
+                let labels = [
+                    ("layer", layer.into()),
+                    ("name", name.clone()),
+                    ("outcome", outcome.into()),
+                ];
+                metrics::counter!(names::CALLS, &labels)
+            };
+            Meter {
+                layer,
+                calls: [call("success"), call("failure"), call("ignored")],
+                name,
+            }
+        }
+
+        #[inline]
+        pub(crate) fn call(&self, outcome: Outcome) {
+            let i = match outcome {
+                Outcome::Success => 0,
+                Outcome::Failure => 1,
+                Outcome::Ignored => 2,
+            };
+            self.calls[i].increment(1);
+        }
+
+        pub(crate) fn rejected(&self, reason: Reason) {
+            let labels = [
+                ("layer", self.layer.into()),
+                ("name", self.name.clone()),
+                ("reason", reason.as_str().into()),
+            ];
+            metrics::counter!(names::REJECTIONS, &labels).increment(1);
+        }
+
+        pub(crate) fn counter(&self, metric: &'static str, extra: &[(&'static str, &'static str)]) {
+            let mut labels = vec![("name", self.name.clone())];
+            labels.extend(extra.iter().map(|(k, v)| (*k, SharedString::from(*v))));
+            metrics::counter!(metric, &labels).increment(1);
+        }
+
+        pub(crate) fn gauge(&self, metric: &'static str, value: f64) {
+            metrics::gauge!(metric, "name" => self.name.clone()).set(value);
+        }
+
+        pub(crate) fn duration(&self, metric: &'static str, value: Duration) {
+            metrics::histogram!(metric, "name" => self.name.clone()).record(value.as_secs_f64());
+        }
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+mod disabled {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::classify::Outcome;
+    use crate::rejection::Reason;
+
+    /// Without the `metrics` feature: nothing, at no cost.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Meter;
+
+    #[allow(clippy::unused_self)]
+    impl Meter {
+        pub(crate) fn new(_: &'static str, _: &Arc<str>) -> Self {
+            Meter
+        }
+        #[inline(always)]
+        pub(crate) fn call(&self, _: Outcome) {}
+        #[inline(always)]
+        pub(crate) fn rejected(&self, _: Reason) {}
+        #[inline(always)]
+        pub(crate) fn counter(&self, _: &'static str, _: &[(&'static str, &'static str)]) {}
+        #[inline(always)]
+        pub(crate) fn gauge(&self, _: &'static str, _: f64) {}
+        #[inline(always)]
+        pub(crate) fn duration(&self, _: &'static str, _: Duration) {}
+    }
+}

@@ -1,0 +1,148 @@
+//! Metrics through the `metrics` facade (feature `metrics`), captured without sleeps.
+#![cfg(feature = "metrics")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use seawall::circuit_breaker::CircuitBreakerLayer;
+use seawall::deadline::DeadlineLayer;
+use seawall::retry::{Jitter, RetryLayer};
+use seawall::timeout::AttemptTimeoutLayer;
+use tower::{Layer, ServiceBuilder};
+
+/// Runs `body` on a paused runtime with a fresh recorder; returns what was recorded as
+/// `(name, sorted labels, value)`.
+fn record<F: std::future::Future<Output = ()>>(
+    body: impl FnOnce() -> F,
+) -> Vec<(String, Vec<String>, DebugValue)> {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter: Snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(body());
+    });
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let mut labels: Vec<String> = key
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            (key.key().name().to_owned(), labels, value)
+        })
+        .collect()
+}
+
+fn find<'a>(
+    all: &'a [(String, Vec<String>, DebugValue)],
+    name: &str,
+    labels: &[&str],
+) -> Option<&'a DebugValue> {
+    all.iter()
+        .find(|(n, l, _)| n == name && labels.iter().all(|want| l.iter().any(|have| have == want)))
+        .map(|(_, _, v)| v)
+}
+
+#[test]
+fn the_breaker_counts_calls_by_outcome_rejections_and_transitions() {
+    let all = record(|| async {
+        let layer = CircuitBreakerLayer::builder()
+            .name("payments")
+            .count_window(4)
+            .build()
+            .unwrap();
+        let mut svc = layer.layer(backend());
+        for req in [OK, OK, FAIL, FAIL, OK] {
+            let _ = call(&mut svc, req).await;
+        }
+    });
+    let calls = |outcome: &str| {
+        find(
+            &all,
+            "seawall.calls",
+            &[
+                "layer=circuit_breaker",
+                "name=payments",
+                &format!("outcome={outcome}"),
+            ],
+        )
+    };
+    assert_eq!(calls("success"), Some(&DebugValue::Counter(2)));
+    assert_eq!(calls("failure"), Some(&DebugValue::Counter(2)));
+    let rejected = find(
+        &all,
+        "seawall.rejections",
+        &["layer=circuit_breaker", "reason=circuit_open"],
+    );
+    assert_eq!(rejected, Some(&DebugValue::Counter(1)));
+    let opened = find(
+        &all,
+        "seawall.circuit_breaker.transitions",
+        &["from=closed", "to=open"],
+    );
+    assert_eq!(opened, Some(&DebugValue::Counter(1)));
+    let state = find(&all, "seawall.circuit_breaker.state", &["name=payments"]);
+    assert!(matches!(state, Some(DebugValue::Gauge(g)) if g.into_inner() == 1.0));
+}
+
+#[test]
+fn retries_timeouts_and_deadlines_report_their_own_metrics() {
+    let all = record(|| async {
+        let mut svc = ServiceBuilder::new()
+            .layer(
+                DeadlineLayer::new(Duration::from_millis(250))
+                    .unwrap()
+                    .name("checkout"),
+            )
+            .layer(
+                RetryLayer::builder()
+                    .name("checkout")
+                    .max_attempts(5)
+                    .constant(Duration::from_millis(1))
+                    .jitter(Jitter::None)
+                    .no_budget()
+                    .build()
+                    .unwrap(),
+            )
+            .layer(
+                AttemptTimeoutLayer::new(Duration::from_millis(100))
+                    .unwrap()
+                    .name("checkout"),
+            )
+            .service(backend());
+        let _ = call(&mut svc, slow(1000, false)).await;
+    });
+    // 100 ms + 1 ms + 100 ms + 1 ms, then the deadline (250 ms) cuts the third attempt.
+    assert_eq!(
+        find(&all, "seawall.retry.attempts", &["name=checkout"]),
+        Some(&DebugValue::Counter(2))
+    );
+    let timeouts = find(
+        &all,
+        "seawall.rejections",
+        &["layer=attempt_timeout", "reason=attempt_timeout"],
+    );
+    assert_eq!(timeouts, Some(&DebugValue::Counter(2)));
+    let deadline = find(
+        &all,
+        "seawall.rejections",
+        &["layer=deadline", "reason=deadline_exceeded"],
+    );
+    assert_eq!(deadline, Some(&DebugValue::Counter(1)));
+    let durations = find(&all, "seawall.attempt.duration", &["name=checkout"]);
+    assert!(
+        matches!(durations, Some(DebugValue::Histogram(h)) if h.len() == 2),
+        "{durations:?}"
+    );
+}
