@@ -17,11 +17,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
 pub mod rejection;
+mod semaphore;
 mod time;
 pub mod timeout;
 

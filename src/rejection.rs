@@ -109,6 +109,25 @@ pub enum Reason {
     },
     /// The call's deadline passed (or had passed before the call started).
     DeadlineExceeded,
+    /// A bulkhead had all permits taken and no room (or no wait) in its queue.
+    BulkheadFull {
+        /// The bulkhead's limit at the time.
+        limit: u32,
+    },
+    /// A call queued at a bulkhead for its maximum wait without getting a permit.
+    QueueTimeout {
+        /// The maximum wait that ran out.
+        after: Duration,
+    },
+    /// A rate limiter had no permit now (or within the allowed wait).
+    RateLimited,
+    /// A client-side throttle rejected the call locally (the backend refuses too much).
+    Throttled,
+    /// An adaptive concurrency limiter was at its current limit.
+    ConcurrencyLimited {
+        /// The adaptive limit at the time.
+        limit: u32,
+    },
 }
 
 /// Which kind of layer refused a call.
@@ -126,6 +145,14 @@ pub enum RejectedBy {
     AttemptTimeout,
     /// A [`Deadline`](crate::deadline::Deadline) layer.
     Deadline,
+    /// A [`Bulkhead`](crate::bulkhead::Bulkhead).
+    Bulkhead,
+    /// A [`RateLimit`](crate::rate_limit::RateLimit).
+    RateLimiter,
+    /// A [`Throttle`](crate::throttle::Throttle).
+    Throttle,
+    /// An [`AdaptiveLimit`](crate::adaptive::AdaptiveLimit).
+    AdaptiveLimit,
 }
 
 impl Reason {
@@ -142,6 +169,10 @@ impl Reason {
             }
             Reason::AttemptTimeout { .. } => RejectedBy::AttemptTimeout,
             Reason::DeadlineExceeded => RejectedBy::Deadline,
+            Reason::BulkheadFull { .. } | Reason::QueueTimeout { .. } => RejectedBy::Bulkhead,
+            Reason::RateLimited => RejectedBy::RateLimiter,
+            Reason::Throttled => RejectedBy::Throttle,
+            Reason::ConcurrencyLimited { .. } => RejectedBy::AdaptiveLimit,
         }
     }
 
@@ -154,6 +185,13 @@ impl Reason {
             }
             Reason::AttemptTimeout { after } => write!(f, "attempt timed out after {after:?}"),
             Reason::DeadlineExceeded => f.write_str("deadline exceeded"),
+            Reason::BulkheadFull { limit } => write!(f, "bulkhead full ({limit} concurrent calls)"),
+            Reason::QueueTimeout { after } => write!(f, "no bulkhead permit within {after:?}"),
+            Reason::RateLimited => f.write_str("rate limited"),
+            Reason::Throttled => f.write_str("throttled locally: the backend rejects too much"),
+            Reason::ConcurrencyLimited { limit } => {
+                write!(f, "adaptive concurrency limit reached ({limit} calls)")
+            }
         }
     }
 }
