@@ -22,6 +22,7 @@ pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
+pub mod rate_limit;
 pub mod rejection;
 mod semaphore;
 mod time;
