@@ -22,9 +22,11 @@ pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
+mod random;
 pub mod rate_limit;
 pub mod rejection;
 mod semaphore;
+pub mod throttle;
 mod time;
 pub mod timeout;
 
