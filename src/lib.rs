@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod adaptive;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
