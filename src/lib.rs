@@ -23,6 +23,7 @@ pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
+pub mod keyed;
 mod random;
 pub mod rate_limit;
 pub mod rejection;

@@ -128,6 +128,11 @@ pub enum Reason {
         /// The adaptive limit at the time.
         limit: u32,
     },
+    /// A keyed layer held its maximum of live keys, all busy, so a new key got no state.
+    TooManyKeys {
+        /// The cap on live keys.
+        max_keys: u32,
+    },
 }
 
 /// Which kind of layer refused a call.
@@ -153,6 +158,8 @@ pub enum RejectedBy {
     Throttle,
     /// An [`AdaptiveLimit`](crate::adaptive::AdaptiveLimit).
     AdaptiveLimit,
+    /// A [`Keyed`](crate::keyed::Keyed) partition map.
+    Keyed,
 }
 
 impl Reason {
@@ -173,6 +180,7 @@ impl Reason {
             Reason::RateLimited => RejectedBy::RateLimiter,
             Reason::Throttled => RejectedBy::Throttle,
             Reason::ConcurrencyLimited { .. } => RejectedBy::AdaptiveLimit,
+            Reason::TooManyKeys { .. } => RejectedBy::Keyed,
         }
     }
 
@@ -192,6 +200,7 @@ impl Reason {
             Reason::ConcurrencyLimited { limit } => {
                 write!(f, "adaptive concurrency limit reached ({limit} calls)")
             }
+            Reason::TooManyKeys { max_keys } => write!(f, "all {max_keys} keys busy"),
         }
     }
 }
