@@ -7,10 +7,10 @@
 //!   free permit, or queues for one in arrival order up to
 //!   [`max_wait`](Builder::max_wait) (zero, the default, means no queue) and at most
 //!   [`max_queued`](Builder::max_queued) deep. A call that gets no permit resolves to a
-//!   [`Rejected`] with [`Reason::BulkheadFull`](crate::Reason::BulkheadFull) (reporting
-//!   the limit), [`Reason::QueueTimeout`](crate::Reason::QueueTimeout), or
-//!   [`Reason::DeadlineExceeded`](crate::Reason::DeadlineExceeded) when the call's
-//!   [deadline](crate::deadline) comes first.
+//!   [`Rejected`] with [`Reason::BulkheadFull`] (reporting
+//!   the limit), [`Reason::QueueTimeout`], or
+//!   [`Reason::DeadlineExceeded`] when the call's
+//!   [deadline] comes first.
 //! * [`Mode::Backpressure`]: `poll_ready` waits (returns `Pending`) in arrival order until
 //!   a permit is free and keeps it in the service; `call` moves it into the future, like
 //!   `tower::limit::ConcurrencyLimit`. Readiness has no time limit of its own: bound it
