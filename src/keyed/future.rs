@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use pin_project_lite::pin_project;
 use tower::Service;
@@ -18,7 +18,7 @@ pin_project! {
     #[derive(Debug)]
     pub struct ResponseFuture<S: Service<Req>, Req> {
         #[pin]
-        state: State<S, S::Future, Req>,
+        state: State<S, S::Future, Req, S::Error>,
         active: Option<Active>,
     }
 }
@@ -26,20 +26,31 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     #[derive(Debug)]
-    enum State<S, F, Req> {
+    enum State<S, F, Req, E> {
         NotReady { service: S, req: Option<Req> },
         Called { #[pin] future: F },
         Rejected { rejection: Option<Rejected> },
+        Failed { error: Option<E> },
     }
 }
 
 impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
-    pub(crate) fn new(service: S, req: Req, active: Active) -> Self {
-        ResponseFuture {
-            state: State::NotReady {
+    /// Readies and calls `service` at once if it is ready now, so that admission happens
+    /// in `call`; otherwise leaves both steps to the future.
+    pub(crate) fn new(mut service: S, req: Req, active: Active) -> Self {
+        let mut cx = Context::from_waker(Waker::noop());
+        let state = match service.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => State::Called {
+                future: service.call(req),
+            },
+            Poll::Ready(Err(error)) => State::Failed { error: Some(error) },
+            Poll::Pending => State::NotReady {
                 service,
                 req: Some(req),
             },
+        };
+        ResponseFuture {
+            state,
             active: Some(active),
         }
     }
@@ -76,6 +87,11 @@ where
                     let result = ready!(future.poll(cx));
                     this.active.take();
                     return Poll::Ready(result);
+                }
+                StateProj::Failed { error } => {
+                    this.active.take();
+                    let error = error.take().expect("polled after completion");
+                    return Poll::Ready(Err(error));
                 }
                 StateProj::Rejected { rejection } => {
                     let rejection = rejection.take().expect("polled after completion");

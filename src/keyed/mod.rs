@@ -23,8 +23,12 @@
 //! Each call takes one `std::sync::Mutex` around a `HashMap` (lookup or insert, and an
 //! occasional sweep) and reads the clock; the key's own layer then runs its usual
 //! lock-free path. Each call makes the key's service from its layer and a clone of the
-//! inner service, and drives it through `poll_ready` and `call` in the response future,
-//! so `poll_ready` of the keyed service itself is always ready.
+//! inner service, and polls it for readiness once in `call` (so that a permit or a rate
+//! slot is taken there, as without keys); a key service that is not ready yet is driven
+//! through `poll_ready` and `call` by the response future. `poll_ready` of the keyed
+//! service itself is therefore always ready. Making a circuit breaker's service
+//! allocates (the breaker's own per-service tracker), so a keyed breaker allocates once
+//! per call; keyed bulkheads and rate limiters do not.
 //!
 //! # Example
 //!
