@@ -17,17 +17,35 @@
 //!   read, and (feature `http`) that travels to the next service in a header;
 //! * [`retry`]: jittered backoff, retry budgets on by default, server hints and
 //!   deadline awareness.
+//!
+//! Admission control (layers that decide whether a call may start at all):
+//!
+//! * [`bulkhead`]: a cap on concurrent calls with a bounded FIFO queue, fail-fast or
+//!   backpressure, changeable at run time;
+//! * [`adaptive`]: a concurrency limit that moves with latency and failures (AIMD,
+//!   Gradient2);
+//! * [`throttle`]: Google SRE client-side adaptive throttling;
+//! * [`rate_limit`]: a lock-free GCRA rate limiter with bursts, rejecting with a
+//!   retry-after hint or waiting within a bound;
+//! * [`keyed`]: one bulkhead, rate limiter or circuit breaker per request key, with a
+//!   cap on live keys and idle eviction.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod adaptive;
+pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
+pub mod keyed;
 mod random;
+pub mod rate_limit;
 pub mod rejection;
 pub mod retry;
+mod semaphore;
 pub mod telemetry;
+pub mod throttle;
 mod time;
 pub mod timeout;
 

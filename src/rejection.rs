@@ -110,6 +110,30 @@ pub enum Reason {
     },
     /// The call's deadline passed (or had passed before the call started).
     DeadlineExceeded,
+    /// A bulkhead had all permits taken and no room (or no wait) in its queue.
+    BulkheadFull {
+        /// The bulkhead's limit at the time.
+        limit: u32,
+    },
+    /// A call queued at a bulkhead for its maximum wait without getting a permit.
+    QueueTimeout {
+        /// The maximum wait that ran out.
+        after: Duration,
+    },
+    /// A rate limiter had no permit now (or within the allowed wait).
+    RateLimited,
+    /// A client-side throttle rejected the call locally (the backend refuses too much).
+    Throttled,
+    /// An adaptive concurrency limiter was at its current limit.
+    ConcurrencyLimited {
+        /// The adaptive limit at the time.
+        limit: u32,
+    },
+    /// A keyed layer held its maximum of live keys, all busy, so a new key got no state.
+    TooManyKeys {
+        /// The cap on live keys.
+        max_keys: u32,
+    },
 }
 
 /// Which kind of layer refused a call.
@@ -127,6 +151,16 @@ pub enum RejectedBy {
     AttemptTimeout,
     /// A [`Deadline`](crate::deadline::Deadline) layer.
     Deadline,
+    /// A [`Bulkhead`](crate::bulkhead::Bulkhead).
+    Bulkhead,
+    /// A [`RateLimit`](crate::rate_limit::RateLimit).
+    RateLimiter,
+    /// A [`Throttle`](crate::throttle::Throttle).
+    Throttle,
+    /// An [`AdaptiveLimit`](crate::adaptive::AdaptiveLimit).
+    AdaptiveLimit,
+    /// A [`Keyed`](crate::keyed::Keyed) partition map.
+    Keyed,
 }
 
 impl Reason {
@@ -143,6 +177,12 @@ impl Reason {
             Reason::HalfOpenSaturated => "half_open_saturated",
             Reason::AttemptTimeout { .. } => "attempt_timeout",
             Reason::DeadlineExceeded => "deadline_exceeded",
+            Reason::BulkheadFull { .. } => "bulkhead_full",
+            Reason::QueueTimeout { .. } => "queue_timeout",
+            Reason::RateLimited => "rate_limited",
+            Reason::Throttled => "throttled",
+            Reason::ConcurrencyLimited { .. } => "concurrency_limited",
+            Reason::TooManyKeys { .. } => "too_many_keys",
         }
     }
 
@@ -159,6 +199,11 @@ impl Reason {
             }
             Reason::AttemptTimeout { .. } => RejectedBy::AttemptTimeout,
             Reason::DeadlineExceeded => RejectedBy::Deadline,
+            Reason::BulkheadFull { .. } | Reason::QueueTimeout { .. } => RejectedBy::Bulkhead,
+            Reason::RateLimited => RejectedBy::RateLimiter,
+            Reason::Throttled => RejectedBy::Throttle,
+            Reason::ConcurrencyLimited { .. } => RejectedBy::AdaptiveLimit,
+            Reason::TooManyKeys { .. } => RejectedBy::Keyed,
         }
     }
 
@@ -171,6 +216,14 @@ impl Reason {
             }
             Reason::AttemptTimeout { after } => write!(f, "attempt timed out after {after:?}"),
             Reason::DeadlineExceeded => f.write_str("deadline exceeded"),
+            Reason::BulkheadFull { limit } => write!(f, "bulkhead full ({limit} concurrent calls)"),
+            Reason::QueueTimeout { after } => write!(f, "no bulkhead permit within {after:?}"),
+            Reason::RateLimited => f.write_str("rate limited"),
+            Reason::Throttled => f.write_str("throttled locally: the backend rejects too much"),
+            Reason::ConcurrencyLimited { limit } => {
+                write!(f, "adaptive concurrency limit reached ({limit} calls)")
+            }
+            Reason::TooManyKeys { max_keys } => write!(f, "all {max_keys} keys busy"),
         }
     }
 }
@@ -187,6 +240,11 @@ impl RejectedBy {
             RejectedBy::CircuitBreaker => "circuit_breaker",
             RejectedBy::AttemptTimeout => "attempt_timeout",
             RejectedBy::Deadline => "deadline",
+            RejectedBy::Bulkhead => "bulkhead",
+            RejectedBy::RateLimiter => "rate_limiter",
+            RejectedBy::Throttle => "throttle",
+            RejectedBy::AdaptiveLimit => "adaptive_limit",
+            RejectedBy::Keyed => "keyed",
         }
     }
 }

@@ -614,7 +614,7 @@ async fn a_rejection_reaches_a_box_error_stack_and_is_found_by_downcast() {
 #[tokio::test(start_paused = true)]
 async fn transitions_emit_one_event_each_and_calls_emit_none() {
     let recorder = Recorder::default();
-    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let _guard = recorder.install();
     let (_, mut svc) = breaker(
         CircuitBreakerLayer::builder()
             .name("payments")
@@ -757,7 +757,7 @@ async fn reconfigure_changes_thresholds_while_keeping_the_counted_calls() {
 #[tokio::test(start_paused = true)]
 async fn an_invalid_reconfiguration_is_refused_with_an_error_event_and_the_old_settings_stay() {
     let recorder = Recorder::default();
-    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let _guard = recorder.install();
     let (layer, _svc) = breaker(CircuitBreakerLayer::builder().name("db").half_open_calls(4));
     let before = layer.handle().config();
     let mut bad = before.clone();

@@ -48,7 +48,7 @@ async fn the_server_accepts_well_formed_budgets() {
 #[tokio::test(start_paused = true)]
 async fn the_server_ignores_garbage_negative_and_zero_budgets_with_a_warning() {
     let recorder = common::Recorder::default();
-    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let _guard = recorder.install();
     for bad in [
         "-5",
         "0",

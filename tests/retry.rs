@@ -670,7 +670,7 @@ proptest! {
 #[tokio::test(start_paused = true)]
 async fn each_retry_emits_one_event_with_attempt_delay_and_reason() {
     let recorder = common::Recorder::default();
-    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let _guard = recorder.install();
     let inner = Scripted::new(fails_until(2));
     plain(5, 7 * MS)
         .build()

@@ -90,17 +90,47 @@ impl Captured {
     }
 }
 
-/// A subscriber that records every event, for tests that check what was emitted.
+/// Records the `tracing` events emitted on the current thread while installed.
+///
+/// One global subscriber routes each event to the recorder installed on the emitting
+/// thread. (Per-thread `set_default` subscribers race with tracing's global callsite
+/// interest cache when tests run in parallel, and then miss events.)
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub events: Arc<Mutex<Vec<Captured>>>,
 }
 
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<Recorder>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Uninstalls the recorder when dropped.
+pub struct Installed(());
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+}
+
 impl Recorder {
+    /// Records this thread's events until the guard is dropped.
+    pub fn install(&self) -> Installed {
+        static ROUTER: std::sync::Once = std::sync::Once::new();
+        ROUTER.call_once(|| {
+            tracing::subscriber::set_global_default(Router).expect("no other global subscriber");
+        });
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        Installed(())
+    }
+
     pub fn take(&self) -> Vec<Captured> {
         std::mem::take(&mut *self.events.lock().unwrap())
     }
 }
+
+/// The global subscriber: forwards events to the current thread's recorder.
+struct Router;
 
 struct Visitor<'a>(&'a mut Vec<(String, String)>);
 
@@ -113,7 +143,7 @@ impl tracing::field::Visit for Visitor<'_> {
     }
 }
 
-impl tracing::Subscriber for Recorder {
+impl tracing::Subscriber for Router {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
@@ -128,7 +158,11 @@ impl tracing::Subscriber for Recorder {
             fields: Vec::new(),
         };
         event.record(&mut Visitor(&mut captured.fields));
-        self.events.lock().unwrap().push(captured);
+        CURRENT.with(|c| {
+            if let Some(recorder) = &*c.borrow() {
+                recorder.events.lock().unwrap().push(captured);
+            }
+        });
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}

@@ -1,0 +1,123 @@
+//! Admission control on its allowed path against its peers, same inner service, one run:
+//! the bulkhead's free-permit path against `tower::limit::ConcurrencyLimit`, and the rate
+//! limiter's allowed path against `governor`'s direct limiter.
+//!
+//! cargo bench --bench admission
+
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use seawall::bulkhead::{BulkheadLayer, Mode};
+use seawall::rate_limit::RateLimitLayer;
+use std::hint::black_box;
+use tower::{BoxError, Layer, Service};
+
+/// Answers at once.
+#[derive(Clone)]
+struct Ready;
+
+impl Service<u64> for Ready {
+    type Response = u64;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<u64, BoxError>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, x: u64) -> Self::Future {
+        std::future::ready(Ok(x))
+    }
+}
+
+/// Readies, calls once and polls to completion with a no-op waker.
+fn drive<S: Service<u64, Response = u64>>(svc: &mut S, x: u64) -> u64 {
+    let mut cx = Context::from_waker(Waker::noop());
+    let _ = svc.poll_ready(&mut cx);
+    let mut future = pin!(svc.call(x));
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out.ok().unwrap_or(0);
+        }
+    }
+}
+
+fn bulkhead(c: &mut Criterion) {
+    let mut g = c.benchmark_group("bulkhead/free permit");
+    let mut bare = Ready;
+    g.bench_function("no limit", |b| b.iter(|| drive(&mut bare, black_box(1))));
+    let mut tower = tower::limit::ConcurrencyLimitLayer::new(64).layer(Ready);
+    g.bench_function("tower ConcurrencyLimit", |b| {
+        b.iter(|| drive(&mut tower, black_box(1)))
+    });
+    let layer = BulkheadLayer::builder().max_concurrent(64).build().unwrap();
+    let mut fail_fast = layer.layer(Ready);
+    g.bench_function("seawall Bulkhead (fail fast)", |b| {
+        b.iter(|| drive(&mut fail_fast, black_box(1)))
+    });
+    let layer = BulkheadLayer::builder()
+        .max_concurrent(64)
+        .mode(Mode::Backpressure)
+        .build()
+        .unwrap();
+    let mut backpressure = layer.layer(Ready);
+    g.bench_function("seawall Bulkhead (backpressure)", |b| {
+        b.iter(|| drive(&mut backpressure, black_box(1)))
+    });
+    g.finish();
+}
+
+fn rate_limit(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    // A rate no benchmark loop can reach: every call takes the allowed path.
+    let mut g = c.benchmark_group("rate limit/allowed");
+    let governor = governor::RateLimiter::direct(governor::Quota::per_second(
+        NonZeroU32::new(1_000_000_000).unwrap(),
+    ));
+    g.bench_function("governor check()", |b| {
+        b.iter(|| black_box(governor.check().is_ok()))
+    });
+    let mut bare = Ready;
+    g.bench_function("governor check() + call", |b| {
+        b.iter(|| {
+            if governor.check().is_ok() {
+                drive(&mut bare, black_box(1))
+            } else {
+                0
+            }
+        })
+    });
+    // What the clock read alone costs (GCRA needs the time; governor reads a TSC clock,
+    // seawall tokio's, which adds a check for a paused clock when `test-util` is on, as
+    // it is in this crate's dev builds).
+    g.bench_function("clock: tokio Instant::now()", |b| {
+        b.iter(|| black_box(tokio::time::Instant::now()))
+    });
+    g.bench_function("clock: std Instant::now()", |b| {
+        b.iter(|| black_box(std::time::Instant::now()))
+    });
+    let layer = RateLimitLayer::builder(1_000_000_000, Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let mut seawall = layer.layer(Ready);
+    g.bench_function("seawall RateLimit call", |b| {
+        b.iter(|| drive(&mut seawall, black_box(1)))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    targets = bulkhead, rate_limit
+}
+criterion_main!(benches);

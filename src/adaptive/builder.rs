@@ -1,0 +1,195 @@
+//! Configuration of an adaptive concurrency limiter, validated by `build()`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::algorithm::Algorithm;
+use super::layer::AdaptiveLimitLayer;
+use super::state::Limiter;
+use crate::classify::ErrorsAreFailures;
+use crate::config::ConfigError;
+
+const MAX_LIMIT: u32 = 100_000;
+
+/// Settings for an [`AdaptiveLimitLayer`]. The algorithm is required; the rest has
+/// defaults, Netflix concurrency-limits' for both algorithms: start at 20, never below
+/// 20 nor above 200. Lower the minimum to let the limit shrink below where it starts.
+///
+/// ```
+/// use seawall::adaptive::{AdaptiveLimitLayer, Gradient2};
+///
+/// let layer = AdaptiveLimitLayer::builder(Gradient2::default())
+///     .name("search")
+///     .initial_limit(10)
+///     .min_limit(2)
+///     .max_limit(100)
+///     .build()?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "call `build()` to get a layer"]
+pub struct Builder<C = ErrorsAreFailures> {
+    name: String,
+    algorithm: Algorithm,
+    initial: u32,
+    min: u32,
+    max: u32,
+    classifier: C,
+}
+
+impl Builder {
+    pub(crate) fn new(algorithm: Algorithm) -> Self {
+        Builder {
+            name: "adaptive".to_owned(),
+            algorithm,
+            initial: 20,
+            min: 20,
+            max: 200,
+            classifier: ErrorsAreFailures,
+        }
+    }
+}
+
+impl<C> Builder<C> {
+    /// Names the limiter in events. Default: `"adaptive"`.
+    ///
+    /// ```
+    /// # use seawall::adaptive::{AdaptiveLimitLayer, Aimd};
+    /// let layer = AdaptiveLimitLayer::builder(Aimd::default()).name("db").build().unwrap();
+    /// assert_eq!(layer.handle().name(), "db");
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The limit to start with. Allowed: `min_limit..=max_limit`. Default: 20.
+    ///
+    /// ```
+    /// # use seawall::adaptive::{AdaptiveLimitLayer, Aimd};
+    /// let layer = AdaptiveLimitLayer::builder(Aimd::default()).initial_limit(50).build().unwrap();
+    /// assert_eq!(layer.handle().limit(), 50);
+    /// ```
+    pub fn initial_limit(mut self, limit: u32) -> Self {
+        self.initial = limit;
+        self
+    }
+
+    /// The limit never goes below this. Allowed: `1..=max_limit`. Default: 20.
+    ///
+    /// ```
+    /// # use seawall::adaptive::{AdaptiveLimitLayer, Aimd};
+    /// let layer = AdaptiveLimitLayer::builder(Aimd::default()).min_limit(1).build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn min_limit(mut self, limit: u32) -> Self {
+        self.min = limit;
+        self
+    }
+
+    /// The limit never goes above this. Allowed: `1..=100000`. Default: 200.
+    ///
+    /// ```
+    /// # use seawall::adaptive::{AdaptiveLimitLayer, Aimd};
+    /// let layer = AdaptiveLimitLayer::builder(Aimd::default()).max_limit(1000).build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn max_limit(mut self, limit: u32) -> Self {
+        self.max = limit;
+        self
+    }
+
+    /// Decides which results count as drops (failures) for the algorithm; ignored
+    /// results give their permit back without moving the limit.
+    /// Default: [`ErrorsAreFailures`].
+    ///
+    /// ```
+    /// use seawall::{adaptive::{AdaptiveLimitLayer, Aimd}, Outcome};
+    ///
+    /// let layer = AdaptiveLimitLayer::builder(Aimd::default())
+    ///     .classifier(|r: &Result<u16, tower::BoxError>| match r {
+    ///         Ok(503) | Err(_) => Outcome::Failure,
+    ///         Ok(_) => Outcome::Success,
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn classifier<C2>(self, classifier: C2) -> Builder<C2> {
+        Builder {
+            name: self.name,
+            algorithm: self.algorithm,
+            initial: self.initial,
+            min: self.min,
+            max: self.max,
+            classifier,
+        }
+    }
+
+    /// Validates the settings and creates the limiter's shared state.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting outside its allowed range.
+    ///
+    /// ```
+    /// # use seawall::adaptive::{AdaptiveLimitLayer, Aimd};
+    /// let err = AdaptiveLimitLayer::builder(Aimd::default()).initial_limit(500).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "adaptive.initial_limit: 500 is outside 20..=200 (min_limit..=max_limit)");
+    /// ```
+    pub fn build(self) -> Result<AdaptiveLimitLayer<C>, ConfigError> {
+        self.validate().map_err(|e| e.within("adaptive"))?;
+        let name = Arc::from(self.name.as_str());
+        let limiter = Limiter::new(name, self.algorithm, self.initial, self.min, self.max);
+        Ok(AdaptiveLimitLayer::from_parts(
+            Arc::new(limiter),
+            self.classifier,
+        ))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_LIMIT).contains(&self.max) {
+            return Err(ConfigError::new("max_limit", self.max, "1..=100000"));
+        }
+        if !(1..=self.max).contains(&self.min) {
+            let allowed = format!("1..={} (max_limit)", self.max);
+            return Err(ConfigError::new("min_limit", self.min, allowed));
+        }
+        if !(self.min..=self.max).contains(&self.initial) {
+            let allowed = format!("{}..={} (min_limit..=max_limit)", self.min, self.max);
+            return Err(ConfigError::new("initial_limit", self.initial, allowed));
+        }
+        match self.algorithm {
+            Algorithm::Aimd(a) => {
+                if !(0.5..1.0).contains(&a.backoff_ratio) {
+                    let ratio = a.backoff_ratio;
+                    return Err(ConfigError::new("aimd.backoff_ratio", ratio, "[0.5, 1)"));
+                }
+                if a.timeout.is_zero() || a.timeout > Duration::from_secs(24 * 3600) {
+                    let shown = format!("{:?}", a.timeout);
+                    return Err(ConfigError::new("aimd.timeout", shown, "(0s, 1 day]"));
+                }
+            }
+            Algorithm::Gradient2(g) => {
+                if !(g.smoothing > 0.0 && g.smoothing <= 1.0) {
+                    let s = g.smoothing;
+                    return Err(ConfigError::new("gradient2.smoothing", s, "(0, 1]"));
+                }
+                if !(1.0..=100.0).contains(&g.rtt_tolerance) {
+                    let t = g.rtt_tolerance;
+                    return Err(ConfigError::new("gradient2.rtt_tolerance", t, "[1, 100]"));
+                }
+                if !(10..=100_000).contains(&g.long_window) {
+                    let w = g.long_window;
+                    return Err(ConfigError::new("gradient2.long_window", w, "10..=100000"));
+                }
+                if g.queue_size > 1000 {
+                    let q = g.queue_size;
+                    return Err(ConfigError::new("gradient2.queue_size", q, "0..=1000"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

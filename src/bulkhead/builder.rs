@@ -1,0 +1,178 @@
+//! Configuration of a bulkhead, validated by `build()`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::layer::BulkheadLayer;
+use super::{Mode, Settings};
+use crate::config::ConfigError;
+use crate::semaphore::Semaphore;
+
+pub(crate) const MAX_CONCURRENT: u32 = 100_000;
+pub(crate) const MAX_CONCURRENT_TEXT: &str = "1..=100000";
+const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// Settings for a [`BulkheadLayer`]; every one has a default.
+///
+/// Defaults follow resilience4j's semaphore bulkhead: 25 concurrent calls and no waiting
+/// (a full bulkhead rejects at once), in [`Mode::FailFast`]. When a maximum wait is set,
+/// up to 100 callers queue in arrival order.
+///
+/// ```
+/// use seawall::bulkhead::BulkheadLayer;
+/// use std::time::Duration;
+///
+/// let layer = BulkheadLayer::builder()
+///     .name("inventory")
+///     .max_concurrent(10)
+///     .max_wait(Duration::from_millis(50))
+///     .max_queued(20)
+///     .build()?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "call `build()` to get a layer"]
+pub struct Builder {
+    name: String,
+    max_concurrent: u32,
+    max_wait: Duration,
+    max_queued: u32,
+    mode: Mode,
+}
+
+impl Builder {
+    pub(crate) fn new() -> Self {
+        Builder {
+            name: "bulkhead".to_owned(),
+            max_concurrent: 25,
+            max_wait: Duration::ZERO,
+            max_queued: 100,
+            mode: Mode::FailFast,
+        }
+    }
+
+    /// Names the bulkhead in events. Default: `"bulkhead"`.
+    ///
+    /// ```
+    /// # use seawall::bulkhead::BulkheadLayer;
+    /// let layer = BulkheadLayer::builder().name("search").build().unwrap();
+    /// assert_eq!(layer.handle().name(), "search");
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// How many calls may run at once. Allowed: `1..=100000`. Default: 25.
+    ///
+    /// ```
+    /// # use seawall::bulkhead::BulkheadLayer;
+    /// let layer = BulkheadLayer::builder().max_concurrent(4).build().unwrap();
+    /// assert_eq!(layer.handle().max_concurrent(), 4);
+    /// ```
+    pub fn max_concurrent(mut self, calls: u32) -> Self {
+        self.max_concurrent = calls;
+        self
+    }
+
+    /// In [`Mode::FailFast`], how long a call may queue for a permit before it is
+    /// rejected; zero rejects a call at once when the bulkhead is full. A call's
+    /// [deadline](crate::deadline) cuts the wait shorter. Allowed: `[0s, 1 day]`.
+    /// Default: zero.
+    ///
+    /// ```
+    /// # use seawall::bulkhead::BulkheadLayer;
+    /// # use std::time::Duration;
+    /// let layer = BulkheadLayer::builder().max_wait(Duration::from_millis(100)).build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// In [`Mode::FailFast`] with a maximum wait, how many calls may queue; a call that
+    /// finds the queue full is rejected at once. Allowed: `0..=100000`. Default: 100.
+    ///
+    /// ```
+    /// # use seawall::bulkhead::BulkheadLayer;
+    /// # use std::time::Duration;
+    /// let layer = BulkheadLayer::builder()
+    ///     .max_wait(Duration::from_secs(1))
+    ///     .max_queued(5)
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn max_queued(mut self, calls: u32) -> Self {
+        self.max_queued = calls;
+        self
+    }
+
+    /// How a full bulkhead treats a new call. Default: [`Mode::FailFast`].
+    ///
+    /// ```
+    /// use seawall::bulkhead::{BulkheadLayer, Mode};
+    /// let layer = BulkheadLayer::builder().mode(Mode::Backpressure).build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Validates the settings and creates the bulkhead's shared state.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting outside its allowed range.
+    ///
+    /// ```
+    /// # use seawall::bulkhead::BulkheadLayer;
+    /// let err = BulkheadLayer::builder().max_concurrent(0).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "bulkhead.max_concurrent: 0 is outside 1..=100000");
+    /// ```
+    pub fn build(self) -> Result<BulkheadLayer, ConfigError> {
+        self.validate().map_err(|e| e.within("bulkhead"))?;
+        let settings = Settings {
+            mode: self.mode,
+            max_wait: self.max_wait,
+            max_queued: self.max_queued,
+        };
+        let semaphore = Arc::new(Semaphore::new(self.max_concurrent));
+        Ok(BulkheadLayer::from_parts(
+            semaphore,
+            settings,
+            Arc::from(self.name.as_str()),
+        ))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_max_concurrent(self.max_concurrent)?;
+        if self.max_wait > MAX_WAIT {
+            let shown = format!("{:?}", self.max_wait);
+            return Err(ConfigError::new("max_wait", shown, "[0s, 1 day]"));
+        }
+        if self.max_queued > MAX_CONCURRENT {
+            return Err(ConfigError::new(
+                "max_queued",
+                self.max_queued,
+                "0..=100000",
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn check_max_concurrent(calls: u32) -> Result<(), ConfigError> {
+    if (1..=MAX_CONCURRENT).contains(&calls) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "max_concurrent",
+            calls,
+            MAX_CONCURRENT_TEXT,
+        ))
+    }
+}

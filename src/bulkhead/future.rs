@@ -1,0 +1,127 @@
+//! The bulkhead's response future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+use tower::Service;
+
+use crate::rejection::{Reason, Rejected};
+use crate::semaphore::{Permit, Waiting};
+use crate::time::LazyTimer;
+
+pin_project! {
+    /// The future of a [`Bulkhead`](super::Bulkhead) call: waiting in the queue, then
+    /// running with a permit, or an immediate rejection.
+    ///
+    /// Its permit is given back when the call ends or the future is dropped; dropped
+    /// while queued, it leaves the queue.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F, S, Req> {
+        #[pin]
+        state: State<F, S, Req>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    #[derive(Debug)]
+    enum State<F, S, Req> {
+        Running { #[pin] future: F, permit: Option<Permit> },
+        Queued {
+            waiting: Waiting,
+            #[pin]
+            timer: LazyTimer,
+            give_up: GiveUp,
+            // The service, already ready, and the request it will be called with.
+            call: Option<(S, Req)>,
+        },
+        Rejected { rejection: Option<Rejected> },
+    }
+}
+
+/// When a queued call gives up, and what it then says.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GiveUp {
+    pub(crate) at: Instant,
+    pub(crate) reason: Reason,
+}
+
+impl<F, S, Req> ResponseFuture<F, S, Req> {
+    #[inline]
+    pub(crate) fn running(future: F, permit: Permit) -> Self {
+        let permit = Some(permit);
+        ResponseFuture {
+            state: State::Running { future, permit },
+        }
+    }
+
+    pub(crate) fn queued(waiting: Waiting, give_up: GiveUp, service: S, req: Req) -> Self {
+        ResponseFuture {
+            state: State::Queued {
+                waiting,
+                timer: LazyTimer::new(),
+                give_up,
+                call: Some((service, req)),
+            },
+        }
+    }
+
+    pub(crate) fn rejected(reason: Reason) -> Self {
+        let rejection = Some(Rejected::new(reason, None));
+        ResponseFuture {
+            state: State::Rejected { rejection },
+        }
+    }
+}
+
+impl<F, S, Req, T, E> Future for ResponseFuture<F, S, Req>
+where
+    F: Future<Output = Result<T, E>>,
+    S: Service<Req, Future = F>,
+    E: From<Rejected>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Running { future, permit } => {
+                    let result = ready!(future.poll(cx));
+                    drop(permit.take());
+                    return Poll::Ready(result);
+                }
+                StateProj::Queued {
+                    waiting,
+                    timer,
+                    give_up,
+                    call,
+                } => {
+                    if let Poll::Ready(permit) = waiting.poll_permit(cx) {
+                        let (mut service, req) = call.take().expect("a queued call runs once");
+                        State::Running {
+                            future: service.call(req),
+                            permit: Some(permit),
+                        }
+                    } else {
+                        let at = give_up.at;
+                        ready!(timer.poll_expired(cx, || at));
+                        // Dropping the queued state leaves the queue (or gives back a
+                        // permit granted at this very moment).
+                        State::Rejected {
+                            rejection: Some(Rejected::new(give_up.reason, None)),
+                        }
+                    }
+                }
+                StateProj::Rejected { rejection } => {
+                    let rejection = rejection.take().expect("polled after completion");
+                    return Poll::Ready(Err(rejection.into()));
+                }
+            };
+            self.as_mut().project().state.set(next);
+        }
+    }
+}

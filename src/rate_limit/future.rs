@@ -1,0 +1,116 @@
+//! The rate limiter's response future.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+use tower::Service;
+
+use super::gcra::{Gcra, Slot};
+use crate::rejection::Rejected;
+
+pin_project! {
+    /// The future of a [`RateLimit`](super::RateLimit) call: the inner call, a wait for a
+    /// reserved slot before it, or an immediate rejection.
+    ///
+    /// Dropped while it waits, it gives its reserved slot back.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F, S, Req> {
+        #[pin]
+        state: State<F, S, Req>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    #[derive(Debug)]
+    enum State<F, S, Req> {
+        Running { #[pin] future: F },
+        Waiting {
+            #[pin]
+            sleep: Sleep,
+            reservation: Reservation,
+            // The service, already ready, and the request it will be called with.
+            call: Option<(S, Req)>,
+        },
+        Rejected { rejection: Option<Rejected> },
+    }
+}
+
+/// A slot reserved ahead of time; given back if dropped unused.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    pub(crate) gcra: Arc<Gcra>,
+    pub(crate) slot: Option<Slot>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.gcra.refund(slot);
+        }
+    }
+}
+
+impl<F, S, Req> ResponseFuture<F, S, Req> {
+    #[inline]
+    pub(crate) fn running(future: F) -> Self {
+        ResponseFuture {
+            state: State::Running { future },
+        }
+    }
+
+    pub(crate) fn waiting(sleep: Sleep, reservation: Reservation, service: S, req: Req) -> Self {
+        ResponseFuture {
+            state: State::Waiting {
+                sleep,
+                reservation,
+                call: Some((service, req)),
+            },
+        }
+    }
+
+    pub(crate) fn rejected(rejection: Rejected) -> Self {
+        ResponseFuture {
+            state: State::Rejected {
+                rejection: Some(rejection),
+            },
+        }
+    }
+}
+
+impl<F, S, Req, T, E> Future for ResponseFuture<F, S, Req>
+where
+    F: Future<Output = Result<T, E>>,
+    S: Service<Req, Future = F>,
+    E: From<Rejected>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let future = match self.as_mut().project().state.project() {
+                StateProj::Running { future } => return future.poll(cx),
+                StateProj::Waiting {
+                    sleep,
+                    reservation,
+                    call,
+                } => {
+                    ready!(sleep.poll(cx));
+                    reservation.slot = None; // used: nothing to give back
+                    let (mut service, req) = call.take().expect("a waiting call runs once");
+                    service.call(req)
+                }
+                StateProj::Rejected { rejection } => {
+                    let rejection = rejection.take().expect("polled after completion");
+                    return Poll::Ready(Err(rejection.into()));
+                }
+            };
+            self.as_mut().project().state.set(State::Running { future });
+        }
+    }
+}

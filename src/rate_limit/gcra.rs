@@ -1,0 +1,142 @@
+//! GCRA (the generic cell rate algorithm): the whole limiter state is one atomic word.
+//!
+//! The word holds the *theoretical arrival time* (TAT): when the limiter would be empty
+//! again if no more calls came, in nanoseconds since the limiter was built. With an
+//! emission interval `T = per / permits` and a burst of `b` calls, a call at `now` is
+//! allowed if `TAT <= now + T·(b − 1)`; it then moves the TAT to `max(TAT, now) + T`.
+//! A call that would have to wait `TAT − now − T·(b − 1)` may reserve its slot by the
+//! same compare-and-swap, and give it back if it is dropped before its time.
+//!
+//! The rate can change at run time; the interval and burst are read with relaxed loads,
+//! so a call racing with a change sees either the old or the new rate.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+#[derive(Debug)]
+pub(crate) struct Gcra {
+    epoch: Instant,
+    tat: AtomicU64,
+    interval_ns: AtomicU64,
+    burst: AtomicU32,
+    permits: AtomicU32,
+    per_ns: AtomicU64,
+}
+
+/// A granted call: how long it must wait for its slot (zero: go now).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub(crate) wait_ns: u64,
+    pub(crate) interval_ns: u64,
+}
+
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Gcra {
+    pub(crate) fn new(permits: u32, per: Duration, burst: u32) -> Self {
+        let gcra = Gcra {
+            epoch: Instant::now(),
+            tat: AtomicU64::new(0),
+            interval_ns: AtomicU64::new(0),
+            burst: AtomicU32::new(burst),
+            permits: AtomicU32::new(0),
+            per_ns: AtomicU64::new(0),
+        };
+        gcra.set_rate(permits, per);
+        gcra
+    }
+
+    /// Callers validate: `permits >= 1`, `per / permits >= 1ns`.
+    pub(crate) fn set_rate(&self, permits: u32, per: Duration) {
+        let per_ns = nanos(per);
+        self.permits.store(permits, Relaxed);
+        self.per_ns.store(per_ns, Relaxed);
+        self.interval_ns
+            .store((per_ns / u64::from(permits.max(1))).max(1), Relaxed);
+    }
+
+    pub(crate) fn rate(&self) -> (u32, Duration) {
+        let per = Duration::from_nanos(self.per_ns.load(Relaxed));
+        (self.permits.load(Relaxed), per)
+    }
+
+    pub(crate) fn burst(&self) -> u32 {
+        self.burst.load(Relaxed)
+    }
+
+    pub(crate) fn now_ns(&self) -> u64 {
+        nanos(Instant::now().saturating_duration_since(self.epoch))
+    }
+
+    /// The instant `ns` nanoseconds after the epoch.
+    pub(crate) fn instant(&self, ns: u64) -> Instant {
+        crate::time::after(self.epoch, Duration::from_nanos(ns))
+    }
+
+    /// Takes a slot at `now`, or reserves one at most `max_wait_ns` ahead.
+    /// `Err(wait)`: the nearest slot is `wait` nanoseconds away, beyond `max_wait_ns`.
+    #[inline]
+    pub(crate) fn acquire(&self, now: u64, max_wait_ns: u64) -> Result<Slot, u64> {
+        let interval_ns = self.interval_ns.load(Relaxed);
+        let tolerance =
+            interval_ns.saturating_mul(u64::from(self.burst.load(Relaxed).saturating_sub(1)));
+        let earliest_allowed = now.saturating_add(tolerance);
+        let mut tat = self.tat.load(Relaxed);
+        loop {
+            let wait_ns = tat.saturating_sub(earliest_allowed);
+            if wait_ns > max_wait_ns {
+                return Err(wait_ns);
+            }
+            let next = tat.max(now).saturating_add(interval_ns);
+            match self.tat.compare_exchange_weak(tat, next, AcqRel, Relaxed) {
+                Ok(_) => {
+                    return Ok(Slot {
+                        wait_ns,
+                        interval_ns,
+                    });
+                }
+                Err(seen) => tat = seen,
+            }
+        }
+    }
+
+    /// Gives back a reserved slot that will not be used.
+    pub(crate) fn refund(&self, slot: Slot) {
+        let _ = self.tat.fetch_update(AcqRel, Relaxed, |tat| {
+            Some(tat.saturating_sub(slot.interval_ns))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_passes_at_once_then_calls_are_spaced_by_the_interval() {
+        let g = Gcra::new(10, Duration::from_secs(1), 3);
+        for _ in 0..3 {
+            assert_eq!(g.acquire(0, 0).map(|s| s.wait_ns), Ok(0));
+        }
+        assert_eq!(g.acquire(0, 0), Err(100 * MS));
+        assert_eq!(g.acquire(100 * MS, 0).map(|s| s.wait_ns), Ok(0));
+        assert_eq!(g.acquire(150 * MS, 0), Err(50 * MS));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reserved_slot_given_back_frees_the_next_one() {
+        let g = Gcra::new(10, Duration::from_secs(1), 1);
+        g.acquire(0, 0).unwrap();
+        let slot = g.acquire(0, 500 * MS).unwrap();
+        assert_eq!(slot.wait_ns, 100 * MS);
+        g.refund(slot);
+        assert_eq!(g.acquire(0, 0), Err(100 * MS));
+        assert_eq!(g.acquire(100 * MS, 0).map(|s| s.wait_ns), Ok(0));
+    }
+}

@@ -1,0 +1,204 @@
+//! Configuration of a client-side throttle, validated by `build()`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::layer::ThrottleLayer;
+use super::state::{Settings, Throttler};
+use crate::classify::ErrorsAreFailures;
+use crate::config::ConfigError;
+
+/// Settings for a [`ThrottleLayer`]; every one has a default.
+///
+/// Defaults follow the Google SRE book's client-side throttling: `K = 2` over the last
+/// 2 minutes (kept in 12 buckets of 10 s). seawall adds a cap on the rejection
+/// probability, 0.9 by default, so that at least one call in ten still reaches a
+/// struggling backend and its recovery shows within one window.
+///
+/// ```
+/// use seawall::throttle::ThrottleLayer;
+/// use std::time::Duration;
+///
+/// let layer = ThrottleLayer::builder()
+///     .k(1.5)
+///     .window(Duration::from_secs(60), 6)
+///     .max_reject_probability(0.5)
+///     .seed(7)
+///     .build()?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "call `build()` to get a layer"]
+pub struct Builder<C = ErrorsAreFailures> {
+    name: String,
+    k: f64,
+    window: Duration,
+    buckets: u32,
+    max_reject_probability: f64,
+    seed: Option<u64>,
+    classifier: C,
+}
+
+impl Builder {
+    pub(crate) fn new() -> Self {
+        Builder {
+            name: "throttle".to_owned(),
+            k: 2.0,
+            window: Duration::from_secs(120),
+            buckets: 12,
+            max_reject_probability: 0.9,
+            seed: None,
+            classifier: ErrorsAreFailures,
+        }
+    }
+}
+
+impl<C> Builder<C> {
+    /// Names the throttle (for the handle). Default: `"throttle"`.
+    ///
+    /// ```
+    /// # use seawall::throttle::ThrottleLayer;
+    /// let layer = ThrottleLayer::builder().name("search").build().unwrap();
+    /// assert_eq!(layer.handle().name(), "search");
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The multiplier K: the throttle starts rejecting once requests exceed K times
+    /// accepts. Lower is more aggressive. Allowed: `[1, 100]`. Default: 2.
+    ///
+    /// ```
+    /// # use seawall::throttle::ThrottleLayer;
+    /// let layer = ThrottleLayer::builder().k(1.1).build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn k(mut self, k: f64) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// The sliding window of history, kept in `buckets` buckets that expire one at a
+    /// time. Allowed: `buckets` in `1..=1000`, each bucket at least 1 ms, the window at
+    /// most 1 day. Default: 2 minutes in 12 buckets.
+    ///
+    /// ```
+    /// # use seawall::throttle::ThrottleLayer;
+    /// # use std::time::Duration;
+    /// let layer = ThrottleLayer::builder().window(Duration::from_secs(30), 30).build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn window(mut self, window: Duration, buckets: u32) -> Self {
+        self.window = window;
+        self.buckets = buckets;
+        self
+    }
+
+    /// The highest probability with which a call is rejected. Allowed: `(0, 1]`.
+    /// Default: 0.9.
+    ///
+    /// ```
+    /// # use seawall::throttle::ThrottleLayer;
+    /// let layer = ThrottleLayer::builder().max_reject_probability(0.75).build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn max_reject_probability(mut self, p: f64) -> Self {
+        self.max_reject_probability = p;
+        self
+    }
+
+    /// Seeds the random draw, for reproducible tests. Default: a random seed.
+    ///
+    /// ```
+    /// # use seawall::throttle::ThrottleLayer;
+    /// let layer = ThrottleLayer::builder().seed(42).build().unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Decides which results count as *accepted* by the backend: [`Outcome::Success`]
+    /// is accepted, [`Outcome::Failure`] is not, [`Outcome::Ignored`] is not counted at
+    /// all. Default: [`ErrorsAreFailures`].
+    ///
+    /// [`Outcome::Success`]: crate::Outcome::Success
+    /// [`Outcome::Failure`]: crate::Outcome::Failure
+    /// [`Outcome::Ignored`]: crate::Outcome::Ignored
+    ///
+    /// ```
+    /// use seawall::{throttle::ThrottleLayer, Outcome};
+    ///
+    /// // Only "overloaded" answers (HTTP 429 and 503) count against the backend.
+    /// let layer = ThrottleLayer::builder()
+    ///     .classifier(|r: &Result<u16, tower::BoxError>| match r {
+    ///         Ok(429 | 503) => Outcome::Failure,
+    ///         Ok(_) => Outcome::Success,
+    ///         Err(_) => Outcome::Ignored,
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn classifier<C2>(self, classifier: C2) -> Builder<C2> {
+        Builder {
+            name: self.name,
+            k: self.k,
+            window: self.window,
+            buckets: self.buckets,
+            max_reject_probability: self.max_reject_probability,
+            seed: self.seed,
+            classifier,
+        }
+    }
+
+    /// Validates the settings and creates the throttle's shared state.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting outside its allowed range.
+    ///
+    /// ```
+    /// # use seawall::throttle::ThrottleLayer;
+    /// let err = ThrottleLayer::builder().k(0.5).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "throttle.k: 0.5 is outside [1, 100]");
+    /// ```
+    pub fn build(self) -> Result<ThrottleLayer<C>, ConfigError> {
+        let bucket_ms = self.validate().map_err(|e| e.within("throttle"))?;
+        let settings = Settings {
+            name: self.name,
+            k: self.k,
+            max_reject_probability: self.max_reject_probability,
+            bucket_ms,
+        };
+        let seed = self.seed.unwrap_or_else(rand::random);
+        let throttler = Arc::new(Throttler::new(settings, self.buckets, seed));
+        Ok(ThrottleLayer::from_parts(throttler, self.classifier))
+    }
+
+    fn validate(&self) -> Result<u64, ConfigError> {
+        if !(1.0..=100.0).contains(&self.k) {
+            return Err(ConfigError::new("k", self.k, "[1, 100]"));
+        }
+        let p = self.max_reject_probability;
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(ConfigError::new("max_reject_probability", p, "(0, 1]"));
+        }
+        if !(1..=1000).contains(&self.buckets) {
+            return Err(ConfigError::new("window.buckets", self.buckets, "1..=1000"));
+        }
+        let bucket_ms = self.window.as_millis() / u128::from(self.buckets);
+        if bucket_ms == 0 || self.window > Duration::from_secs(24 * 3600) {
+            let shown = format!("{:?}", self.window);
+            return Err(ConfigError::new(
+                "window.window",
+                shown,
+                "[1ms × buckets, 1 day]",
+            ));
+        }
+        Ok(bucket_ms as u64)
+    }
+}
