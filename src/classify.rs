@@ -97,3 +97,100 @@ where
         self(result)
     }
 }
+
+/// Ready-made classifiers for HTTP and gRPC responses (feature `http`).
+///
+/// ```
+/// use seawall::classify::http::{grpc_code, GrpcStatus, TransientStatus};
+/// use seawall::{Classify, Outcome};
+///
+/// let status = |code| Ok::<_, ()>(http::Response::builder().status(code).body(()).unwrap());
+/// assert_eq!(TransientStatus.classify(&status(503)), Outcome::Failure);
+///
+/// let grpc = |code: &str| Ok::<_, ()>(http::Response::builder().header("grpc-status", code).body(()).unwrap());
+/// assert_eq!(GrpcStatus.classify(&grpc("14")), Outcome::Failure); // UNAVAILABLE
+/// assert_eq!(GrpcStatus.classify(&grpc("5")), Outcome::Success); // NOT_FOUND: the server is fine
+/// assert_eq!(grpc_code(1), Outcome::Ignored); // CANCELLED by the caller
+/// ```
+#[cfg(feature = "http")]
+pub mod http {
+    use http::Response;
+
+    use super::{Classify, Outcome};
+
+    /// Classifies the transient HTTP statuses as failures, as Polly's standard pipeline
+    /// does: 408, 429 and 5xx, plus every transport error. Other responses are successes.
+    ///
+    /// ```
+    /// use seawall::{classify::http::TransientStatus, Classify, Outcome};
+    ///
+    /// let status = |code| Ok::<_, ()>(http::Response::builder().status(code).body(()).unwrap());
+    /// assert_eq!(TransientStatus.classify(&status(429)), Outcome::Failure);
+    /// assert_eq!(TransientStatus.classify(&status(400)), Outcome::Success);
+    /// assert_eq!(TransientStatus.classify(&Err::<http::Response<()>, _>("reset")), Outcome::Failure);
+    /// ```
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct TransientStatus;
+
+    impl<B, E> Classify<Response<B>, E> for TransientStatus {
+        fn classify(&self, result: &Result<Response<B>, E>) -> Outcome {
+            match result {
+                Ok(response) => match response.status().as_u16() {
+                    408 | 429 | 500..=599 => Outcome::Failure,
+                    _ => Outcome::Success,
+                },
+                Err(_) => Outcome::Failure,
+            }
+        }
+    }
+
+    /// Classifies gRPC responses by the `grpc-status` header of trailers-only responses
+    /// (how servers send errors), falling back to [`TransientStatus`] for the HTTP status
+    /// when there is none. Transport errors are failures.
+    ///
+    /// ```
+    /// use seawall::{classify::http::GrpcStatus, Classify, Outcome};
+    /// let ok = Ok::<_, ()>(http::Response::new(()));
+    /// assert_eq!(GrpcStatus.classify(&ok), Outcome::Success);
+    /// ```
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct GrpcStatus;
+
+    impl<B, E> Classify<Response<B>, E> for GrpcStatus {
+        fn classify(&self, result: &Result<Response<B>, E>) -> Outcome {
+            let Ok(response) = result else {
+                return Outcome::Failure;
+            };
+            let code = response.headers().get("grpc-status").map(|v| {
+                std::str::from_utf8(v.as_bytes()).ok().and_then(|s| s.trim().parse::<i32>().ok())
+            });
+            match code {
+                Some(Some(code)) => grpc_code(code),
+                Some(None) => Outcome::Failure, // a status nobody can read
+                None => TransientStatus.classify(result),
+            }
+        }
+    }
+
+    /// How a gRPC status code counts, for classifiers over a client's own status type
+    /// (e.g. `tonic::Status::code() as i32`).
+    ///
+    /// Failures: UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL,
+    /// UNAVAILABLE, DATA_LOSS and codes outside the spec. Ignored: CANCELLED (the caller
+    /// gave up). Successes: OK and the codes that describe the request, not the server's
+    /// health (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED,
+    /// FAILED_PRECONDITION, OUT_OF_RANGE, UNIMPLEMENTED, UNAUTHENTICATED).
+    ///
+    /// ```
+    /// use seawall::{classify::http::grpc_code, Outcome};
+    /// assert_eq!(grpc_code(14), Outcome::Failure);
+    /// assert_eq!(grpc_code(3), Outcome::Success);
+    /// ```
+    pub fn grpc_code(code: i32) -> Outcome {
+        match code {
+            1 => Outcome::Ignored,
+            0 | 3 | 5 | 6 | 7 | 9 | 11 | 12 | 16 => Outcome::Success,
+            _ => Outcome::Failure,
+        }
+    }
+}

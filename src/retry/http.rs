@@ -27,7 +27,6 @@ use http_body::Body;
 use super::hint::{Hint, RetryHint, mark_rejection, rejection_hint};
 use super::http_date::{digits, http_date};
 use super::replay::Replay;
-use crate::classify::{Classify, Outcome};
 use crate::rejection::AsRejected;
 
 /// Reads `Retry-After` (delta-seconds or HTTP-date) and, failing that,
@@ -205,30 +204,7 @@ impl Attempt {
     }
 }
 
-/// Classifies the transient HTTP statuses as failures, as Polly's standard pipeline
-/// does: 408, 429 and 5xx, plus every error. Other responses are successes.
-///
-/// ```
-/// use seawall::{retry::http::TransientStatus, Classify, Outcome};
-///
-/// let status = |code| Ok::<_, ()>(http::Response::builder().status(code).body(()).unwrap());
-/// assert_eq!(TransientStatus.classify(&status(503)), Outcome::Failure);
-/// assert_eq!(TransientStatus.classify(&status(400)), Outcome::Success);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TransientStatus;
-
-impl<B, E> Classify<Response<B>, E> for TransientStatus {
-    fn classify(&self, result: &Result<Response<B>, E>) -> Outcome {
-        match result {
-            Ok(response) => match response.status().as_u16() {
-                408 | 429 | 500..=599 => Outcome::Failure,
-                _ => Outcome::Success,
-            },
-            Err(_) => Outcome::Failure,
-        }
-    }
-}
+pub use crate::classify::http::TransientStatus;
 
 #[cfg(test)]
 mod tests {
