@@ -162,7 +162,9 @@ pub mod http {
                 return Outcome::Failure;
             };
             let code = response.headers().get("grpc-status").map(|v| {
-                std::str::from_utf8(v.as_bytes()).ok().and_then(|s| s.trim().parse::<i32>().ok())
+                std::str::from_utf8(v.as_bytes())
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok())
             });
             match code {
                 Some(Some(code)) => grpc_code(code),

@@ -18,6 +18,8 @@
 //! * [`retry`]: jittered backoff, retry budgets on by default, server hints and
 //!   deadline awareness.
 //!
+//! All of it in one line, with proven defaults: [`pipeline::StandardPipeline`].
+//!
 //! Admission control (layers that decide whether a call may start at all):
 //!
 //! * [`bulkhead`]: a cap on concurrent calls with a bounded FIFO queue, fail-fast or
@@ -39,6 +41,7 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 pub mod keyed;
+pub mod pipeline;
 mod random;
 pub mod rate_limit;
 pub mod rejection;

@@ -1,0 +1,137 @@
+//! The standard pipeline: the recommended stack, in the recommended order, in one call.
+//!
+//! Outermost first:
+//!
+//! 1. **bulkhead** — at most 1000 calls at once, none queued: a caller that would only
+//!    add to an overload is refused at once;
+//! 2. **deadline** — 30 s for the whole call, every attempt and backoff included;
+//! 3. **retry** — 3 retries (4 attempts), exponential from 2 s with jitter, honouring
+//!    `Retry-After` and rejections' hints, within a retry budget;
+//! 4. **circuit breaker** — opens at 10 % failures over 30 s once 100 calls were seen,
+//!    for 5 s, then lets one probe decide;
+//! 5. **attempt timeout** — 10 s per attempt.
+//!
+//! The defaults are those of Microsoft's standard HTTP resilience handler
+//! (`Microsoft.Extensions.Http.Resilience`, built on Polly v8), whose "rate limiter" is
+//! a concurrency limiter of 1000 permits with no queue — a bulkhead here. Every layer
+//! can be changed through the builder, and the builder applies the same cross-checks:
+//! the attempt timeout may not exceed the total timeout, and a time-based breaker must
+//! sample at least twice the attempt timeout.
+//!
+//! ```
+//! use seawall::pipeline::StandardPipeline;
+//! use std::time::Duration;
+//! use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let pipeline = StandardPipeline::builder()
+//!     .name("payments")
+//!     .attempt_timeout(Duration::from_secs(2))
+//!     .retry(|retry| retry.max_attempts(3))
+//!     .build()?;
+//! let breaker = pipeline.circuit_breaker(); // handles to every stateful layer
+//!
+//! let mut client = ServiceBuilder::new()
+//!     .layer(pipeline)
+//!     .service(service_fn(|amount: u64| async move { Ok::<_, BoxError>(amount) }));
+//! assert_eq!(client.ready().await?.call(42).await?, 42);
+//! # let _ = breaker;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! With the `http` feature, [`StandardPipeline::http`] starts from the HTTP settings:
+//! 408, 429, 5xx and transport errors are failures, `Retry-After` and
+//! `grpc-retry-pushback-ms` set the next delay, and requests with small bodies are
+//! replayed.
+
+mod builder;
+
+use tower::Layer;
+
+pub use builder::Builder;
+
+use crate::bulkhead::{Bulkhead, BulkheadHandle, BulkheadLayer};
+use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerHandle, CircuitBreakerLayer};
+use crate::classify::ErrorsAreFailures;
+use crate::deadline::{Deadline, DeadlineLayer};
+use crate::retry::{CloneRequest, RejectionHint, Retry, RetryLayer};
+use crate::timeout::{AttemptTimeout, AttemptTimeoutLayer};
+
+/// The service a [`StandardPipeline`] makes of an inner service `S`.
+pub type StandardService<S, C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> =
+    Bulkhead<Deadline<Retry<CircuitBreaker<AttemptTimeout<S>, C>, C, H, R>>>;
+
+/// The standard pipeline, built; a [`Layer`] like any other.
+///
+/// Its stateful layers (bulkhead, retry budget, breaker) were created by
+/// [`Builder::build`], so every service it makes, and every clone, shares them.
+///
+/// ```
+/// use seawall::pipeline::StandardPipeline;
+/// let pipeline = StandardPipeline::builder().name("search").build()?;
+/// assert_eq!(pipeline.circuit_breaker().name(), "search");
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct StandardPipeline<C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
+    bulkhead: BulkheadLayer,
+    deadline: DeadlineLayer,
+    retry: RetryLayer<C, H, R>,
+    breaker: CircuitBreakerLayer<C>,
+    attempt: AttemptTimeoutLayer,
+}
+
+impl StandardPipeline {
+    /// Starts from the standard defaults; see the [module docs](self).
+    ///
+    /// ```
+    /// use seawall::pipeline::StandardPipeline;
+    /// let pipeline = StandardPipeline::builder().build()?;
+    /// # let _ = pipeline;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+impl<C, H, R> StandardPipeline<C, H, R> {
+    /// The circuit breaker's handle: state, metrics, manual control, reload.
+    ///
+    /// ```
+    /// # use seawall::pipeline::StandardPipeline;
+    /// # use seawall::circuit_breaker::State;
+    /// let pipeline = StandardPipeline::builder().build()?;
+    /// assert_eq!(pipeline.circuit_breaker().state(), State::Closed);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn circuit_breaker(&self) -> CircuitBreakerHandle {
+        self.breaker.handle()
+    }
+
+    /// The bulkhead's handle: in-flight count and limit.
+    ///
+    /// ```
+    /// # use seawall::pipeline::StandardPipeline;
+    /// let pipeline = StandardPipeline::builder().build()?;
+    /// assert_eq!(pipeline.bulkhead().max_concurrent(), 1000);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn bulkhead(&self) -> BulkheadHandle {
+        self.bulkhead.handle()
+    }
+}
+
+impl<S, C: Clone, H: Clone, R: Clone> Layer<S> for StandardPipeline<C, H, R> {
+    type Service = StandardService<S, C, H, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let attempt = self.attempt.layer(inner);
+        let breaker = self.breaker.layer(attempt);
+        let retry = self.retry.layer(breaker);
+        let deadline = self.deadline.layer(retry);
+        self.bulkhead.layer(deadline)
+    }
+}

@@ -1,0 +1,209 @@
+//! The standard pipeline: order, defaults, cross-checks, in paused time.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use common::*;
+use seawall::circuit_breaker::{State, WindowConfig};
+use seawall::pipeline::StandardPipeline;
+use seawall::{Reason, RejectedBy};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// A backend that counts calls and always does what `req` says.
+fn counted() -> (
+    Arc<AtomicU32>,
+    impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static,
+) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let svc = service_fn(move |req: Req| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(req.delay).await;
+            if req.fail {
+                Err(seawall::Error::Service(Boom))
+            } else {
+                Ok(())
+            }
+        }
+    });
+    (calls, svc)
+}
+
+#[test]
+fn the_defaults_are_microsofts_standard_handler() {
+    let pipeline = StandardPipeline::builder().build().unwrap();
+    assert_eq!(pipeline.bulkhead().max_concurrent(), 1000);
+    let breaker = pipeline.circuit_breaker().config();
+    assert_eq!(breaker.failure_rate_threshold, 10.0);
+    assert_eq!(breaker.minimum_calls, Some(100));
+    assert_eq!(
+        breaker.window,
+        WindowConfig::Time {
+            window: secs(30),
+            buckets: 10
+        }
+    );
+    assert_eq!(breaker.open_duration, secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_call_is_retried_three_times_with_growing_jittered_delays() {
+    let (calls, backend) = counted();
+    let mut svc = StandardPipeline::builder().build().unwrap().layer(backend);
+    let start = Instant::now();
+    let result = call(&mut svc, FAIL).await;
+    assert!(matches!(result, Err(seawall::Error::Service(Boom))));
+    assert_eq!(calls.load(Ordering::SeqCst), 4, "1 attempt + 3 retries");
+    assert!(start.elapsed() < secs(30), "within the total timeout");
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_attempt_times_out_and_the_total_timeout_ends_the_call() {
+    let (calls, backend) = counted();
+    let pipeline = StandardPipeline::builder()
+        .total_timeout(secs(25))
+        .attempt_timeout(secs(10))
+        .retry(|r| r.constant(secs(1)).jitter(seawall::retry::Jitter::None))
+        .build()
+        .unwrap();
+    let mut svc = pipeline.layer(backend);
+    let start = Instant::now();
+    let result = call(&mut svc, slow(60_000, false)).await;
+    // 10 s attempt, 1 s, 10 s attempt, 1 s, then the third attempt is cut at 25 s.
+    assert_eq!(
+        rejected(&result).map(|r| r.layer()),
+        Some(RejectedBy::Deadline)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(start.elapsed(), secs(25));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_breaker_sees_every_attempt_and_its_open_rejection_stops_the_retries() {
+    let (calls, backend) = counted();
+    let pipeline = StandardPipeline::builder()
+        .retry(|r| r.max_attempts(4).no_budget())
+        .circuit_breaker(|b| b.count_window(2).minimum_calls(2).open_duration(secs(20)))
+        .build()
+        .unwrap();
+    let handle = pipeline.circuit_breaker();
+    let mut svc = pipeline.layer(backend);
+    let result = call(&mut svc, FAIL).await;
+    assert_eq!(handle.state(), State::Open);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "two attempts opened the breaker"
+    );
+    let rejection = rejected(&result).expect("the third attempt was refused");
+    assert_eq!(rejection.reason(), Reason::CircuitOpen);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_bulkhead_refuses_calls_beyond_the_limit_at_once() {
+    let (_, backend) = counted();
+    let pipeline = StandardPipeline::builder()
+        .max_concurrent(1)
+        .build()
+        .unwrap();
+    let mut svc = pipeline.layer(backend);
+    let busy = svc.ready().await.unwrap().call(slow(1000, false));
+    let refused = call(&mut svc, OK).await;
+    assert_eq!(
+        rejected(&refused).map(|r| r.layer()),
+        Some(RejectedBy::Bulkhead)
+    );
+    busy.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn services_and_clones_from_one_pipeline_share_its_state() {
+    let pipeline = StandardPipeline::builder()
+        .retry(|r| r.max_attempts(1))
+        .circuit_breaker(|b| b.count_window(2).minimum_calls(2))
+        .build()
+        .unwrap();
+    let (_, backend) = counted();
+    let mut a = pipeline.layer(backend.clone());
+    let mut b = pipeline.layer(backend).clone();
+    let _ = call(&mut a, FAIL).await;
+    let _ = call(&mut b, FAIL).await;
+    assert_eq!(pipeline.circuit_breaker().state(), State::Open);
+}
+
+#[test]
+fn cross_checks_are_configuration_errors() {
+    let err = StandardPipeline::builder()
+        .attempt_timeout(secs(40))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "standard.attempt_timeout: 40s is outside (0s, total_timeout = 30s]"
+    );
+    let err = StandardPipeline::builder()
+        .name("payments")
+        .attempt_timeout(secs(20))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "payments.circuit_breaker.window.time.window: 30s is outside [2 × attempt_timeout = 40s, 7 days]"
+    );
+    let err = StandardPipeline::builder()
+        .retry(|r| r.max_attempts(0))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("standard.retry.max_attempts: 0 is outside"),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "http")]
+#[tokio::test(start_paused = true)]
+async fn the_http_pipeline_retries_transient_statuses_after_retry_after() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = calls.clone();
+    let backend = service_fn(move |_req: http::Request<String>| {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let response = if n == 0 {
+                http::Response::builder()
+                    .status(503)
+                    .header("retry-after", "3")
+                    .body(())
+                    .unwrap()
+            } else {
+                http::Response::builder().status(200).body(()).unwrap()
+            };
+            Ok::<_, tower::BoxError>(response)
+        }
+    });
+    let mut svc = StandardPipeline::http().build().unwrap().layer(backend);
+    let start = Instant::now();
+    let response = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(http::Request::new("order".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        start.elapsed(),
+        secs(3),
+        "the server's Retry-After, not the backoff"
+    );
+}
