@@ -150,6 +150,9 @@ fn closed(c: &mut Criterion) {
     g.bench_function("seawall", |b| {
         b.iter(seawall(&layer, false, seawall::Error::Service))
     });
+    g.bench_function("seawall_box_error", |b| {
+        b.iter(seawall(&layer, false, BoxError::from))
+    });
     let breaker = AsyncRecloser::from(recloser(false));
     g.bench_function("recloser_async", |b| {
         b.iter(recloser_async(&breaker, false))

@@ -81,11 +81,46 @@ use std::time::Duration;
 /// }
 /// # }
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
-    reason: Reason,
-    retry_after: Option<Duration>,
-    attempt: Option<u32>,
+    // Packed into 24 bytes: a rejection travels inside every `Result` a stack returns,
+    // so its size is paid on every call, rejected or not.
+    kind: Kind,
+    /// 0: not stamped.
+    attempt: u16,
+    /// The limit of limit-carrying reasons.
+    limit: u32,
+    /// The duration of duration-carrying reasons, in nanoseconds.
+    after: u64,
+    /// `retry_after` in nanoseconds; `NONE`: no hint.
+    retry_after: u64,
+}
+
+const NONE: u64 = u64::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    CircuitOpen,
+    CircuitForcedOpen,
+    HalfOpenSaturated,
+    AttemptTimeout,
+    DeadlineExceeded,
+    BulkheadFull,
+    QueueTimeout,
+    RateLimited,
+    Throttled,
+    ConcurrencyLimited,
+    TooManyKeys,
+}
+
+const fn nanos(d: Duration) -> u64 {
+    let n = d.as_nanos();
+    if n >= NONE as u128 {
+        NONE - 1
+    } else {
+        n as u64
+    }
 }
 
 /// Why a call was refused.
@@ -261,10 +296,29 @@ impl Rejected {
     /// assert_eq!(r.retry_after(), Some(Duration::from_secs(3)));
     /// ```
     pub const fn new(reason: Reason, retry_after: Option<Duration>) -> Self {
+        let (kind, limit, after) = match reason {
+            Reason::CircuitOpen => (Kind::CircuitOpen, 0, 0),
+            Reason::CircuitForcedOpen => (Kind::CircuitForcedOpen, 0, 0),
+            Reason::HalfOpenSaturated => (Kind::HalfOpenSaturated, 0, 0),
+            Reason::AttemptTimeout { after } => (Kind::AttemptTimeout, 0, nanos(after)),
+            Reason::DeadlineExceeded => (Kind::DeadlineExceeded, 0, 0),
+            Reason::BulkheadFull { limit } => (Kind::BulkheadFull, limit, 0),
+            Reason::QueueTimeout { after } => (Kind::QueueTimeout, 0, nanos(after)),
+            Reason::RateLimited => (Kind::RateLimited, 0, 0),
+            Reason::Throttled => (Kind::Throttled, 0, 0),
+            Reason::ConcurrencyLimited { limit } => (Kind::ConcurrencyLimited, limit, 0),
+            Reason::TooManyKeys { max_keys } => (Kind::TooManyKeys, max_keys, 0),
+        };
+        let retry_after = match retry_after {
+            Some(wait) => nanos(wait),
+            None => NONE,
+        };
         Rejected {
-            reason,
+            kind,
+            attempt: 0,
+            limit,
+            after,
             retry_after,
-            attempt: None,
         }
     }
 
@@ -276,7 +330,22 @@ impl Rejected {
     /// assert_eq!(r.reason(), Reason::CircuitForcedOpen);
     /// ```
     pub const fn reason(&self) -> Reason {
-        self.reason
+        let after = Duration::from_nanos(self.after);
+        match self.kind {
+            Kind::CircuitOpen => Reason::CircuitOpen,
+            Kind::CircuitForcedOpen => Reason::CircuitForcedOpen,
+            Kind::HalfOpenSaturated => Reason::HalfOpenSaturated,
+            Kind::AttemptTimeout => Reason::AttemptTimeout { after },
+            Kind::DeadlineExceeded => Reason::DeadlineExceeded,
+            Kind::BulkheadFull => Reason::BulkheadFull { limit: self.limit },
+            Kind::QueueTimeout => Reason::QueueTimeout { after },
+            Kind::RateLimited => Reason::RateLimited,
+            Kind::Throttled => Reason::Throttled,
+            Kind::ConcurrencyLimited => Reason::ConcurrencyLimited { limit: self.limit },
+            Kind::TooManyKeys => Reason::TooManyKeys {
+                max_keys: self.limit,
+            },
+        }
     }
 
     /// Which kind of layer refused the call.
@@ -287,7 +356,7 @@ impl Rejected {
     /// assert_eq!(r.layer(), RejectedBy::CircuitBreaker);
     /// ```
     pub const fn layer(&self) -> RejectedBy {
-        self.reason.layer()
+        self.reason().layer()
     }
 
     /// How long the refusal is expected to last, when the layer knows (an open breaker
@@ -298,7 +367,10 @@ impl Rejected {
     /// assert_eq!(Rejected::new(Reason::CircuitForcedOpen, None).retry_after(), None);
     /// ```
     pub const fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        match self.retry_after {
+            NONE => None,
+            n => Some(Duration::from_nanos(n)),
+        }
     }
 
     /// On which attempt of a retried call the refusal came, when a retry layer outside
@@ -311,7 +383,10 @@ impl Rejected {
     /// assert_eq!(r.with_attempt(3).attempt(), Some(3));
     /// ```
     pub const fn attempt(&self) -> Option<u32> {
-        self.attempt
+        match self.attempt {
+            0 => None,
+            n => Some(n as u32),
+        }
     }
 
     /// This rejection, marked as the refusal of attempt number `attempt`.
@@ -322,22 +397,36 @@ impl Rejected {
     /// assert_eq!(r.attempt(), Some(2));
     /// ```
     pub const fn with_attempt(mut self, attempt: u32) -> Self {
-        self.attempt = Some(attempt);
+        self.attempt = if attempt > u16::MAX as u32 {
+            u16::MAX
+        } else {
+            attempt as u16
+        };
         self
     }
 
     pub(crate) fn set_attempt(&mut self, attempt: u32) {
-        self.attempt = Some(attempt);
+        *self = self.with_attempt(attempt);
+    }
+}
+
+impl fmt::Debug for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("reason", &self.reason())
+            .field("retry_after", &self.retry_after())
+            .field("attempt", &self.attempt())
+            .finish()
     }
 }
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.reason.describe(f)?;
-        if let Some(wait) = self.retry_after {
+        self.reason().describe(f)?;
+        if let Some(wait) = self.retry_after() {
             write!(f, "; retry after {wait:?}")?;
         }
-        if let Some(attempt) = self.attempt {
+        if let Some(attempt) = self.attempt() {
             write!(f, " (attempt {attempt})")?;
         }
         Ok(())
@@ -468,5 +557,43 @@ impl<E: StdError + 'static> StdError for Error<E> {
             Error::Rejected(rejected) => Some(rejected),
             Error::Service(err) => Some(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_and_hint_round_trips_through_the_packed_form() {
+        let d = Duration::from_nanos(1_234_567_890);
+        let reasons = [
+            Reason::CircuitOpen,
+            Reason::CircuitForcedOpen,
+            Reason::HalfOpenSaturated,
+            Reason::AttemptTimeout { after: d },
+            Reason::DeadlineExceeded,
+            Reason::BulkheadFull { limit: 7 },
+            Reason::QueueTimeout { after: d },
+            Reason::RateLimited,
+            Reason::Throttled,
+            Reason::ConcurrencyLimited { limit: 9 },
+            Reason::TooManyKeys { max_keys: u32::MAX },
+        ];
+        for reason in reasons {
+            for hint in [None, Some(Duration::ZERO), Some(d)] {
+                let r = Rejected::new(reason, hint).with_attempt(3);
+                assert_eq!(
+                    (r.reason(), r.retry_after(), r.attempt()),
+                    (reason, hint, Some(3))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_rejection_stays_small_enough_to_travel_in_every_result() {
+        assert!(size_of::<Rejected>() <= 24);
+        assert_eq!(size_of::<Error<()>>(), size_of::<Rejected>());
     }
 }
