@@ -118,12 +118,23 @@ fn failsafe_async(
 // Breakers configured alike: judge the last 100 calls (failsafe: 100 in a row), open for
 // an hour. `tripping` ones open on the first failures.
 
-fn seawall_layer(tripping: bool) -> CircuitBreakerLayer {
+fn seawall_builder(tripping: bool) -> seawall::circuit_breaker::Builder {
     let window = if tripping { 1 } else { WINDOW };
-    let builder = CircuitBreakerLayer::builder()
+    CircuitBreakerLayer::builder()
         .count_window(window)
-        .minimum_calls(window);
-    builder.open_duration(HOUR).build().expect("valid settings")
+        .minimum_calls(window)
+        .open_duration(HOUR)
+}
+
+fn seawall_layer(tripping: bool) -> CircuitBreakerLayer {
+    seawall_builder(tripping).build().expect("valid settings")
+}
+
+/// A breaker built for the life of the process (`build_static`): no reference count.
+fn seawall_static_layer(tripping: bool) -> CircuitBreakerLayer {
+    seawall_builder(tripping)
+        .build_static()
+        .expect("valid settings")
 }
 
 fn recloser(tripping: bool) -> Recloser {
@@ -153,6 +164,10 @@ fn closed(c: &mut Criterion) {
     g.bench_function("seawall_box_error", |b| {
         b.iter(seawall(&layer, false, BoxError::from))
     });
+    let layer = seawall_static_layer(false);
+    g.bench_function("seawall_static", |b| {
+        b.iter(seawall(&layer, false, seawall::Error::Service))
+    });
     let breaker = AsyncRecloser::from(recloser(false));
     g.bench_function("recloser_async", |b| {
         b.iter(recloser_async(&breaker, false))
@@ -178,6 +193,11 @@ fn open(c: &mut Criterion) {
     let mut call = seawall(&layer, true, BoxError::from);
     trip(&mut call, |e| e.as_rejected().is_some());
     g.bench_function("seawall_box_error", |b| b.iter(&mut call));
+
+    let layer = seawall_static_layer(true);
+    let mut call = seawall(&layer, true, seawall::Error::Service);
+    trip(&mut call, |e| e.as_rejected().is_some());
+    g.bench_function("seawall_static", |b| b.iter(&mut call));
 
     let is_rejected = |e: &recloser::Error<Fail>| matches!(e, recloser::Error::Rejected);
     let mut call = recloser_async(&AsyncRecloser::from(recloser(true)), true);
@@ -247,6 +267,13 @@ fn contended(c: &mut Criterion) {
         &mut g,
         &rt,
         "seawall",
+        seawall(&layer, false, seawall::Error::Service),
+    );
+    let layer = seawall_static_layer(false);
+    contended_one(
+        &mut g,
+        &rt,
+        "seawall_static",
         seawall(&layer, false, seawall::Error::Service),
     );
     let breaker = AsyncRecloser::from(recloser(false));

@@ -83,20 +83,19 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
-    // Packed into 24 bytes: a rejection travels inside every `Result` a stack returns,
-    // so its size is paid on every call, rejected or not.
+    // Packed into 12 bytes: a rejection travels inside every `Result` a stack returns,
+    // so its size is paid on every call, rejected or not. Durations are whole
+    // milliseconds, rounded up.
     kind: Kind,
     /// 0: not stamped.
     attempt: u16,
-    /// The limit of limit-carrying reasons.
-    limit: u32,
-    /// The duration of duration-carrying reasons, in nanoseconds.
-    after: u64,
-    /// `retry_after` in nanoseconds; `NONE`: no hint.
-    retry_after: u64,
+    /// The limit of limit-carrying reasons, or the milliseconds of duration-carrying ones.
+    data: u32,
+    /// `retry_after` in milliseconds; `NONE`: no hint.
+    retry_after: u32,
 }
 
-const NONE: u64 = u64::MAX;
+const NONE: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -114,12 +113,14 @@ enum Kind {
     TooManyKeys,
 }
 
-const fn nanos(d: Duration) -> u64 {
-    let n = d.as_nanos();
-    if n >= NONE as u128 {
+/// Whole milliseconds, rounded up, saturating below `NONE` (about 49 days).
+const fn millis(d: Duration) -> u32 {
+    let nanos = d.as_nanos();
+    let ms = nanos / 1_000_000 + (nanos % 1_000_000 != 0) as u128;
+    if ms >= NONE as u128 {
         NONE - 1
     } else {
-        n as u64
+        ms as u32
     }
 }
 
@@ -296,28 +297,27 @@ impl Rejected {
     /// assert_eq!(r.retry_after(), Some(Duration::from_secs(3)));
     /// ```
     pub const fn new(reason: Reason, retry_after: Option<Duration>) -> Self {
-        let (kind, limit, after) = match reason {
-            Reason::CircuitOpen => (Kind::CircuitOpen, 0, 0),
-            Reason::CircuitForcedOpen => (Kind::CircuitForcedOpen, 0, 0),
-            Reason::HalfOpenSaturated => (Kind::HalfOpenSaturated, 0, 0),
-            Reason::AttemptTimeout { after } => (Kind::AttemptTimeout, 0, nanos(after)),
-            Reason::DeadlineExceeded => (Kind::DeadlineExceeded, 0, 0),
-            Reason::BulkheadFull { limit } => (Kind::BulkheadFull, limit, 0),
-            Reason::QueueTimeout { after } => (Kind::QueueTimeout, 0, nanos(after)),
-            Reason::RateLimited => (Kind::RateLimited, 0, 0),
-            Reason::Throttled => (Kind::Throttled, 0, 0),
-            Reason::ConcurrencyLimited { limit } => (Kind::ConcurrencyLimited, limit, 0),
-            Reason::TooManyKeys { max_keys } => (Kind::TooManyKeys, max_keys, 0),
+        let (kind, data) = match reason {
+            Reason::CircuitOpen => (Kind::CircuitOpen, 0),
+            Reason::CircuitForcedOpen => (Kind::CircuitForcedOpen, 0),
+            Reason::HalfOpenSaturated => (Kind::HalfOpenSaturated, 0),
+            Reason::AttemptTimeout { after } => (Kind::AttemptTimeout, millis(after)),
+            Reason::DeadlineExceeded => (Kind::DeadlineExceeded, 0),
+            Reason::BulkheadFull { limit } => (Kind::BulkheadFull, limit),
+            Reason::QueueTimeout { after } => (Kind::QueueTimeout, millis(after)),
+            Reason::RateLimited => (Kind::RateLimited, 0),
+            Reason::Throttled => (Kind::Throttled, 0),
+            Reason::ConcurrencyLimited { limit } => (Kind::ConcurrencyLimited, limit),
+            Reason::TooManyKeys { max_keys } => (Kind::TooManyKeys, max_keys),
         };
         let retry_after = match retry_after {
-            Some(wait) => nanos(wait),
+            Some(wait) => millis(wait),
             None => NONE,
         };
         Rejected {
             kind,
             attempt: 0,
-            limit,
-            after,
+            data,
             retry_after,
         }
     }
@@ -330,20 +330,20 @@ impl Rejected {
     /// assert_eq!(r.reason(), Reason::CircuitForcedOpen);
     /// ```
     pub const fn reason(&self) -> Reason {
-        let after = Duration::from_nanos(self.after);
+        let after = Duration::from_millis(self.data as u64);
         match self.kind {
             Kind::CircuitOpen => Reason::CircuitOpen,
             Kind::CircuitForcedOpen => Reason::CircuitForcedOpen,
             Kind::HalfOpenSaturated => Reason::HalfOpenSaturated,
             Kind::AttemptTimeout => Reason::AttemptTimeout { after },
             Kind::DeadlineExceeded => Reason::DeadlineExceeded,
-            Kind::BulkheadFull => Reason::BulkheadFull { limit: self.limit },
+            Kind::BulkheadFull => Reason::BulkheadFull { limit: self.data },
             Kind::QueueTimeout => Reason::QueueTimeout { after },
             Kind::RateLimited => Reason::RateLimited,
             Kind::Throttled => Reason::Throttled,
-            Kind::ConcurrencyLimited => Reason::ConcurrencyLimited { limit: self.limit },
+            Kind::ConcurrencyLimited => Reason::ConcurrencyLimited { limit: self.data },
             Kind::TooManyKeys => Reason::TooManyKeys {
-                max_keys: self.limit,
+                max_keys: self.data,
             },
         }
     }
@@ -360,7 +360,8 @@ impl Rejected {
     }
 
     /// How long the refusal is expected to last, when the layer knows (an open breaker
-    /// knows how long it stays open). `None` means "unknown", not "now".
+    /// knows how long it stays open). `None` means "unknown", not "now". Kept in whole
+    /// milliseconds, rounded up (like the durations in [`Reason`]), up to about 49 days.
     ///
     /// ```
     /// use seawall::{Reason, Rejected};
@@ -369,7 +370,7 @@ impl Rejected {
     pub const fn retry_after(&self) -> Option<Duration> {
         match self.retry_after {
             NONE => None,
-            n => Some(Duration::from_nanos(n)),
+            ms => Some(Duration::from_millis(ms as u64)),
         }
     }
 
@@ -566,7 +567,7 @@ mod tests {
 
     #[test]
     fn every_reason_and_hint_round_trips_through_the_packed_form() {
-        let d = Duration::from_nanos(1_234_567_890);
+        let d = Duration::from_millis(1_234_567);
         let reasons = [
             Reason::CircuitOpen,
             Reason::CircuitForcedOpen,
@@ -592,8 +593,16 @@ mod tests {
     }
 
     #[test]
+    fn durations_are_kept_in_whole_milliseconds_rounded_up() {
+        let r = Rejected::new(Reason::CircuitOpen, Some(Duration::from_micros(1500)));
+        assert_eq!(r.retry_after(), Some(Duration::from_millis(2)));
+        let huge = Rejected::new(Reason::CircuitOpen, Some(Duration::MAX));
+        assert!(huge.retry_after().unwrap() > Duration::from_secs(49 * 86_400));
+    }
+
+    #[test]
     fn a_rejection_stays_small_enough_to_travel_in_every_result() {
-        assert!(size_of::<Rejected>() <= 24);
+        assert!(size_of::<Rejected>() <= 12);
         assert_eq!(size_of::<Error<()>>(), size_of::<Rejected>());
     }
 }

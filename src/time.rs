@@ -16,9 +16,14 @@ impl Epoch {
         Epoch(Instant::now())
     }
 
-    /// Milliseconds since the epoch, rounded down.
+    /// Milliseconds since the epoch, rounded down. (No 128-bit arithmetic: this runs on
+    /// every rejection of an open breaker.)
+    #[inline]
     pub(crate) fn millis_since(&self, now: Instant) -> u64 {
-        saturating_millis(now.saturating_duration_since(self.0))
+        let d = now.saturating_duration_since(self.0);
+        d.as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(d.subsec_millis()))
     }
 
     /// Milliseconds since the epoch, now.

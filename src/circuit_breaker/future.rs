@@ -2,13 +2,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::time::Instant;
 
-use super::Tracker;
+use super::Link;
 use super::state::Permit;
 use crate::classify::Classify;
 use crate::rejection::Rejected;
@@ -29,33 +27,31 @@ pin_project! {
     #[project = KindProj]
     #[derive(Debug)]
     enum Kind<F, C> {
-        Running { #[pin] future: F, call: Option<Call<C>> },
+        Running { #[pin] future: F, call: Call<C> },
         Rejected { rejection: Option<Rejected> },
     }
 }
 
-/// One admitted call: what the breaker needs to record it. Dropping it unrecorded gives
-/// back what the call held.
+/// One admitted call: what the breaker needs to record it (kept small: it is moved with
+/// the future). Dropping it unrecorded gives back what the call held.
 #[derive(Debug)]
 pub(crate) struct Call<C> {
-    pub(crate) tracker: Arc<Tracker<C>>,
+    pub(crate) link: Link<C>,
+    /// Also carries the call's start when slow-call detection is on.
     pub(crate) permit: Permit,
-    pub(crate) started: Option<Instant>,
 }
 
 impl<C> Drop for Call<C> {
+    #[inline]
     fn drop(&mut self) {
-        self.tracker.engine.abandon(self.permit.take());
+        self.link.engine().abandon(self.permit.take());
     }
 }
 
 impl<F, C> ResponseFuture<F, C> {
     pub(crate) fn running(future: F, call: Call<C>) -> Self {
         ResponseFuture {
-            kind: Kind::Running {
-                future,
-                call: Some(call),
-            },
+            kind: Kind::Running { future, call },
         }
     }
 
@@ -81,14 +77,10 @@ where
         match self.project().kind.project() {
             KindProj::Running { future, call } => {
                 let result = ready!(future.poll(cx));
-                if let Some(mut call) = call.take() {
-                    let tracker = &call.tracker;
-                    let outcome = tracker.classifier.classify(&result);
-                    let slow = match (call.started, tracker.engine.slow_call_duration()) {
-                        (Some(started), Some(limit)) => started.elapsed() >= limit,
-                        _ => false,
-                    };
-                    tracker.engine.complete(call.permit.take(), outcome, slow);
+                let permit = call.permit.take();
+                if permit.is_live() {
+                    let outcome = call.link.classifier().classify(&result);
+                    call.link.engine().complete(permit, outcome);
                 }
                 Poll::Ready(result)
             }

@@ -27,11 +27,29 @@ use crate::config::ConfigError;
 /// ```
 #[derive(Clone)]
 pub struct CircuitBreakerHandle {
-    engine: Arc<Engine>,
+    engine: EngineRef,
+}
+
+/// A breaker reached by reference count, or one that is never freed.
+#[derive(Clone)]
+pub(crate) enum EngineRef {
+    Shared(Arc<Engine>),
+    Static(&'static Engine),
+}
+
+impl std::ops::Deref for EngineRef {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        match self {
+            EngineRef::Shared(engine) => engine,
+            EngineRef::Static(engine) => engine,
+        }
+    }
 }
 
 impl CircuitBreakerHandle {
-    pub(crate) fn new(engine: Arc<Engine>) -> Self {
+    pub(crate) fn new(engine: EngineRef) -> Self {
         CircuitBreakerHandle { engine }
     }
 

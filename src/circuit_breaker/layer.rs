@@ -5,9 +5,9 @@ use std::sync::Arc;
 use tower::Layer;
 
 use super::builder::Builder;
-use super::handle::CircuitBreakerHandle;
+use super::handle::{CircuitBreakerHandle, EngineRef};
 use super::state::Engine;
-use super::{CircuitBreaker, Tracker};
+use super::{CircuitBreaker, Link, Tracker};
 use crate::classify::ErrorsAreFailures;
 
 /// Wraps services in one shared circuit breaker.
@@ -31,6 +31,8 @@ use crate::classify::ErrorsAreFailures;
 pub struct CircuitBreakerLayer<C = ErrorsAreFailures> {
     engine: Arc<Engine>,
     classifier: C,
+    /// Set by [`Builder::build_static`].
+    leaked: Option<&'static Engine>,
 }
 
 impl CircuitBreakerLayer {
@@ -56,7 +58,17 @@ impl CircuitBreakerLayer {
 
 impl<C> CircuitBreakerLayer<C> {
     pub(crate) fn from_parts(engine: Arc<Engine>, classifier: C) -> Self {
-        CircuitBreakerLayer { engine, classifier }
+        CircuitBreakerLayer {
+            engine,
+            classifier,
+            leaked: None,
+        }
+    }
+
+    pub(crate) fn leak(mut self) -> Self {
+        let kept: &'static Arc<Engine> = Box::leak(Box::new(self.engine.clone()));
+        self.leaked = Some(kept);
+        self
     }
 
     /// A handle to read and steer the breaker this layer shares.
@@ -67,7 +79,7 @@ impl<C> CircuitBreakerLayer<C> {
     /// assert_eq!(layer.handle().state(), State::Closed);
     /// ```
     pub fn handle(&self) -> CircuitBreakerHandle {
-        CircuitBreakerHandle::new(self.engine.clone())
+        CircuitBreakerHandle::new(EngineRef::Shared(self.engine.clone()))
     }
 }
 
@@ -75,12 +87,13 @@ impl<S, C: Clone> Layer<S> for CircuitBreakerLayer<C> {
     type Service = CircuitBreaker<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreaker::new(
-            inner,
-            Arc::new(Tracker {
+        let link = match self.leaked {
+            Some(engine) => Link::Static(engine, self.classifier.clone()),
+            None => Link::Shared(Arc::new(Tracker {
                 engine: self.engine.clone(),
                 classifier: self.classifier.clone(),
-            }),
-        )
+            })),
+        };
+        CircuitBreaker::new(inner, link)
     }
 }

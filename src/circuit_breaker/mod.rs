@@ -79,7 +79,6 @@ mod window;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::time::Instant;
 use tower::Service;
 
 pub use builder::Builder;
@@ -93,6 +92,7 @@ pub use state::State;
 use crate::classify::{Classify, ErrorsAreFailures};
 use crate::rejection::Rejected;
 use future::Call;
+use handle::EngineRef;
 use state::Engine;
 
 /// A service guarded by a circuit breaker; made by [`CircuitBreakerLayer`].
@@ -115,20 +115,60 @@ use state::Engine;
 #[derive(Debug)]
 pub struct CircuitBreaker<S, C = ErrorsAreFailures> {
     inner: S,
-    tracker: Arc<Tracker<C>>,
+    link: Link<C>,
 }
 
-/// What a call's future needs to record its end. Each service clone has its own, so that
-/// concurrent tasks using separate clones never touch a shared reference count.
+/// What a call's future needs to record its end.
 #[derive(Debug)]
 pub(crate) struct Tracker<C> {
     pub(crate) engine: Arc<Engine>,
     pub(crate) classifier: C,
 }
 
+/// How a service and its futures reach the breaker.
+#[derive(Debug)]
+pub(crate) enum Link<C> {
+    /// Reference-counted: each service clone has its own tracker, so tasks using
+    /// separate clones never share a reference count.
+    Shared(Arc<Tracker<C>>),
+    /// A breaker that is never freed ([`Builder::build_static`]): no reference count at
+    /// all; the classifier is copied instead.
+    Static(&'static Engine, C),
+}
+
+impl<C> Link<C> {
+    #[inline]
+    pub(crate) fn engine(&self) -> &Engine {
+        match self {
+            Link::Shared(tracker) => &tracker.engine,
+            Link::Static(engine, _) => engine,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn classifier(&self) -> &C {
+        match self {
+            Link::Shared(tracker) => &tracker.classifier,
+            Link::Static(_, classifier) => classifier,
+        }
+    }
+
+    /// Another link to the same breaker, for one call's future.
+    #[inline]
+    fn for_call(&self) -> Self
+    where
+        C: Clone,
+    {
+        match self {
+            Link::Shared(tracker) => Link::Shared(tracker.clone()),
+            Link::Static(engine, classifier) => Link::Static(engine, classifier.clone()),
+        }
+    }
+}
+
 impl<S, C> CircuitBreaker<S, C> {
-    pub(crate) fn new(inner: S, tracker: Arc<Tracker<C>>) -> Self {
-        CircuitBreaker { inner, tracker }
+    pub(crate) fn new(inner: S, link: Link<C>) -> Self {
+        CircuitBreaker { inner, link }
     }
 
     /// A handle to read and steer the breaker this service shares.
@@ -141,7 +181,11 @@ impl<S, C> CircuitBreaker<S, C> {
     /// assert_eq!(service.handle().state(), State::Closed);
     /// ```
     pub fn handle(&self) -> CircuitBreakerHandle {
-        CircuitBreakerHandle::new(self.tracker.engine.clone())
+        let engine = match &self.link {
+            Link::Shared(tracker) => EngineRef::Shared(tracker.engine.clone()),
+            Link::Static(engine, _) => EngineRef::Static(engine),
+        };
+        CircuitBreakerHandle::new(engine)
     }
 
     /// The inner service.
@@ -186,11 +230,14 @@ impl<S, C> CircuitBreaker<S, C> {
 
 impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
     fn clone(&self) -> Self {
-        let tracker = Tracker {
-            engine: self.tracker.engine.clone(),
-            classifier: self.tracker.classifier.clone(),
+        let link = match &self.link {
+            Link::Shared(tracker) => Link::Shared(Arc::new(Tracker {
+                engine: tracker.engine.clone(),
+                classifier: tracker.classifier.clone(),
+            })),
+            Link::Static(engine, classifier) => Link::Static(engine, classifier.clone()),
         };
-        CircuitBreaker::new(self.inner.clone(), Arc::new(tracker))
+        CircuitBreaker::new(self.inner.clone(), link)
     }
 }
 
@@ -198,7 +245,7 @@ impl<S, C, Req> Service<Req> for CircuitBreaker<S, C>
 where
     S: Service<Req>,
     S::Error: From<Rejected>,
-    C: Classify<S::Response, S::Error>,
+    C: Classify<S::Response, S::Error> + Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -211,14 +258,11 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        let engine = &self.tracker.engine;
-        match engine.admit() {
+        match self.link.engine().admit() {
             Ok(permit) => {
-                let started = engine.slow_call_duration().map(|_| Instant::now());
                 let call = Call {
-                    tracker: self.tracker.clone(),
+                    link: self.link.for_call(),
                     permit,
-                    started,
                 };
                 ResponseFuture::running(self.inner.call(req), call)
             }

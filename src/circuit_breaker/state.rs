@@ -122,8 +122,13 @@ fn generation(word: u64) -> u64 {
     (word >> GEN_SHIFT) & GEN_MASK
 }
 
-fn pack(mode: u64, generation: u64, payload: u64) -> u64 {
-    mode << MODE_SHIFT | (generation & GEN_MASK) << GEN_SHIFT | payload.min(PAYLOAD_MASK)
+const fn pack(mode: u64, generation: u64, payload: u64) -> u64 {
+    let payload = if payload < PAYLOAD_MASK {
+        payload
+    } else {
+        PAYLOAD_MASK
+    };
+    mode << MODE_SHIFT | (generation & GEN_MASK) << GEN_SHIFT | payload
 }
 
 /// Half-open payload: probes admitted (running or done), done, failed, slow.
@@ -154,21 +159,52 @@ impl Probes {
     }
 }
 
+/// Milliseconds since the epoch plus one, wrapping (every 49 days); what a timed
+/// permit records. Only differences of two readings mean anything.
+fn clock_ms(epoch: &Epoch) -> u32 {
+    (epoch.elapsed_millis() as u32).wrapping_add(1)
+}
+
 /// What a caller was admitted as; returned to the engine when the call ends.
+///
+/// Two 32-bit halves rather than one word: the future that holds it writes and reads
+/// them separately, which keeps the processor's store forwarding working.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Permit {
-    word: u64,
+    /// The admitting state's mode and generation (its word without the payload).
+    state: u32,
+    /// When the call started, in wrapping milliseconds since the epoch, never 0;
+    /// 0 when the call is not timed.
+    started: u32,
 }
 
 impl Permit {
+    /// A permit that holds nothing: what [`take`](Self::take) leaves behind.
+    const SPENT: Permit = Permit::of(pack(DISABLED, 0, 0), 0);
+
+    const fn of(word: u64, started: u32) -> Permit {
+        Permit {
+            state: (word >> GEN_SHIFT) as u32,
+            started,
+        }
+    }
+
+    /// The admitting state's word, payload cleared.
+    #[inline]
+    fn word(self) -> u64 {
+        u64::from(self.state) << GEN_SHIFT
+    }
+
     /// Takes the permit, leaving one that holds nothing (so it is given back once).
+    #[inline]
     pub(crate) fn take(&mut self) -> Permit {
-        std::mem::replace(
-            self,
-            Permit {
-                word: pack(DISABLED, 0, 0),
-            },
-        )
+        std::mem::replace(self, Permit::SPENT)
+    }
+
+    /// Whether the call it admitted is still to be recorded.
+    #[inline]
+    pub(crate) fn is_live(self) -> bool {
+        self != Permit::SPENT
     }
 }
 
@@ -253,10 +289,29 @@ impl Engine {
     #[inline]
     pub(crate) fn admit(&self) -> Result<Permit, Rejected> {
         let word = self.state.load(Acquire);
-        match mode(word) {
-            CLOSED | METRICS_ONLY | DISABLED => Ok(Permit { word }),
-            _ => self.admit_slow(word),
+        if mode(word) == CLOSED && self.slow_call_duration().is_none() {
+            return Ok(Permit::of(word, 0));
         }
+        self.admit_other(word)
+    }
+
+    fn admit_other(&self, word: u64) -> Result<Permit, Rejected> {
+        match mode(word) {
+            CLOSED | METRICS_ONLY | DISABLED => Ok(self.stamp(word)),
+            _ => self
+                .admit_slow(word)
+                .map(|permit| self.stamp(permit.word())),
+        }
+    }
+
+    /// A permit for the state `word`, carrying the start time if calls are timed.
+    #[inline]
+    fn stamp(&self, word: u64) -> Permit {
+        let started = match self.slow_call_duration() {
+            Some(_) => clock_ms(&self.epoch).max(1),
+            None => 0,
+        };
+        Permit::of(word, started)
     }
 
     #[cold]
@@ -271,7 +326,7 @@ impl Engine {
     fn admit_contended(&self, mut word: u64) -> Result<Permit, Rejected> {
         loop {
             let next = match mode(word) {
-                CLOSED | METRICS_ONLY | DISABLED => return Ok(Permit { word }),
+                CLOSED | METRICS_ONLY | DISABLED => return Ok(Permit::of(word, 0)),
                 FORCED_OPEN => return Err(Rejected::new(Reason::CircuitForcedOpen, None)),
                 OPEN => {
                     let now = self.epoch.elapsed_millis();
@@ -308,7 +363,7 @@ impl Engine {
                         self.half_open_since.store(stamp, Release);
                         events::transition(self, State::Open, State::HalfOpen, None);
                     }
-                    return Ok(Permit { word: next });
+                    return Ok(Permit::of(next, 0));
                 }
                 Err(now) => word = now,
             }
@@ -325,11 +380,31 @@ impl Engine {
         waited >= ceil_millis(self.settings().max_wait_in_half_open)
     }
 
-    /// Records the end of an admitted call; `slow` says whether it took longer than the
-    /// slow-call duration.
+    /// Records the end of an admitted call.
     #[inline]
-    pub(crate) fn complete(&self, permit: Permit, outcome: Outcome, slow: bool) {
+    pub(crate) fn complete(&self, permit: Permit, outcome: Outcome) {
+        let untimed_closed_success =
+            outcome == Outcome::Success && mode(permit.word()) == CLOSED && permit.started == 0;
+        if untimed_closed_success
+            && self
+                .window
+                .success_changes_nothing(generation(permit.word()))
+        {
+            self.meter.call(outcome);
+            return;
+        }
+        self.record(permit, outcome);
+    }
+
+    fn record(&self, permit: Permit, outcome: Outcome) {
         self.meter.call(outcome);
+        let slow = match self.slow_call_duration() {
+            Some(limit) if permit.started != 0 => {
+                let took = clock_ms(&self.epoch).wrapping_sub(permit.started);
+                u64::from(took) >= ceil_millis(limit)
+            }
+            _ => false,
+        };
         if outcome == Outcome::Ignored {
             return self.abandon(permit);
         }
@@ -337,16 +412,18 @@ impl Engine {
             failure: outcome == Outcome::Failure,
             slow,
         };
-        match mode(permit.word) {
+        match mode(permit.word()) {
             CLOSED | METRICS_ONLY => {
                 let now = if self.window.needs_clock() {
                     self.epoch.elapsed_millis()
                 } else {
                     0
                 };
-                if let Some(tally) = self.window.record(generation(permit.word), sample, now) {
-                    if mode(permit.word) == CLOSED && self.should_trip(&tally) {
-                        self.trip(permit.word, Some(tally));
+                if let Some(tally) = self.window.record(generation(permit.word()), sample, now) {
+                    if mode(permit.word()) == CLOSED && self.should_trip(&tally) {
+                        // The closed state's word: a permit's payload is its own.
+                        let closed = pack(CLOSED, generation(permit.word()), 0);
+                        self.trip(closed, Some(tally));
                     }
                 }
             }
@@ -356,12 +433,17 @@ impl Engine {
     }
 
     /// Gives back what an unfinished (dropped) or ignored call held: a probe slot.
+    #[inline]
     pub(crate) fn abandon(&self, permit: Permit) {
-        if mode(permit.word) != HALF_OPEN {
-            return;
+        if mode(permit.word()) == HALF_OPEN {
+            self.abandon_probe(permit);
         }
+    }
+
+    #[cold]
+    fn abandon_probe(&self, permit: Permit) {
         let mut word = self.state.load(Acquire);
-        while mode(word) == HALF_OPEN && generation(word) == generation(permit.word) {
+        while mode(word) == HALF_OPEN && generation(word) == generation(permit.word()) {
             let mut probes = Probes::unpack(word);
             probes.admitted = probes.admitted.saturating_sub(1);
             let next = pack(HALF_OPEN, generation(word), probes.pack());
@@ -389,7 +471,7 @@ impl Engine {
         let s = self.settings();
         let n = s.half_open_calls;
         let mut word = self.state.load(Acquire);
-        while mode(word) == HALF_OPEN && generation(word) == generation(permit.word) {
+        while mode(word) == HALF_OPEN && generation(word) == generation(permit.word()) {
             let mut p = Probes::unpack(word);
             p.done += 1;
             p.failures += u64::from(sample.failure);

@@ -73,6 +73,18 @@ impl Window {
         }
     }
 
+    /// Whether a success of generation `generation` would change nothing: the window
+    /// is full of successes (count window) or holds no failure run (consecutive). Reads
+    /// only; time windows always count.
+    #[inline]
+    pub(crate) fn success_changes_nothing(&self, generation: u64) -> bool {
+        match self {
+            Window::Count(w) => w.success_changes_nothing(generation),
+            Window::Time(_) => false,
+            Window::Consecutive(w) => w.word.load(Acquire) == tag(generation & GEN_MASK, 0),
+        }
+    }
+
     /// Empties the window for generation `gen`.
     pub(crate) fn reset(&self, generation: u64) {
         match self {
@@ -149,17 +161,21 @@ impl CountWindow {
     }
 
     #[inline]
+    fn success_changes_nothing(&self, generation: u64) -> bool {
+        let head = self.head.load(Acquire);
+        gen_of(head) == generation & GEN_MASK
+            && head & SEQ_MASK >= self.size()
+            && self.counts.load(Acquire) & (FIELD_MASK << FIELD_BITS | FIELD_MASK) == 0
+    }
+
     fn record(&self, generation: u64, sample: Sample) -> Option<Tally> {
         let generation = generation & GEN_MASK;
         let head = self.head.load(Acquire);
         if gen_of(head) != generation {
             return None;
         }
-        if sample == Sample::default() && head & SEQ_MASK >= self.size() {
-            let counts = self.counts.load(Acquire);
-            if counts & (FIELD_MASK << FIELD_BITS | FIELD_MASK) == 0 {
-                return None;
-            }
+        if sample == Sample::default() && self.success_changes_nothing(generation) {
+            return None;
         }
         self.record_slow(generation, head, sample)
     }
