@@ -56,6 +56,9 @@ pub use classify::{Classify, ErrorsAreFailures, Outcome};
 pub use config::ConfigError;
 pub use rejection::{AsRejected, Error, Reason, Rejected, RejectedBy};
 
+#[doc = include_str!("../docs/GUIDE.md")]
+pub mod guide {}
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
