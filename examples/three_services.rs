@@ -23,7 +23,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use seawall::bulkhead::BulkheadLayer;
-use seawall::deadline::{self, AcceptDeadlineLayer, DeadlineHeader, DeadlineLayer, PropagateDeadlineLayer};
+use seawall::deadline::{
+    self, AcceptDeadlineLayer, DeadlineHeader, DeadlineLayer, PropagateDeadlineLayer,
+};
 use seawall::pipeline::StandardPipeline;
 use seawall::timeout::AttemptTimeoutLayer;
 use tokio::time::{Instant, sleep};
@@ -31,7 +33,8 @@ use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 type Body = Full<Bytes>;
-type HttpClient = BoxCloneSyncService<Request<Empty<Bytes>>, Response<hyper::body::Incoming>, BoxError>;
+type HttpClient =
+    BoxCloneSyncService<Request<Empty<Bytes>>, Response<hyper::body::Incoming>, BoxError>;
 
 /// Serves `handler` on a loopback port; the handler runs with the caller's deadline.
 async fn serve<F, Fut>(handler: F) -> SocketAddr
@@ -39,25 +42,36 @@ where
     F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = (StatusCode, String)> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     let app = ServiceBuilder::new()
-        .layer(AcceptDeadlineLayer::new(DeadlineHeader::default(), Duration::from_secs(10)).expect("valid"))
-        .service(tower::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let handler = handler.clone();
-            async move {
-                let (status, text) = handler(req.uri().path().to_owned()).await;
-                let mut response = Response::new(Body::new(Bytes::from(text)));
-                *response.status_mut() = status;
-                Ok::<_, Infallible>(response)
-            }
-        }));
+        .layer(
+            AcceptDeadlineLayer::new(DeadlineHeader::default(), Duration::from_secs(10))
+                .expect("valid"),
+        )
+        .service(tower::service_fn(
+            move |req: Request<hyper::body::Incoming>| {
+                let handler = handler.clone();
+                async move {
+                    let (status, text) = handler(req.uri().path().to_owned()).await;
+                    let mut response = Response::new(Body::new(Bytes::from(text)));
+                    *response.status_mut() = status;
+                    Ok::<_, Infallible>(response)
+                }
+            },
+        ));
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let app = hyper_util::service::TowerToHyperService::new(app.clone());
             tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), app).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), app)
+                    .await;
             });
         }
     });
@@ -80,9 +94,21 @@ async fn get(client: &HttpClient, url: &str) -> Result<(StatusCode, String), Box
 /// A hyper client behind `layer`, passing the remaining budget on in a header.
 fn client_with<L>(layer: L) -> HttpClient
 where
-    L: tower::Layer<seawall::deadline::PropagateDeadline<tower::util::MapErr<Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>, fn(hyper_util::client::legacy::Error) -> seawall::Error<hyper_util::client::legacy::Error>>>>,
-    L::Service: Service<Request<Empty<Bytes>>, Response = Response<hyper::body::Incoming>, Error = seawall::Error<hyper_util::client::legacy::Error>>
-        + Clone
+    L: tower::Layer<
+            seawall::deadline::PropagateDeadline<
+                tower::util::MapErr<
+                    Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
+                    fn(
+                        hyper_util::client::legacy::Error,
+                    ) -> seawall::Error<hyper_util::client::legacy::Error>,
+                >,
+            >,
+        >,
+    L::Service: Service<
+            Request<Empty<Bytes>>,
+            Response = Response<hyper::body::Incoming>,
+            Error = seawall::Error<hyper_util::client::legacy::Error>,
+        > + Clone
         + Send
         + Sync
         + 'static,
@@ -94,10 +120,12 @@ where
         .layer(layer)
         .layer(PropagateDeadlineLayer::new(DeadlineHeader::default()))
         .service(tower::util::MapErr::new(http, wrap))
-        .map_err(|e: seawall::Error<hyper_util::client::legacy::Error>| match e {
-            seawall::Error::Rejected(r) => BoxError::from(r),
-            seawall::Error::Service(e) => BoxError::from(e),
-        });
+        .map_err(
+            |e: seawall::Error<hyper_util::client::legacy::Error>| match e {
+                seawall::Error::Rejected(r) => BoxError::from(r),
+                seawall::Error::Service(e) => BoxError::from(e),
+            },
+        );
     BoxCloneSyncService::new(stack)
 }
 
@@ -115,7 +143,10 @@ async fn main() -> Result<(), BoxError> {
         }
         if (2.0..4.0).contains(&at()) {
             sleep(Duration::from_millis(300)).await;
-            return (StatusCode::SERVICE_UNAVAILABLE, format!("inventory={budget}ms:down"));
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("inventory={budget}ms:down"),
+            );
         }
         (StatusCode::OK, format!("inventory={budget}ms"))
     })
@@ -127,17 +158,38 @@ async fn main() -> Result<(), BoxError> {
         .name("inventory")
         .total_timeout(Duration::from_millis(1500))
         .attempt_timeout(Duration::from_millis(400))
-        .retry(|r| r.max_attempts(2).exponential(Duration::from_millis(20), 2.0, Duration::from_millis(100)))
-        .circuit_breaker(|b| {
-            b.count_window(10).minimum_calls(5).open_duration(Duration::from_millis(700)).half_open_calls(1).on_state_change(
-                move |c| println!("  [{:>4.1}s] orders → inventory breaker: {} → {}", at(), c.from.as_str(), c.to.as_str()),
+        .retry(|r| {
+            r.max_attempts(2).exponential(
+                Duration::from_millis(20),
+                2.0,
+                Duration::from_millis(100),
             )
+        })
+        .circuit_breaker(|b| {
+            b.count_window(10)
+                .minimum_calls(5)
+                .open_duration(Duration::from_millis(700))
+                .half_open_calls(1)
+                .on_state_change(move |c| {
+                    println!(
+                        "  [{:>4.1}s] orders → inventory breaker: {} → {}",
+                        at(),
+                        c.from.as_str(),
+                        c.to.as_str()
+                    )
+                })
         })
         .build()?;
     let stock = client_with(stock_pipeline);
-    let bulkhead = BulkheadLayer::builder().name("recommend").max_concurrent(2).build()?;
+    let bulkhead = BulkheadLayer::builder()
+        .name("recommend")
+        .max_concurrent(2)
+        .build()?;
     let recommend = client_with(
-        ServiceBuilder::new().layer(bulkhead).layer(AttemptTimeoutLayer::new(Duration::from_secs(1))?).into_inner(),
+        ServiceBuilder::new()
+            .layer(bulkhead)
+            .layer(AttemptTimeoutLayer::new(Duration::from_secs(1))?)
+            .into_inner(),
     );
     let skipped = Arc::new(AtomicU64::new(0));
     let skipped_in = skipped.clone();
@@ -164,9 +216,15 @@ async fn main() -> Result<(), BoxError> {
                 }
             };
             match stock {
-                Ok((StatusCode::OK, body)) => (StatusCode::OK, format!("orders={budget}ms {body} ({recommended})")),
+                Ok((StatusCode::OK, body)) => (
+                    StatusCode::OK,
+                    format!("orders={budget}ms {body} ({recommended})"),
+                ),
                 Ok((_, body)) => (StatusCode::BAD_GATEWAY, format!("orders={budget}ms {body}")),
-                Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("orders={budget}ms refused: {e}")),
+                Err(e) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("orders={budget}ms refused: {e}"),
+                ),
             }
         }
     })
@@ -178,14 +236,16 @@ async fn main() -> Result<(), BoxError> {
         let to_orders = to_orders.clone();
         async move {
             match get(&to_orders, &format!("http://{orders}/order")).await {
-                Ok((status, body)) => (status, format!("gateway={}ms {body}", budget_ms())),
+                Ok((status, body)) => (status, format!("gateway set 2000ms → {body}")),
                 Err(e) => (StatusCode::GATEWAY_TIMEOUT, format!("gateway: {e}")),
             }
         }
     })
     .await;
 
-    println!("gateway {gateway} → orders {orders} → inventory {inventory}; inventory fails from 2 s to 4 s\n");
+    println!(
+        "gateway {gateway} → orders {orders} → inventory {inventory}; inventory fails from 2 s to 4 s\n"
+    );
     let user = client_with(tower::layer::util::Identity::new());
     let (mut ok, mut failed) = (0, 0);
     let mut shown = 0;
@@ -198,7 +258,11 @@ async fn main() -> Result<(), BoxError> {
         for call in calls {
             match call.await? {
                 Ok((status, body)) => {
-                    if status == StatusCode::OK { ok += 1 } else { failed += 1 }
+                    if status == StatusCode::OK {
+                        ok += 1
+                    } else {
+                        failed += 1
+                    }
                     if shown < 3 || (status != StatusCode::OK && shown < 6) {
                         shown += 1;
                         println!("  [{:>4.1}s] {status}: {body}", at());
@@ -216,6 +280,8 @@ async fn main() -> Result<(), BoxError> {
         "\n{ok} orders served, {failed} failed; {} served without recommendations because the bulkhead was full",
         skipped.load(Relaxed)
     );
-    println!("(budgets above: the deadline set at the gateway, shrinking at each hop)");
+    println!(
+        "(budgets above: what each hop had left of the gateway's 2 s; orders gives inventory at most 1.5 s)"
+    );
     Ok(())
 }
