@@ -12,6 +12,7 @@ pub mod keyed;
 pub mod pipeline;
 mod random;
 pub mod rate_limit;
+pub mod registry;
 pub mod rejection;
 pub mod retry;
 mod semaphore;

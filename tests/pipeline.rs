@@ -207,3 +207,52 @@ async fn the_http_pipeline_retries_transient_statuses_after_retry_after() {
         "the server's Retry-After, not the backoff"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pipeline_per_key_keeps_one_keys_outage_from_opening_the_others_breaker() {
+    use seawall::keyed::KeyedLayer;
+    let template = StandardPipeline::builder()
+        .retry(|r| r.max_attempts(1))
+        .circuit_breaker(|b| b.count_window(2).minimum_calls(2));
+    let keyed = KeyedLayer::builder(template, |req: &(char, Req)| req.0)
+        .build()
+        .unwrap();
+    let inner = service_fn(|(_, req): (char, Req)| async move {
+        if req.fail {
+            Err::<(), Err>(seawall::Error::Service(Boom))
+        } else {
+            Ok(())
+        }
+    });
+    let mut svc = keyed.layer(inner);
+    for _ in 0..2 {
+        let _ = svc.ready().await.unwrap().call(('a', FAIL)).await;
+    }
+    assert_eq!(
+        keyed.partition(&'a').unwrap().circuit_breaker().state(),
+        State::Open
+    );
+    svc.ready().await.unwrap().call(('b', OK)).await.unwrap();
+    assert_eq!(
+        keyed.partition(&'b').unwrap().circuit_breaker().state(),
+        State::Closed
+    );
+}
+
+#[test]
+fn a_registry_hands_every_client_of_a_dependency_the_same_pipeline() {
+    use seawall::registry::Registry;
+    let pipelines = Registry::new(|name: &str| StandardPipeline::builder().name(name).build());
+    let a = pipelines.get("payments").unwrap();
+    let b = pipelines.get("payments").unwrap();
+    a.circuit_breaker().force_open();
+    assert_eq!(b.circuit_breaker().state(), State::ForcedOpen);
+    assert_eq!(
+        pipelines.get("search").unwrap().circuit_breaker().state(),
+        State::Closed
+    );
+    assert_eq!(
+        pipelines.names(),
+        vec!["payments".to_owned(), "search".to_owned()]
+    );
+}

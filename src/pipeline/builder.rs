@@ -28,7 +28,7 @@ use crate::timeout::AttemptTimeoutLayer;
 /// # let _ = pipeline;
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 #[must_use = "call `build()` to get the pipeline"]
 pub struct Builder<C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
     name: String,
