@@ -117,3 +117,33 @@ fn unknown_fields_and_bad_durations_are_refused_by_the_parser() {
         toml::from_str::<CircuitBreakerConfig>("window = { count = 5, consecutive_failures = 3 }");
     assert!(two.is_err(), "one window kind at a time");
 }
+
+#[test]
+fn a_whole_pipeline_reads_from_a_file_and_reports_errors_by_path() {
+    use seawall::pipeline::{Builder as Pipeline, PipelineConfig};
+    let config: PipelineConfig = toml::from_str(
+        r#"
+        name = "payments"
+        max_concurrent = 50
+        total_timeout = "5s"
+        attempt_timeout = "1s"
+        [retry]
+        max_attempts = 2
+        jitter = { proportional = 0.2 }
+        "#,
+    )
+    .unwrap();
+    let pipeline = Pipeline::from_config(&config).build().unwrap();
+    assert_eq!(pipeline.bulkhead().max_concurrent(), 50);
+    assert_eq!(pipeline.circuit_breaker().name(), "payments");
+
+    let mut bad = config.clone();
+    bad.circuit_breaker = Some(toml::from_str("failure_rate_threshold = 140.0").unwrap());
+    let err = Pipeline::from_config(&bad).build().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "payments.circuit_breaker.failure_rate_threshold: 140 is outside (0, 100]"
+    );
+    let round_trip: PipelineConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
+    assert_eq!(round_trip, config);
+}

@@ -47,10 +47,14 @@
 //! replayed.
 
 mod builder;
+#[cfg(feature = "serde")]
+mod config;
 
 use tower::Layer;
 
 pub use builder::Builder;
+#[cfg(feature = "serde")]
+pub use config::{PipelineConfig, RetryConfig};
 
 use crate::bulkhead::{Bulkhead, BulkheadHandle, BulkheadLayer};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerHandle, CircuitBreakerLayer};

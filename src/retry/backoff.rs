@@ -57,6 +57,8 @@ impl Shape {
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Jitter {
     /// Exactly `d`. Clients that failed together retry together: use only when there
