@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use crate::telemetry::{Levels, Meter};
+
 const BITS: u32 = 21;
 const MASK: u64 = (1 << BITS) - 1;
 const IN_FLIGHT_SHIFT: u32 = BITS;
@@ -43,6 +45,8 @@ fn limit(word: u64) -> u32 {
 pub(crate) struct Semaphore {
     word: AtomicU64,
     queue: Mutex<Queue>,
+    meter: Meter,
+    levels: Levels,
 }
 
 #[derive(Debug, Default)]
@@ -77,11 +81,29 @@ pub(crate) enum Enqueued {
 }
 
 impl Semaphore {
-    pub(crate) fn new(limit: u32) -> Self {
+    pub(crate) fn new(limit: u32, meter: Meter) -> Self {
         let limit = u64::from(limit.min(MAX_PERMITS));
-        Semaphore {
+        let semaphore = Semaphore {
             word: AtomicU64::new(limit << LIMIT_SHIFT),
             queue: Mutex::new(Queue::default()),
+            levels: meter.levels(),
+            meter,
+        };
+        semaphore.publish();
+        semaphore
+    }
+
+    /// The metrics of the layer this semaphore serves.
+    pub(crate) fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    /// Sets the in-flight, queued and limit gauges (only with the `metrics` feature).
+    #[inline]
+    fn publish(&self) {
+        if cfg!(feature = "metrics") {
+            let word = self.word.load(Relaxed);
+            self.levels.set(in_flight(word), queued(word), limit(word));
         }
     }
 
@@ -109,7 +131,10 @@ impl Semaphore {
                 .word
                 .compare_exchange_weak(word, word + ONE_IN_FLIGHT, Acquire, Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.publish();
+                    return true;
+                }
                 Err(seen) => word = seen,
             }
         }
@@ -122,6 +147,7 @@ impl Semaphore {
         if queued(before) != 0 {
             self.grant();
         }
+        self.publish();
     }
 
     /// Joins the queue (cold path: takes the lock), unless a permit is free by now or
@@ -138,7 +164,10 @@ impl Semaphore {
                 (word + ONE_QUEUED, false)
             };
             match self.word.compare_exchange(word, next, AcqRel, Relaxed) {
-                Ok(_) if acquired => return Enqueued::Acquired,
+                Ok(_) if acquired => {
+                    self.publish();
+                    return Enqueued::Acquired;
+                }
                 Ok(_) => break,
                 Err(seen) => word = seen,
             }
@@ -149,6 +178,7 @@ impl Semaphore {
             ticket,
             waker: None,
         });
+        self.publish();
         Enqueued::Waiting(ticket)
     }
 
@@ -177,6 +207,7 @@ impl Semaphore {
             Some(i) => {
                 queue.waiters.remove(i);
                 self.word.fetch_sub(ONE_QUEUED, AcqRel);
+                self.publish();
                 true
             }
             None => false,
@@ -196,6 +227,7 @@ impl Semaphore {
         if queued(before) != 0 {
             self.grant();
         }
+        self.publish();
         limit(before)
     }
 
@@ -260,6 +292,13 @@ impl Drop for Permit {
 pub(crate) struct Waiting {
     semaphore: Arc<Semaphore>,
     ticket: Option<u64>,
+}
+
+impl Waiting {
+    /// The metrics of the layer waited on.
+    pub(crate) fn meter(&self) -> &Meter {
+        self.semaphore.meter()
+    }
 }
 
 /// What [`Waiting::join`] got.
@@ -328,7 +367,7 @@ mod tests {
 
     #[test]
     fn free_permits_are_taken_until_the_limit() {
-        let s = Arc::new(Semaphore::new(2));
+        let s = Arc::new(Semaphore::new(2, Meter::new("test", &Arc::from("test"))));
         let a = Permit::try_acquire(&s).unwrap();
         let _b = Permit::try_acquire(&s).unwrap();
         assert!(Permit::try_acquire(&s).is_none());
@@ -339,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_released_permit_goes_to_the_head_of_the_queue() {
-        let s = Arc::new(Semaphore::new(1));
+        let s = Arc::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
         let held = Permit::try_acquire(&s).unwrap();
         let Joined::Waiting(mut first) = Waiting::join(&s, 10) else {
             panic!("should queue")
@@ -362,7 +401,7 @@ mod tests {
 
     #[test]
     fn a_granted_but_unclaimed_place_gives_its_permit_back_on_drop() {
-        let s = Arc::new(Semaphore::new(1));
+        let s = Arc::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
         let held = Permit::try_acquire(&s).unwrap();
         let Joined::Waiting(waiting) = Waiting::join(&s, 10) else {
             panic!("should queue")
@@ -375,7 +414,7 @@ mod tests {
 
     #[test]
     fn raising_the_limit_grants_waiters_and_lowering_it_lets_running_calls_finish() {
-        let s = Arc::new(Semaphore::new(1));
+        let s = Arc::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
         let a = Permit::try_acquire(&s).unwrap();
         let Joined::Waiting(mut w) = Waiting::join(&s, 10) else {
             panic!("should queue")

@@ -30,6 +30,9 @@
 //! | `seawall.circuit_breaker.state` | gauge | `name` | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only |
 //! | `seawall.circuit_breaker.transitions` | counter | `name`, `from`, `to` | state changes |
 //! | `seawall.attempt.duration` | histogram | `name` | seconds per attempt, measured by the attempt timeout |
+//! | `seawall.in_flight` | gauge | `layer`, `name` | calls running through a bulkhead or adaptive limiter |
+//! | `seawall.queued` | gauge | `layer`, `name` | calls waiting in a bulkhead's queue |
+//! | `seawall.limit` | gauge | `layer`, `name` | a bulkhead's or adaptive limiter's current limit |
 //!
 //! Handles are registered when a layer is built, so a call costs an atomic add per
 //! counter and no allocation; without the feature all of it compiles away.
@@ -52,13 +55,19 @@ pub mod names {
     pub const BREAKER_TRANSITIONS: &str = "seawall.circuit_breaker.transitions";
     /// Seconds per attempt.
     pub const ATTEMPT_DURATION: &str = "seawall.attempt.duration";
+    /// Calls running through a bulkhead or adaptive limiter.
+    pub const IN_FLIGHT: &str = "seawall.in_flight";
+    /// Calls waiting in a bulkhead's queue.
+    pub const QUEUED: &str = "seawall.queued";
+    /// A bulkhead's or adaptive limiter's current limit.
+    pub const LIMIT: &str = "seawall.limit";
 }
 
 #[cfg(feature = "metrics")]
-pub(crate) use enabled::Meter;
+pub(crate) use enabled::{Levels, Meter};
 
 #[cfg(not(feature = "metrics"))]
-pub(crate) use disabled::Meter;
+pub(crate) use disabled::{Levels, Meter};
 
 /// A meter that futures can hold: an `Arc` with the feature, nothing without it.
 #[cfg(feature = "metrics")]
@@ -147,6 +156,36 @@ mod enabled {
         pub(crate) fn duration(&self, metric: &'static str, value: Duration) {
             metrics::histogram!(metric, "name" => self.name.clone()).record(value.as_secs_f64());
         }
+
+        /// Gauges for in-flight, queued and limit, registered once.
+        pub(crate) fn levels(&self) -> Levels {
+            let gauge = |metric: &'static str| {
+                let labels = [("layer", self.layer.into()), ("name", self.name.clone())];
+                metrics::gauge!(metric, &labels)
+            };
+            Levels {
+                gauges: [
+                    gauge(names::IN_FLIGHT),
+                    gauge(names::QUEUED),
+                    gauge(names::LIMIT),
+                ],
+            }
+        }
+    }
+
+    /// The in-flight, queued and limit gauges of a semaphore-backed layer.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Levels {
+        gauges: [metrics::Gauge; 3],
+    }
+
+    impl Levels {
+        #[inline]
+        pub(crate) fn set(&self, in_flight: u32, queued: u32, limit: u32) {
+            self.gauges[0].set(f64::from(in_flight));
+            self.gauges[1].set(f64::from(queued));
+            self.gauges[2].set(f64::from(limit));
+        }
     }
 }
 
@@ -177,5 +216,17 @@ mod disabled {
         pub(crate) fn gauge(&self, _: &'static str, _: f64) {}
         #[inline(always)]
         pub(crate) fn duration(&self, _: &'static str, _: Duration) {}
+        pub(crate) fn levels(&self) -> Levels {
+            Levels
+        }
+    }
+
+    /// Without the `metrics` feature: nothing, at no cost.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Levels;
+
+    impl Levels {
+        #[inline(always)]
+        pub(crate) fn set(&self, _: u32, _: u32, _: u32) {}
     }
 }

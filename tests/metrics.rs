@@ -11,7 +11,7 @@ use seawall::circuit_breaker::CircuitBreakerLayer;
 use seawall::deadline::DeadlineLayer;
 use seawall::retry::{Jitter, RetryLayer};
 use seawall::timeout::AttemptTimeoutLayer;
-use tower::{Layer, ServiceBuilder};
+use tower::{Layer, Service, ServiceBuilder};
 
 /// Runs `body` on a paused runtime with a fresh recorder; returns what was recorded as
 /// `(name, sorted labels, value)`.
@@ -144,5 +144,51 @@ fn retries_timeouts_and_deadlines_report_their_own_metrics() {
     assert!(
         matches!(durations, Some(DebugValue::Histogram(h)) if h.len() == 2),
         "{durations:?}"
+    );
+}
+
+#[test]
+fn admission_layers_report_rejections_and_levels() {
+    use seawall::bulkhead::BulkheadLayer;
+    use seawall::rate_limit::RateLimitLayer;
+    let all = record(|| async {
+        let bulkhead = BulkheadLayer::builder()
+            .name("db")
+            .max_concurrent(1)
+            .build()
+            .unwrap();
+        let mut svc = bulkhead.layer(backend());
+        let busy = tower::ServiceExt::ready(&mut svc)
+            .await
+            .unwrap()
+            .call(slow(10, false));
+        let _ = call(&mut svc, OK).await; // refused: the one permit is taken
+        busy.await.unwrap();
+        let limiter = RateLimitLayer::builder(1, Duration::from_secs(1))
+            .name("api")
+            .build()
+            .unwrap();
+        let mut svc = limiter.layer(backend());
+        let _ = call(&mut svc, OK).await;
+        let _ = call(&mut svc, OK).await; // refused: one per second
+    });
+    let full = find(
+        &all,
+        "seawall.rejections",
+        &["layer=bulkhead", "name=db", "reason=bulkhead_full"],
+    );
+    assert_eq!(full, Some(&DebugValue::Counter(1)));
+    let limited = find(
+        &all,
+        "seawall.rejections",
+        &["layer=rate_limiter", "name=api", "reason=rate_limited"],
+    );
+    assert_eq!(limited, Some(&DebugValue::Counter(1)));
+    let limit = find(&all, "seawall.limit", &["layer=bulkhead", "name=db"]);
+    assert!(matches!(limit, Some(DebugValue::Gauge(g)) if g.into_inner() == 1.0));
+    let in_flight = find(&all, "seawall.in_flight", &["layer=bulkhead", "name=db"]);
+    assert!(
+        matches!(in_flight, Some(DebugValue::Gauge(g)) if g.into_inner() == 0.0),
+        "all calls done"
     );
 }

@@ -175,7 +175,11 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let semaphore = &self.limiter.semaphore;
         let Some(permit) = Permit::try_acquire(semaphore) else {
-            return ResponseFuture::rejected(semaphore.limit());
+            let limit = semaphore.limit();
+            semaphore
+                .meter()
+                .rejected(crate::Reason::ConcurrencyLimited { limit });
+            return ResponseFuture::rejected(limit);
         };
         let call = Call {
             limiter: self.limiter.clone(),

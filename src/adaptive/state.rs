@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering::*};
 
 use super::algorithm::{Algorithm, Gradient2, Sample};
 use crate::semaphore::Semaphore;
+use crate::telemetry::Meter;
 
 pub(crate) const TARGET: &str = "seawall::adaptive";
 
@@ -46,7 +47,7 @@ impl Limiter {
         max: u32,
     ) -> Self {
         Limiter {
-            semaphore: Arc::new(Semaphore::new(initial)),
+            semaphore: Arc::new(Semaphore::new(initial, Meter::new("adaptive_limit", &name))),
             name,
             algorithm,
             min: f64::from(min),

@@ -7,6 +7,7 @@ use super::layer::BulkheadLayer;
 use super::{Mode, Settings};
 use crate::config::ConfigError;
 use crate::semaphore::Semaphore;
+use crate::telemetry::Meter;
 
 pub(crate) const MAX_CONCURRENT: u32 = 100_000;
 pub(crate) const MAX_CONCURRENT_TEXT: &str = "1..=100000";
@@ -140,12 +141,10 @@ impl Builder {
             max_wait: self.max_wait,
             max_queued: self.max_queued,
         };
-        let semaphore = Arc::new(Semaphore::new(self.max_concurrent));
-        Ok(BulkheadLayer::from_parts(
-            semaphore,
-            settings,
-            Arc::from(self.name.as_str()),
-        ))
+        let name: Arc<str> = Arc::from(self.name.as_str());
+        let meter = Meter::new("bulkhead", &name);
+        let semaphore = Arc::new(Semaphore::new(self.max_concurrent, meter));
+        Ok(BulkheadLayer::from_parts(semaphore, settings, name))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

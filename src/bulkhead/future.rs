@@ -111,6 +111,7 @@ where
                         ready!(timer.poll_expired(cx, || at));
                         // Dropping the queued state leaves the queue (or gives back a
                         // permit granted at this very moment).
+                        waiting.meter().rejected(give_up.reason);
                         State::Rejected {
                             rejection: Some(Rejected::new(give_up.reason, None)),
                         }

@@ -276,7 +276,7 @@ impl<S> Bulkhead<S> {
     {
         let max_wait = self.settings.max_wait;
         if max_wait.is_zero() {
-            return ResponseFuture::rejected(self.full().reason());
+            return self.reject(self.full().reason());
         }
         let now = Instant::now();
         let mut give_up = GiveUp {
@@ -285,7 +285,7 @@ impl<S> Bulkhead<S> {
         };
         if let Some(deadline) = deadline::current() {
             if deadline <= now {
-                return ResponseFuture::rejected(Reason::DeadlineExceeded);
+                return self.reject(Reason::DeadlineExceeded);
             }
             if deadline < give_up.at {
                 give_up = GiveUp {
@@ -302,7 +302,12 @@ impl<S> Bulkhead<S> {
                 let ready = std::mem::replace(&mut self.inner, fresh);
                 ResponseFuture::queued(waiting, give_up, ready, req)
             }
-            Joined::Full => ResponseFuture::rejected(self.full().reason()),
+            Joined::Full => self.reject(self.full().reason()),
         }
+    }
+
+    fn reject<F, Req>(&self, reason: Reason) -> ResponseFuture<F, S, Req> {
+        self.semaphore.meter().rejected(reason);
+        ResponseFuture::rejected(reason)
     }
 }

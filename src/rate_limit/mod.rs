@@ -49,6 +49,7 @@ mod gcra;
 mod handle;
 mod layer;
 
+use crate::telemetry::{SharedMeter, shared_meter};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -86,11 +87,13 @@ pub struct RateLimit<S> {
     gcra: Arc<Gcra>,
     max_wait: Duration,
     name: Arc<str>,
+    meter: SharedMeter,
 }
 
 impl<S> RateLimit<S> {
     pub(crate) fn new(inner: S, gcra: Arc<Gcra>, max_wait: Duration, name: Arc<str>) -> Self {
         RateLimit {
+            meter: shared_meter("rate_limiter", &name),
             inner,
             gcra,
             max_wait,
@@ -174,6 +177,7 @@ where
         } else {
             match deadline::remaining() {
                 Some(left) if left.is_zero() => {
+                    self.meter.rejected(Reason::DeadlineExceeded);
                     let rejection = Rejected::new(Reason::DeadlineExceeded, None);
                     return ResponseFuture::rejected(rejection);
                 }
@@ -196,6 +200,7 @@ where
             }
             Err(wait_ns) => {
                 let retry_after = Duration::from_nanos(wait_ns);
+                self.meter.rejected(Reason::RateLimited);
                 ResponseFuture::rejected(Rejected::new(Reason::RateLimited, Some(retry_after)))
             }
         }

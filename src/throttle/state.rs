@@ -1,6 +1,10 @@
 //! The throttle's shared state: the window, the formula, and a seeded random draw.
 
+use std::sync::Arc;
+
+use crate::classify::Outcome;
 use crate::random::Draws;
+use crate::telemetry::Meter;
 
 use super::window::{Counts, Window};
 use crate::time::Epoch;
@@ -19,11 +23,13 @@ pub(crate) struct Throttler {
     epoch: Epoch,
     window: Window,
     draws: Draws,
+    meter: Meter,
 }
 
 impl Throttler {
     pub(crate) fn new(settings: Settings, buckets: u32, seed: u64) -> Self {
         Throttler {
+            meter: Meter::new("throttle", &Arc::from(settings.name.as_str())),
             settings,
             epoch: Epoch::now(),
             window: Window::new(buckets),
@@ -56,11 +62,18 @@ impl Throttler {
             return true;
         }
         self.window.record(index, false);
+        self.meter.rejected(crate::Reason::Throttled);
         false
     }
 
     /// Records a finished call the backend saw.
     pub(crate) fn record(&self, accepted: bool) {
+        let outcome = if accepted {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        self.meter.call(outcome);
         self.window.record(self.now_index(), accepted);
     }
 }
