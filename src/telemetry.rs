@@ -13,6 +13,10 @@
 //! | `seawall::circuit_breaker` | `circuit breaker reconfigured` / `… refused; settings kept` | info / error | `breaker`, `error` |
 //! | `seawall::retry` | `retrying` | debug | `attempt` (the one about to start), `delay`, `reason` |
 //! | `seawall::retry` | `not retrying` | debug | `attempts`, `reason` |
+//! | `seawall::bulkhead` | `bulkhead limit changed` / `… refused; limit kept` | info / error | `bulkhead`, `from`, `to` / `error` |
+//! | `seawall::adaptive` | `adaptive limit changed` | debug | `limiter`, `from`, `to`, `rtt_us`, `dropped` |
+//! | `seawall::rate_limit` | `rate limit changed` / `… refused; rate kept` | info / error | `rate_limit`, `from_permits`, `from_per_ms`, `to_permits`, `to_per_ms` / `error` |
+//! | `seawall::timeout` | `time limit changed` / `… refused; limit kept` | info / error | `name`, `layer`, `from_ms`, `to_ms` / `error` |
 //! | `seawall::deadline` | `incoming deadline budget ignored` | warn | `header`, `reason`, `value_len` |
 //! | `seawall::deadline` | `incoming deadline budget above the server maximum; clamped` | warn | `header`, `requested_ms`, `max_ms` |
 //!

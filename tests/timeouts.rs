@@ -235,3 +235,30 @@ fn invalid_time_limits_are_reported_by_field_and_range() {
         "deadline.budget: 31622400s is outside (0s, 365 days]"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_attempt_timeout_can_be_changed_while_services_run() {
+    let layer = AttemptTimeoutLayer::new(ms(100)).unwrap();
+    let mut svc = layer.layer(backend());
+    assert!(rejected(&call(&mut svc, slow(200, false)).await).is_some());
+    layer.handle().set(ms(300)).unwrap();
+    assert!(
+        call(&mut svc, slow(200, false)).await.is_ok(),
+        "the running service sees the new limit"
+    );
+    assert!(layer.handle().set(Duration::ZERO).is_err());
+    assert_eq!(
+        layer.handle().get(),
+        ms(300),
+        "a refused change keeps the old limit"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_budget_can_be_changed_while_services_run() {
+    let layer = DeadlineLayer::new(ms(100)).unwrap();
+    let mut svc = layer.layer(backend());
+    assert!(rejected(&call(&mut svc, slow(200, false)).await).is_some());
+    layer.handle().set(ms(1000)).unwrap();
+    assert!(call(&mut svc, slow(200, false)).await.is_ok());
+}

@@ -69,7 +69,15 @@ impl BulkheadHandle {
     /// assert_eq!(handle.max_concurrent(), 5);
     /// ```
     pub fn set_max_concurrent(&self, calls: u32) -> Result<(), ConfigError> {
-        check_max_concurrent(calls).map_err(|e| e.within("bulkhead"))?;
+        if let Err(error) = check_max_concurrent(calls).map_err(|e| e.within("bulkhead")) {
+            tracing::error!(
+                target: "seawall::bulkhead",
+                bulkhead = &*self.name,
+                %error,
+                "bulkhead limit change refused; limit kept"
+            );
+            return Err(error);
+        }
         let from = self.semaphore.set_limit(calls);
         tracing::info!(
             target: "seawall::bulkhead",

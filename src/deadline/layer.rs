@@ -15,9 +15,9 @@ use crate::config::ConfigError;
 use crate::rejection::{Reason, Rejected};
 use crate::telemetry::{SharedMeter, shared_meter};
 use crate::time::{LazyTimer, after};
+use crate::timeout::TimeLimitHandle;
+use crate::timeout::handle::{SharedLimit, check};
 use std::sync::Arc;
-
-const MAX_BUDGET: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Gives every call a deadline `budget` from when it starts; see the
 /// [module docs](crate::deadline).
@@ -32,7 +32,7 @@ const MAX_BUDGET: Duration = Duration::from_secs(365 * 24 * 3600);
 /// ```
 #[derive(Clone, Debug)]
 pub struct DeadlineLayer {
-    budget: Duration,
+    budget: SharedLimit,
     name: Arc<str>,
 }
 
@@ -50,12 +50,9 @@ impl DeadlineLayer {
     /// assert_eq!(err.to_string(), "deadline.budget: 0ns is outside (0s, 365 days]");
     /// ```
     pub fn new(budget: Duration) -> Result<Self, ConfigError> {
-        if budget.is_zero() || budget > MAX_BUDGET {
-            let err = ConfigError::new("budget", format!("{budget:?}"), "(0s, 365 days]");
-            return Err(err.within("deadline"));
-        }
+        check("deadline", "budget", budget)?;
         Ok(DeadlineLayer {
-            budget,
+            budget: SharedLimit::new(budget),
             name: Arc::from("deadline"),
         })
     }
@@ -72,6 +69,19 @@ impl DeadlineLayer {
         self.name = Arc::from(name);
         self
     }
+
+    /// A handle to change the budget of this layer and all its services at run time.
+    ///
+    /// ```
+    /// use seawall::deadline::DeadlineLayer;
+    /// use std::time::Duration;
+    /// let layer = DeadlineLayer::new(Duration::from_secs(30))?;
+    /// layer.handle().set(Duration::from_secs(10))?;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn handle(&self) -> TimeLimitHandle {
+        TimeLimitHandle::new(self.budget.clone(), "deadline", "budget", self.name.clone())
+    }
 }
 
 impl<S> Layer<S> for DeadlineLayer {
@@ -80,7 +90,7 @@ impl<S> Layer<S> for DeadlineLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Deadline {
             inner,
-            budget: self.budget,
+            budget: self.budget.clone(),
             meter: shared_meter("deadline", &self.name),
         }
     }
@@ -99,7 +109,7 @@ impl<S> Layer<S> for DeadlineLayer {
 #[derive(Clone, Debug)]
 pub struct Deadline<S> {
     inner: S,
-    budget: Duration,
+    budget: SharedLimit,
     meter: SharedMeter,
 }
 
@@ -158,7 +168,7 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let now = Instant::now();
-        let deadline = earliest(after(now, self.budget));
+        let deadline = earliest(after(now, self.budget.get()));
         if deadline <= now {
             return ResponseFuture {
                 kind: Kind::Expired,

@@ -82,7 +82,15 @@ impl RateLimitHandle {
     /// assert_eq!(handle.rate(), (3, Duration::from_secs(1)));
     /// ```
     pub fn set_rate(&self, permits: u32, per: Duration) -> Result<(), ConfigError> {
-        check_rate(permits, per).map_err(|e| e.within("rate_limit"))?;
+        if let Err(error) = check_rate(permits, per).map_err(|e| e.within("rate_limit")) {
+            tracing::error!(
+                target: "seawall::rate_limit",
+                rate_limit = &*self.name,
+                %error,
+                "rate limit change refused; rate kept"
+            );
+            return Err(error);
+        }
         let (from_permits, from_per) = self.gcra.rate();
         self.gcra.set_rate(permits, per);
         tracing::info!(

@@ -5,11 +5,12 @@ use std::time::Duration;
 use tower::Layer;
 
 use super::AttemptTimeout;
+use super::handle::{SharedLimit, TimeLimitHandle, check};
 use crate::config::ConfigError;
 use crate::telemetry::shared_meter;
 use std::sync::Arc;
 
-pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+pub(crate) use super::handle::MAX_LIMIT as MAX_TIMEOUT;
 
 /// Applies an [`AttemptTimeout`] to services.
 ///
@@ -23,7 +24,7 @@ pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// ```
 #[derive(Clone, Debug)]
 pub struct AttemptTimeoutLayer<P = NoOverride> {
-    timeout: Duration,
+    timeout: SharedLimit,
     per_request: P,
     name: Arc<str>,
 }
@@ -41,13 +42,9 @@ impl AttemptTimeoutLayer {
     /// assert_eq!(err.to_string(), "attempt_timeout.timeout: 0ns is outside (0s, 365 days]");
     /// ```
     pub fn new(timeout: Duration) -> Result<Self, ConfigError> {
-        if timeout.is_zero() || timeout > MAX_TIMEOUT {
-            let shown = format!("{timeout:?}");
-            let err = ConfigError::new("timeout", shown, "(0s, 365 days]");
-            return Err(err.within("attempt_timeout"));
-        }
+        check("attempt_timeout", "timeout", timeout)?;
         Ok(AttemptTimeoutLayer {
-            timeout,
+            timeout: SharedLimit::new(timeout),
             per_request: NoOverride,
             name: Arc::from("attempt_timeout"),
         })
@@ -89,6 +86,24 @@ impl<P> AttemptTimeoutLayer<P> {
         self.name = Arc::from(name);
         self
     }
+
+    /// A handle to change the timeout of this layer and all its services at run time.
+    ///
+    /// ```
+    /// use seawall::timeout::AttemptTimeoutLayer;
+    /// use std::time::Duration;
+    /// let layer = AttemptTimeoutLayer::new(Duration::from_secs(1))?;
+    /// layer.handle().set(Duration::from_millis(500))?;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn handle(&self) -> TimeLimitHandle {
+        TimeLimitHandle::new(
+            self.timeout.clone(),
+            "attempt_timeout",
+            "timeout",
+            self.name.clone(),
+        )
+    }
 }
 
 impl<S, P: Clone> Layer<S> for AttemptTimeoutLayer<P> {
@@ -97,7 +112,7 @@ impl<S, P: Clone> Layer<S> for AttemptTimeoutLayer<P> {
     fn layer(&self, inner: S) -> Self::Service {
         AttemptTimeout {
             inner,
-            timeout: self.timeout,
+            timeout: self.timeout.clone(),
             per_request: self.per_request.clone(),
             meter: shared_meter("attempt_timeout", &self.name),
         }

@@ -43,14 +43,15 @@
 //! ```
 
 mod future;
+pub(crate) mod handle;
 mod layer;
 
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tower::Service;
 
 pub use future::ResponseFuture;
+pub use handle::TimeLimitHandle;
 pub use layer::{AttemptTimeoutLayer, NoOverride, TimeoutFor};
 #[cfg(feature = "http")]
 pub use layer::{FromExtension, TimeoutOverride};
@@ -72,7 +73,7 @@ use crate::telemetry::SharedMeter;
 #[derive(Clone, Debug)]
 pub struct AttemptTimeout<S, P = NoOverride> {
     inner: S,
-    timeout: Duration,
+    timeout: handle::SharedLimit,
     per_request: P,
     meter: SharedMeter,
 }
@@ -135,7 +136,7 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let timeout = match self.per_request.timeout_for(&req) {
             Some(timeout) => timeout.min(layer::MAX_TIMEOUT),
-            None => self.timeout,
+            None => self.timeout.get(),
         };
         ResponseFuture::new(self.inner.call(req), timeout, self.meter.clone())
     }
