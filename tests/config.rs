@@ -147,3 +147,58 @@ fn a_whole_pipeline_reads_from_a_file_and_reports_errors_by_path() {
     let round_trip: PipelineConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
     assert_eq!(round_trip, config);
 }
+
+#[test]
+fn every_configurable_layer_reads_from_one_file() {
+    use seawall::bulkhead::{Builder as Bulkhead, BulkheadConfig};
+    use seawall::rate_limit::{Builder as RateLimit, RateLimitConfig};
+    use seawall::retry::{RetryConfig, RetryLayer};
+
+    #[derive(serde::Deserialize)]
+    struct Service {
+        retry: RetryConfig,
+        bulkhead: BulkheadConfig,
+        rate_limit: RateLimitConfig,
+        circuit_breaker: CircuitBreakerConfig,
+    }
+    let file = r#"
+        [retry]
+        max_attempts = 2
+        budget = "none"
+        [bulkhead]
+        max_concurrent = 5
+        [rate_limit]
+        permits = 50
+        per = "1s"
+        [circuit_breaker]
+        window = { count = 20 }
+    "#;
+    let s: Service = toml::from_str(file).unwrap();
+    RetryLayer::builder().with_config(&s.retry).build().unwrap();
+    assert_eq!(
+        Bulkhead::from_config(&s.bulkhead)
+            .build()
+            .unwrap()
+            .handle()
+            .max_concurrent(),
+        5
+    );
+    assert_eq!(
+        RateLimit::from_config(&s.rate_limit)
+            .build()
+            .unwrap()
+            .handle()
+            .burst(),
+        50
+    );
+    Builder::from_config(s.circuit_breaker).build().unwrap();
+
+    let mut bad = s.bulkhead.clone();
+    bad.max_concurrent = 0;
+    let err = Bulkhead::from_config(&bad).build().unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("bulkhead.max_concurrent: 0 is outside"),
+        "{err}"
+    );
+}

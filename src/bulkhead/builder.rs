@@ -175,3 +175,71 @@ pub(crate) fn check_max_concurrent(calls: u32) -> Result<(), ConfigError> {
         ))
     }
 }
+
+/// A bulkhead's settings as data, for configuration files (feature `serde`); missing
+/// fields keep their defaults, unknown fields are errors.
+///
+/// ```
+/// use seawall::bulkhead::{Builder, BulkheadConfig};
+/// let config: BulkheadConfig = toml::from_str(r#"
+///     name = "db"
+///     max_concurrent = 10
+///     max_wait = "50ms"
+///     mode = "backpressure"
+/// "#).unwrap();
+/// let layer = Builder::from_config(&config).build()?;
+/// assert_eq!(layer.handle().max_concurrent(), 10);
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[cfg(feature = "serde")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BulkheadConfig {
+    /// Name in events and metrics.
+    pub name: String,
+    /// Calls allowed at once.
+    pub max_concurrent: u32,
+    /// How long a caller may wait for a permit (0: reject at once).
+    #[serde(with = "crate::config::human::serde")]
+    pub max_wait: Duration,
+    /// Callers allowed to wait at once.
+    pub max_queued: u32,
+    /// Fail fast or backpressure.
+    pub mode: Mode,
+}
+
+#[cfg(feature = "serde")]
+impl Default for BulkheadConfig {
+    fn default() -> Self {
+        let b = Builder::new();
+        BulkheadConfig {
+            name: b.name,
+            max_concurrent: b.max_concurrent,
+            max_wait: b.max_wait,
+            max_queued: b.max_queued,
+            mode: b.mode,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Builder {
+    /// A builder with the settings of `config`; `build()` validates them.
+    ///
+    /// ```
+    /// use seawall::bulkhead::{Builder, BulkheadConfig};
+    /// let layer = Builder::from_config(&BulkheadConfig::default()).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn from_config(config: &BulkheadConfig) -> Self {
+        Builder {
+            name: config.name.clone(),
+            max_concurrent: config.max_concurrent,
+            max_wait: config.max_wait,
+            max_queued: config.max_queued,
+            mode: config.mode,
+        }
+    }
+}

@@ -73,6 +73,8 @@ use tokio::time::Instant;
 use tower::Service;
 
 pub use builder::Builder;
+#[cfg(feature = "serde")]
+pub use builder::BulkheadConfig;
 pub use future::ResponseFuture;
 pub use handle::BulkheadHandle;
 pub use layer::BulkheadLayer;
@@ -90,6 +92,8 @@ use future::GiveUp;
 /// assert_ne!(Mode::FailFast, Mode::Backpressure);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Mode {
     /// `call` rejects (after an optional bounded wait in a queue).
     #[default]

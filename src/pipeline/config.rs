@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::builder::Builder;
 use crate::circuit_breaker::CircuitBreakerConfig;
-use crate::retry::Jitter;
+use crate::retry::{Jitter, RetryConfig};
 
 /// Every setting of a [`StandardPipeline`](super::StandardPipeline) that a file can set;
 /// missing fields keep the standard defaults, unknown fields are errors.
@@ -41,7 +41,10 @@ pub struct PipelineConfig {
     /// Time for each attempt.
     #[serde(with = "crate::config::human::serde")]
     pub attempt_timeout: Duration,
-    /// Retry settings.
+    /// Retry settings. Unset: the standard pipeline's (4 attempts, exponential from
+    /// 2 s, decorrelated jitter). Set: they replace those, and fields missing from the
+    /// table take the retry layer's own defaults (see [`RetryConfig`]).
+    #[serde(default = "standard_retry")]
     pub retry: RetryConfig,
     /// Circuit breaker settings. Unset: the standard pipeline's (10 %, 100 calls, 30 s,
     /// 5 s). Set: they replace those, and fields missing from the table take the
@@ -49,35 +52,13 @@ pub struct PipelineConfig {
     pub circuit_breaker: Option<CircuitBreakerConfig>,
 }
 
-/// Retry settings of a [`PipelineConfig`]: exponential backoff with a jitter, within the
-/// default retry budget.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct RetryConfig {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// The first backoff.
-    #[serde(with = "crate::config::human::serde")]
-    pub initial_backoff: Duration,
-    /// Growth per retry.
-    pub multiplier: f64,
-    /// The longest backoff.
-    #[serde(with = "crate::config::human::serde")]
-    pub max_backoff: Duration,
-    /// How delays are spread.
-    pub jitter: Jitter,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            max_attempts: 4,
-            initial_backoff: Duration::from_secs(2),
-            multiplier: 2.0,
-            max_backoff: Duration::from_secs(30),
-            jitter: Jitter::DecorrelatedV2,
-        }
+fn standard_retry() -> RetryConfig {
+    RetryConfig {
+        max_attempts: 4,
+        initial_backoff: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(30),
+        jitter: Jitter::DecorrelatedV2,
+        ..RetryConfig::default()
     }
 }
 
@@ -88,7 +69,7 @@ impl Default for PipelineConfig {
             max_concurrent: 1000,
             total_timeout: Duration::from_secs(30),
             attempt_timeout: Duration::from_secs(10),
-            retry: RetryConfig::default(),
+            retry: standard_retry(),
             circuit_breaker: None,
         }
     }
@@ -104,17 +85,13 @@ impl Builder {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn from_config(config: &PipelineConfig) -> Self {
-        let r = config.retry.clone();
+        let retry = config.retry.clone();
         let mut builder = Builder::new()
             .name(config.name.clone())
             .max_concurrent(config.max_concurrent)
             .total_timeout(config.total_timeout)
             .attempt_timeout(config.attempt_timeout)
-            .retry(|b| {
-                b.max_attempts(r.max_attempts)
-                    .exponential(r.initial_backoff, r.multiplier, r.max_backoff)
-                    .jitter(r.jitter)
-            });
+            .retry(|b| b.with_config(&retry));
         if let Some(breaker) = &config.circuit_breaker {
             builder = builder
                 .circuit_breaker(|_| crate::circuit_breaker::Builder::from_config(breaker.clone()));

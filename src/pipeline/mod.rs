@@ -54,7 +54,7 @@ use tower::Layer;
 
 pub use builder::Builder;
 #[cfg(feature = "serde")]
-pub use config::{PipelineConfig, RetryConfig};
+pub use config::PipelineConfig;
 
 use crate::bulkhead::{Bulkhead, BulkheadHandle, BulkheadLayer};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerHandle, CircuitBreakerLayer};

@@ -57,6 +57,8 @@ use std::time::Duration;
 use tower::Service;
 
 pub use builder::Builder;
+#[cfg(feature = "serde")]
+pub use builder::RateLimitConfig;
 pub use future::ResponseFuture;
 pub use handle::RateLimitHandle;
 pub use layer::RateLimitLayer;

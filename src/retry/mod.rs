@@ -95,6 +95,8 @@
 mod backoff;
 mod budget;
 mod builder;
+#[cfg(feature = "serde")]
+mod config;
 mod future;
 mod hint;
 #[cfg(feature = "http")]
@@ -114,6 +116,8 @@ use tower::Service;
 
 pub use backoff::{Backoff, Jitter};
 pub use builder::Builder;
+#[cfg(feature = "serde")]
+pub use config::{BudgetConfig, RetryConfig};
 pub use future::ResponseFuture;
 pub use hint::{Hint, NoHint, RejectionHint, RetryHint};
 pub use layer::RetryLayer;
