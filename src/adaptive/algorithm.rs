@@ -19,8 +19,11 @@ use std::time::Duration;
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Aimd {
     pub(crate) backoff_ratio: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::config::human::serde"))]
     pub(crate) timeout: Duration,
 }
 
@@ -85,6 +88,8 @@ impl Aimd {
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Gradient2 {
     pub(crate) smoothing: f64,
     pub(crate) rtt_tolerance: f64,
@@ -163,6 +168,11 @@ impl Gradient2 {
 /// # let _ = algorithm;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum Algorithm {
     /// See [`Aimd`].
     Aimd(Aimd),

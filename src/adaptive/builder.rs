@@ -193,3 +193,69 @@ impl<C> Builder<C> {
         Ok(())
     }
 }
+
+/// An adaptive limiter's settings as data, for configuration files (feature `serde`).
+///
+/// ```
+/// use seawall::adaptive::{AdaptiveConfig, Builder};
+/// let config: AdaptiveConfig = toml::from_str(r#"
+///     name = "db"
+///     algorithm = { gradient2 = { rtt_tolerance = 2.0 } }
+///     max_limit = 100
+/// "#).unwrap();
+/// let layer = Builder::from_config(&config).build()?;
+/// assert_eq!(layer.handle().name(), "db");
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[cfg(feature = "serde")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AdaptiveConfig {
+    /// Name in events and metrics.
+    pub name: String,
+    /// How the limit moves.
+    pub algorithm: Algorithm,
+    /// The limit at start.
+    pub initial_limit: u32,
+    /// The lowest limit.
+    pub min_limit: u32,
+    /// The highest limit.
+    pub max_limit: u32,
+}
+
+#[cfg(feature = "serde")]
+impl Default for AdaptiveConfig {
+    fn default() -> Self {
+        let b = Builder::new(Algorithm::Aimd(super::Aimd::default()));
+        AdaptiveConfig {
+            name: b.name,
+            algorithm: b.algorithm,
+            initial_limit: b.initial,
+            min_limit: b.min,
+            max_limit: b.max,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Builder {
+    /// A builder with the settings of `config`; `build()` validates them.
+    ///
+    /// ```
+    /// use seawall::adaptive::{AdaptiveConfig, Builder};
+    /// let layer = Builder::from_config(&AdaptiveConfig::default()).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn from_config(config: &AdaptiveConfig) -> Self {
+        Builder {
+            name: config.name.clone(),
+            algorithm: config.algorithm,
+            initial: config.initial_limit,
+            min: config.min_limit,
+            max: config.max_limit,
+            classifier: ErrorsAreFailures,
+        }
+    }
+}

@@ -63,6 +63,8 @@ use tokio::time::Instant;
 use tower::Service;
 
 pub use algorithm::{Aimd, Algorithm, Gradient2};
+#[cfg(feature = "serde")]
+pub use builder::AdaptiveConfig;
 pub use builder::Builder;
 pub use future::ResponseFuture;
 pub use layer::{AdaptiveLimitHandle, AdaptiveLimitLayer};

@@ -202,3 +202,74 @@ impl<C> Builder<C> {
         Ok(bucket_ms as u64)
     }
 }
+
+/// A throttle's settings as data, for configuration files (feature `serde`).
+///
+/// ```
+/// use seawall::throttle::{Builder, ThrottleConfig};
+/// let config: ThrottleConfig = toml::from_str(r#"
+///     k = 1.5
+///     window = "1m"
+///     buckets = 6
+/// "#).unwrap();
+/// let layer = Builder::from_config(&config).build()?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[cfg(feature = "serde")]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ThrottleConfig {
+    /// Name in events and metrics.
+    pub name: String,
+    /// How many requests per accepted one are tolerated before rejecting locally.
+    pub k: f64,
+    /// How far back requests and accepts count.
+    #[serde(with = "crate::config::human::serde")]
+    pub window: Duration,
+    /// Buckets of the window.
+    pub buckets: u32,
+    /// The highest rejection probability.
+    pub max_reject_probability: f64,
+    /// Seed of the random draw; random when unset.
+    pub seed: Option<u64>,
+}
+
+#[cfg(feature = "serde")]
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        let b = Builder::new();
+        ThrottleConfig {
+            name: b.name,
+            k: b.k,
+            window: b.window,
+            buckets: b.buckets,
+            max_reject_probability: b.max_reject_probability,
+            seed: b.seed,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Builder {
+    /// A builder with the settings of `config`; `build()` validates them.
+    ///
+    /// ```
+    /// use seawall::throttle::{Builder, ThrottleConfig};
+    /// let layer = Builder::from_config(&ThrottleConfig::default()).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn from_config(config: &ThrottleConfig) -> Self {
+        Builder {
+            name: config.name.clone(),
+            k: config.k,
+            window: config.window,
+            buckets: config.buckets,
+            max_reject_probability: config.max_reject_probability,
+            seed: config.seed,
+            classifier: ErrorsAreFailures,
+        }
+    }
+}

@@ -65,6 +65,8 @@ use std::task::{Context, Poll};
 use tower::Service;
 
 pub use builder::Builder;
+#[cfg(feature = "serde")]
+pub use builder::ThrottleConfig;
 pub use future::ResponseFuture;
 pub use handle::ThrottleHandle;
 pub use layer::ThrottleLayer;
