@@ -88,8 +88,33 @@ pub(crate) fn shared_meter(layer: &'static str, name: &str) -> SharedMeter {
     meter
 }
 
-/// Whether attempt durations are measured (only when metrics are on).
-pub(crate) const TIMES_ATTEMPTS: bool = cfg!(feature = "metrics");
+/// Measures an attempt, when metrics are on; nothing (and no clock read) otherwise.
+#[cfg(feature = "metrics")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stopwatch(tokio::time::Instant);
+
+/// Measures an attempt, when metrics are on; nothing (and no clock read) otherwise.
+#[cfg(not(feature = "metrics"))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stopwatch;
+
+impl Stopwatch {
+    #[inline]
+    pub(crate) fn start() -> Self {
+        #[cfg(feature = "metrics")]
+        return Stopwatch(tokio::time::Instant::now());
+        #[cfg(not(feature = "metrics"))]
+        return Stopwatch;
+    }
+
+    #[inline]
+    pub(crate) fn elapsed(&self) -> Option<std::time::Duration> {
+        #[cfg(feature = "metrics")]
+        return Some(self.0.elapsed());
+        #[cfg(not(feature = "metrics"))]
+        return None;
+    }
+}
 
 #[cfg(feature = "metrics")]
 mod enabled {

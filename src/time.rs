@@ -62,6 +62,7 @@ impl LazyTimer {
     }
 
     /// Ready once `deadline` has passed; `deadline` is asked for on the first poll only.
+    #[inline]
     pub(crate) fn poll_expired(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,

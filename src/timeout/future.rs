@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::classify::Outcome;
 use crate::rejection::{Reason, Rejected};
-use crate::telemetry::{SharedMeter, TIMES_ATTEMPTS, names};
+use crate::telemetry::{SharedMeter, Stopwatch, names};
 use crate::time::{LazyTimer, after};
 
 pin_project! {
@@ -23,8 +23,7 @@ pin_project! {
         timer: LazyTimer,
         timeout: Duration,
         meter: SharedMeter,
-        // Read only when metrics are on.
-        started: Option<Instant>,
+        started: Stopwatch,
     }
 }
 
@@ -35,7 +34,7 @@ impl<F> ResponseFuture<F> {
             timer: LazyTimer::new(),
             timeout,
             meter,
-            started: TIMES_ATTEMPTS.then(Instant::now),
+            started: Stopwatch::start(),
         }
     }
 }
@@ -51,9 +50,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if let Poll::Ready(result) = this.inner.poll(cx) {
-            if let Some(started) = this.started {
-                this.meter
-                    .duration(names::ATTEMPT_DURATION, started.elapsed());
+            if let Some(took) = this.started.elapsed() {
+                this.meter.duration(names::ATTEMPT_DURATION, took);
                 let outcome = if result.is_ok() {
                     Outcome::Success
                 } else {
@@ -71,9 +69,8 @@ where
             Poll::Ready(()) => {
                 let reason = Reason::AttemptTimeout { after: timeout };
                 this.meter.rejected(reason);
-                if let Some(started) = this.started {
-                    this.meter
-                        .duration(names::ATTEMPT_DURATION, started.elapsed());
+                if let Some(took) = this.started.elapsed() {
+                    this.meter.duration(names::ATTEMPT_DURATION, took);
                 }
                 Poll::Ready(Err(Rejected::new(reason, None).into()))
             }
