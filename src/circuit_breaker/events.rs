@@ -9,8 +9,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::state::{Engine, State};
+use super::state::Engine;
 use super::window::Tally;
+use super::word::State;
 
 pub(crate) const TARGET: &str = "seawall::circuit_breaker";
 

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 
 use super::Link;
-use super::state::Permit;
+use super::word::Permit;
 use crate::classify::Classify;
 use crate::rejection::Rejected;
 

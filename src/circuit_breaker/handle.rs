@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::config::{CircuitBreakerConfig, OpenBackoffConfig, Shape, WindowConfig};
 use super::events;
-use super::state::{Engine, State};
+use super::state::Engine;
+use super::word::State;
 use crate::config::ConfigError;
 
 /// Reads and steers one breaker; clone it freely (it is an `Arc`).

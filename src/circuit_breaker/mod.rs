@@ -75,6 +75,7 @@ mod layer;
 mod settings;
 mod state;
 mod window;
+mod word;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -87,7 +88,7 @@ pub use events::StateChange;
 pub use future::ResponseFuture;
 pub use handle::{CircuitBreakerHandle, Metrics};
 pub use layer::CircuitBreakerLayer;
-pub use state::State;
+pub use word::State;
 
 use crate::classify::{Classify, ErrorsAreFailures};
 use crate::rejection::Rejected;

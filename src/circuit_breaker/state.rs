@@ -1,13 +1,5 @@
-//! The breaker's state machine: one atomic word plus the closed-state window.
-//!
-//! The word packs `mode (3 bits) | generation (21 bits) | payload (40 bits)`:
-//!
-//! | mode        | payload                                              |
-//! |-------------|------------------------------------------------------|
-//! | closed      | unused (the window holds the evidence)               |
-//! | open        | milliseconds since the epoch when it may half-open   |
-//! | half-open   | probes admitted, done, failed, slow (10 bits each)   |
-//! | forced open, disabled, metrics only | unused                       |
+//! The breaker's engine: admission, recording and every transition, as compare-and-swaps
+//! on the state word ([`word`](super::word)) plus the closed-state window.
 //!
 //! Every transition is one compare-and-swap that bumps the generation, so exactly one
 //! caller wins it, and results of calls admitted under an older generation are ignored.
@@ -23,190 +15,14 @@ use tokio::time::Instant;
 use super::config::Shape;
 use super::events::{self, Listener};
 use super::settings::{Settings, Tunables};
-use super::window::{GEN_MASK, Sample, Tally, Window, percent};
+use super::window::{Sample, Tally, Window, percent};
 use crate::classify::Outcome;
 use crate::random::Draws;
 use crate::rejection::{Reason, Rejected};
 use crate::telemetry::Meter;
 use crate::time::{Epoch, ceil_millis};
 
-/// The state a circuit breaker is in.
-///
-/// ```
-/// use seawall::circuit_breaker::{CircuitBreakerLayer, State};
-/// let layer = CircuitBreakerLayer::builder().build().unwrap();
-/// assert_eq!(layer.handle().state(), State::Closed);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum State {
-    /// Calls flow and are counted; too many failures or slow calls open the breaker.
-    Closed,
-    /// Calls are rejected until the open duration has passed.
-    Open,
-    /// A limited number of probe calls decide whether to close or open again.
-    HalfOpen,
-    /// Forced open through the handle: every call is rejected until told otherwise.
-    ForcedOpen,
-    /// Forced closed through the handle: every call flows and nothing is counted.
-    Disabled,
-    /// Calls flow and are counted, but the breaker never opens.
-    MetricsOnly,
-}
-
-impl State {
-    fn from_mode(mode: u64) -> State {
-        match mode {
-            OPEN => State::Open,
-            HALF_OPEN => State::HalfOpen,
-            FORCED_OPEN => State::ForcedOpen,
-            DISABLED => State::Disabled,
-            METRICS_ONLY => State::MetricsOnly,
-            _ => State::Closed,
-        }
-    }
-
-    /// The state as a number, as in the `seawall.circuit_breaker.state` gauge:
-    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only.
-    ///
-    /// ```
-    /// use seawall::circuit_breaker::State;
-    /// assert_eq!(State::Open.code(), 1);
-    /// ```
-    pub const fn code(self) -> u8 {
-        match self {
-            State::Closed => 0,
-            State::Open => 1,
-            State::HalfOpen => 2,
-            State::ForcedOpen => 3,
-            State::Disabled => 4,
-            State::MetricsOnly => 5,
-        }
-    }
-
-    /// The state's name in `snake_case`, as used in events.
-    ///
-    /// ```
-    /// use seawall::circuit_breaker::State;
-    /// assert_eq!(State::HalfOpen.as_str(), "half_open");
-    /// ```
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            State::Closed => "closed",
-            State::Open => "open",
-            State::HalfOpen => "half_open",
-            State::ForcedOpen => "forced_open",
-            State::Disabled => "disabled",
-            State::MetricsOnly => "metrics_only",
-        }
-    }
-}
-
-const CLOSED: u64 = 0;
-const OPEN: u64 = 1;
-const HALF_OPEN: u64 = 2;
-const FORCED_OPEN: u64 = 3;
-const DISABLED: u64 = 4;
-const METRICS_ONLY: u64 = 5;
-
-const MODE_SHIFT: u32 = 61;
-const GEN_SHIFT: u32 = 40;
-const PAYLOAD_MASK: u64 = (1 << GEN_SHIFT) - 1;
-const PROBE_BITS: u32 = 10;
-const PROBE_MASK: u64 = (1 << PROBE_BITS) - 1;
-
-fn mode(word: u64) -> u64 {
-    word >> MODE_SHIFT
-}
-
-fn generation(word: u64) -> u64 {
-    (word >> GEN_SHIFT) & GEN_MASK
-}
-
-const fn pack(mode: u64, generation: u64, payload: u64) -> u64 {
-    let payload = if payload < PAYLOAD_MASK {
-        payload
-    } else {
-        PAYLOAD_MASK
-    };
-    mode << MODE_SHIFT | (generation & GEN_MASK) << GEN_SHIFT | payload
-}
-
-/// Half-open payload: probes admitted (running or done), done, failed, slow.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Probes {
-    admitted: u64,
-    done: u64,
-    failures: u64,
-    slow: u64,
-}
-
-impl Probes {
-    fn unpack(word: u64) -> Probes {
-        let field = |i: u32| (word >> (i * PROBE_BITS)) & PROBE_MASK;
-        Probes {
-            admitted: field(0),
-            done: field(1),
-            failures: field(2),
-            slow: field(3),
-        }
-    }
-
-    fn pack(self) -> u64 {
-        self.admitted
-            | self.done << PROBE_BITS
-            | self.failures << (2 * PROBE_BITS)
-            | self.slow << (3 * PROBE_BITS)
-    }
-}
-
-/// Milliseconds since the epoch plus one, wrapping (every 49 days); what a timed
-/// permit records. Only differences of two readings mean anything.
-fn clock_ms(epoch: &Epoch) -> u32 {
-    (epoch.elapsed_millis() as u32).wrapping_add(1)
-}
-
-/// What a caller was admitted as; returned to the engine when the call ends.
-///
-/// Two 32-bit halves rather than one word: the future that holds it writes and reads
-/// them separately, which keeps the processor's store forwarding working.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Permit {
-    /// The admitting state's mode and generation (its word without the payload).
-    state: u32,
-    /// When the call started, in wrapping milliseconds since the epoch, never 0;
-    /// 0 when the call is not timed.
-    started: u32,
-}
-
-impl Permit {
-    /// A permit that holds nothing: what [`take`](Self::take) leaves behind.
-    const SPENT: Permit = Permit::of(pack(DISABLED, 0, 0), 0);
-
-    const fn of(word: u64, started: u32) -> Permit {
-        Permit {
-            state: (word >> GEN_SHIFT) as u32,
-            started,
-        }
-    }
-
-    /// The admitting state's word, payload cleared.
-    #[inline]
-    fn word(self) -> u64 {
-        u64::from(self.state) << GEN_SHIFT
-    }
-
-    /// Takes the permit, leaving one that holds nothing (so it is given back once).
-    #[inline]
-    pub(crate) fn take(&mut self) -> Permit {
-        std::mem::replace(self, Permit::SPENT)
-    }
-
-    /// Whether the call it admitted is still to be recorded.
-    #[inline]
-    pub(crate) fn is_live(self) -> bool {
-        self != Permit::SPENT
-    }
-}
+use super::word::*;
 
 /// Shared by every service and handle of one breaker.
 #[derive(Debug)]
@@ -384,7 +200,7 @@ impl Engine {
     #[inline]
     pub(crate) fn complete(&self, permit: Permit, outcome: Outcome) {
         let untimed_closed_success =
-            outcome == Outcome::Success && mode(permit.word()) == CLOSED && permit.started == 0;
+            outcome == Outcome::Success && mode(permit.word()) == CLOSED && permit.started() == 0;
         if untimed_closed_success
             && self
                 .window
@@ -399,8 +215,8 @@ impl Engine {
     fn record(&self, permit: Permit, outcome: Outcome) {
         self.meter.call(outcome);
         let slow = match self.slow_call_duration() {
-            Some(limit) if permit.started != 0 => {
-                let took = clock_ms(&self.epoch).wrapping_sub(permit.started);
+            Some(limit) if permit.started() != 0 => {
+                let took = clock_ms(&self.epoch).wrapping_sub(permit.started());
                 u64::from(took) >= ceil_millis(limit)
             }
             _ => false,

@@ -1,0 +1,199 @@
+//! The breaker's state word and what is packed into it.
+//!
+//! The word packs `mode (3 bits) | generation (21 bits) | payload (40 bits)`:
+//!
+//! | mode        | payload                                              |
+//! |-------------|------------------------------------------------------|
+//! | closed      | unused (the window holds the evidence)               |
+//! | open        | milliseconds since the epoch when it may half-open   |
+//! | half-open   | probes admitted, done, failed, slow (10 bits each)   |
+//! | forced open, disabled, metrics only | unused                       |
+//!
+//! A [`Permit`] records the mode and generation a call was admitted under.
+
+use super::window::GEN_MASK;
+use crate::time::Epoch;
+
+/// The state a circuit breaker is in.
+///
+/// ```
+/// use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+/// let layer = CircuitBreakerLayer::builder().build().unwrap();
+/// assert_eq!(layer.handle().state(), State::Closed);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Calls flow and are counted; too many failures or slow calls open the breaker.
+    Closed,
+    /// Calls are rejected until the open duration has passed.
+    Open,
+    /// A limited number of probe calls decide whether to close or open again.
+    HalfOpen,
+    /// Forced open through the handle: every call is rejected until told otherwise.
+    ForcedOpen,
+    /// Forced closed through the handle: every call flows and nothing is counted.
+    Disabled,
+    /// Calls flow and are counted, but the breaker never opens.
+    MetricsOnly,
+}
+
+impl State {
+    pub(crate) fn from_mode(mode: u64) -> State {
+        match mode {
+            OPEN => State::Open,
+            HALF_OPEN => State::HalfOpen,
+            FORCED_OPEN => State::ForcedOpen,
+            DISABLED => State::Disabled,
+            METRICS_ONLY => State::MetricsOnly,
+            _ => State::Closed,
+        }
+    }
+
+    /// The state as a number, as in the `seawall.circuit_breaker.state` gauge:
+    /// 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::State;
+    /// assert_eq!(State::Open.code(), 1);
+    /// ```
+    pub const fn code(self) -> u8 {
+        match self {
+            State::Closed => 0,
+            State::Open => 1,
+            State::HalfOpen => 2,
+            State::ForcedOpen => 3,
+            State::Disabled => 4,
+            State::MetricsOnly => 5,
+        }
+    }
+
+    /// The state's name in `snake_case`, as used in events.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::State;
+    /// assert_eq!(State::HalfOpen.as_str(), "half_open");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+            State::ForcedOpen => "forced_open",
+            State::Disabled => "disabled",
+            State::MetricsOnly => "metrics_only",
+        }
+    }
+}
+
+pub(crate) const CLOSED: u64 = 0;
+pub(crate) const OPEN: u64 = 1;
+pub(crate) const HALF_OPEN: u64 = 2;
+pub(crate) const FORCED_OPEN: u64 = 3;
+pub(crate) const DISABLED: u64 = 4;
+pub(crate) const METRICS_ONLY: u64 = 5;
+
+const MODE_SHIFT: u32 = 61;
+pub(crate) const GEN_SHIFT: u32 = 40;
+pub(crate) const PAYLOAD_MASK: u64 = (1 << GEN_SHIFT) - 1;
+const PROBE_BITS: u32 = 10;
+const PROBE_MASK: u64 = (1 << PROBE_BITS) - 1;
+
+pub(crate) fn mode(word: u64) -> u64 {
+    word >> MODE_SHIFT
+}
+
+pub(crate) fn generation(word: u64) -> u64 {
+    (word >> GEN_SHIFT) & GEN_MASK
+}
+
+pub(crate) const fn pack(mode: u64, generation: u64, payload: u64) -> u64 {
+    let payload = if payload < PAYLOAD_MASK {
+        payload
+    } else {
+        PAYLOAD_MASK
+    };
+    mode << MODE_SHIFT | (generation & GEN_MASK) << GEN_SHIFT | payload
+}
+
+/// Half-open payload: probes admitted (running or done), done, failed, slow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Probes {
+    pub(crate) admitted: u64,
+    pub(crate) done: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+impl Probes {
+    pub(crate) fn unpack(word: u64) -> Probes {
+        let field = |i: u32| (word >> (i * PROBE_BITS)) & PROBE_MASK;
+        Probes {
+            admitted: field(0),
+            done: field(1),
+            failures: field(2),
+            slow: field(3),
+        }
+    }
+
+    pub(crate) fn pack(self) -> u64 {
+        self.admitted
+            | self.done << PROBE_BITS
+            | self.failures << (2 * PROBE_BITS)
+            | self.slow << (3 * PROBE_BITS)
+    }
+}
+
+/// Milliseconds since the epoch plus one, wrapping (every 49 days); what a timed
+/// permit records. Only differences of two readings mean anything.
+pub(crate) fn clock_ms(epoch: &Epoch) -> u32 {
+    (epoch.elapsed_millis() as u32).wrapping_add(1)
+}
+
+/// What a caller was admitted as; returned to the engine when the call ends.
+///
+/// Two 32-bit halves rather than one word: the future that holds it writes and reads
+/// them separately, which keeps the processor's store forwarding working.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Permit {
+    /// The admitting state's mode and generation (its word without the payload).
+    state: u32,
+    /// When the call started, in wrapping milliseconds since the epoch, never 0;
+    /// 0 when the call is not timed.
+    started: u32,
+}
+
+impl Permit {
+    /// A permit that holds nothing: what [`take`](Self::take) leaves behind.
+    const SPENT: Permit = Permit::of(pack(DISABLED, 0, 0), 0);
+
+    pub(crate) const fn of(word: u64, started: u32) -> Permit {
+        Permit {
+            state: (word >> GEN_SHIFT) as u32,
+            started,
+        }
+    }
+
+    /// The admitting state's word, payload cleared.
+    #[inline]
+    pub(crate) fn word(self) -> u64 {
+        u64::from(self.state) << GEN_SHIFT
+    }
+
+    /// Takes the permit, leaving one that holds nothing (so it is given back once).
+    #[inline]
+    pub(crate) fn take(&mut self) -> Permit {
+        std::mem::replace(self, Permit::SPENT)
+    }
+
+    /// When the call started ([`clock_ms`]), or 0 when it is not timed.
+    #[inline]
+    pub(crate) fn started(self) -> u32 {
+        self.started
+    }
+
+    /// Whether the call it admitted is still to be recorded.
+    #[inline]
+    pub(crate) fn is_live(self) -> bool {
+        self != Permit::SPENT
+    }
+}
