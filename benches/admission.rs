@@ -4,45 +4,17 @@
 //!
 //! cargo bench --bench admission
 
-use std::future::Future;
+mod common;
+
 use std::num::NonZeroU32;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use common::{Ready, drive};
 use criterion::{Criterion, criterion_group, criterion_main};
 use seawall::bulkhead::{BulkheadLayer, Mode};
 use seawall::rate_limit::RateLimitLayer;
 use std::hint::black_box;
-use tower::{BoxError, Layer, Service};
-
-/// Answers at once.
-#[derive(Clone)]
-struct Ready;
-
-impl Service<u64> for Ready {
-    type Response = u64;
-    type Error = BoxError;
-    type Future = std::future::Ready<Result<u64, BoxError>>;
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-    fn call(&mut self, x: u64) -> Self::Future {
-        std::future::ready(Ok(x))
-    }
-}
-
-/// Readies, calls once and polls to completion with a no-op waker.
-fn drive<S: Service<u64, Response = u64>>(svc: &mut S, x: u64) -> u64 {
-    let mut cx = Context::from_waker(Waker::noop());
-    let _ = svc.poll_ready(&mut cx);
-    let mut future = pin!(svc.call(x));
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out.ok().unwrap_or(0);
-        }
-    }
-}
+use tower::Layer;
 
 fn bulkhead(c: &mut Criterion) {
     let mut g = c.benchmark_group("bulkhead/free permit");

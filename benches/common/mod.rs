@@ -1,0 +1,36 @@
+//! What the benches share: an inner service that answers at once, and a driver that
+//! readies, calls and polls with a no-op waker (no executor in the measurement).
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use tower::{BoxError, Service};
+
+/// Answers at once.
+#[derive(Clone)]
+pub struct Ready;
+
+impl Service<u64> for Ready {
+    type Response = u64;
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<u64, BoxError>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, x: u64) -> Self::Future {
+        std::future::ready(Ok(x))
+    }
+}
+
+/// Readies, calls once and polls to completion with a no-op waker.
+pub fn drive<S: Service<u64, Response = u64>>(svc: &mut S, x: u64) -> u64 {
+    let mut cx = Context::from_waker(Waker::noop());
+    let _ = svc.poll_ready(&mut cx);
+    let mut future = pin!(svc.call(x));
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out.ok().unwrap_or(0);
+        }
+    }
+}
