@@ -64,22 +64,34 @@ async fn attempt_timeout_can_be_chosen_per_request() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_timed_out_attempt_cancels_the_inner_future() {
-    let finished = Arc::new(AtomicBool::new(false));
-    let flag = finished.clone();
+async fn a_timed_out_attempt_drops_the_inner_future_at_once() {
+    struct Guard(Arc<AtomicBool>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
     let mut svc = AttemptTimeoutLayer::new(ms(10))
         .unwrap()
         .layer(service_fn(move |()| {
-            let flag = flag.clone();
+            let guard = Guard(flag.clone());
             async move {
                 sleep(ms(50)).await;
-                flag.store(true, Ordering::SeqCst);
+                drop(guard);
                 Ok::<_, Err>(())
             }
         }));
-    let _ = svc.ready().await.unwrap().call(()).await;
-    advance(ms(100)).await;
-    assert!(!finished.load(Ordering::SeqCst));
+    let mut future = Box::pin(svc.ready().await.unwrap().call(()));
+    assert!(futures_poll_once(future.as_mut()).await.is_none());
+    advance(ms(10)).await;
+    let result = future.as_mut().await;
+    assert!(rejected(&result).is_some());
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the inner future is gone once the timeout fires"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -261,4 +273,36 @@ async fn the_deadline_budget_can_be_changed_while_services_run() {
     assert!(rejected(&call(&mut svc, slow(200, false)).await).is_some());
     layer.handle().set(ms(1000)).unwrap();
     assert!(call(&mut svc, slow(200, false)).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_passed_deadline_drops_the_inner_future_at_once() {
+    struct Guard(Arc<AtomicBool>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    let mut svc = DeadlineLayer::new(ms(10))
+        .unwrap()
+        .layer(service_fn(move |()| {
+            let guard = Guard(flag.clone());
+            async move {
+                sleep(ms(50)).await;
+                drop(guard);
+                Ok::<_, Err>(())
+            }
+        }));
+    let mut future = Box::pin(svc.ready().await.unwrap().call(()));
+    let result = future.as_mut().await;
+    assert_eq!(
+        rejected(&result).map(|r| r.reason()),
+        Some(Reason::DeadlineExceeded)
+    );
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the inner future is gone once the deadline passes"
+    );
 }

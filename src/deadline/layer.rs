@@ -223,23 +223,24 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let meter = this.meter;
-        match this.kind.project() {
-            KindProj::Running {
-                inner,
-                timer,
-                deadline,
-            } => {
-                if let Poll::Ready(result) = inner.poll(cx) {
-                    return Poll::Ready(result);
-                }
-                let deadline = *deadline;
-                match timer.poll_expired(cx, || deadline) {
-                    Poll::Ready(()) => Poll::Ready(Err(exceeded(meter))),
-                    Poll::Pending => Poll::Pending,
-                }
+        let mut kind = this.kind;
+        if let KindProj::Running {
+            inner,
+            timer,
+            deadline,
+        } = kind.as_mut().project()
+        {
+            if let Poll::Ready(result) = inner.poll(cx) {
+                return Poll::Ready(result);
             }
-            KindProj::Expired => Poll::Ready(Err(exceeded(meter))),
+            let deadline = *deadline;
+            if timer.poll_expired(cx, || deadline).is_pending() {
+                return Poll::Pending;
+            }
+            // Time is up: cancel the inner call now, not when this future is dropped.
+            kind.set(Kind::Expired);
         }
+        Poll::Ready(Err(exceeded(meter)))
     }
 }
 

@@ -17,8 +17,9 @@ pin_project! {
     /// The future of an [`AttemptTimeout`](super::AttemptTimeout) call.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
+        // Emptied when the timeout fires, so the attempt is cancelled at once.
         #[pin]
-        inner: F,
+        inner: Option<F>,
         #[pin]
         timer: LazyTimer,
         timeout: Duration,
@@ -30,7 +31,7 @@ pin_project! {
 impl<F> ResponseFuture<F> {
     pub(crate) fn new(inner: F, timeout: Duration, meter: SharedMeter) -> Self {
         ResponseFuture {
-            inner,
+            inner: Some(inner),
             timer: LazyTimer::new(),
             timeout,
             meter,
@@ -48,8 +49,11 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(result) = this.inner.poll(cx) {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            panic!("attempt timeout future polled after completion");
+        };
+        if let Poll::Ready(result) = inner.poll(cx) {
             if let Some(took) = this.started.elapsed() {
                 this.meter.duration(names::ATTEMPT_DURATION, took);
                 let outcome = if result.is_ok() {
@@ -67,6 +71,7 @@ where
             .poll_expired(cx, || after(Instant::now(), timeout))
         {
             Poll::Ready(()) => {
+                this.inner.set(None);
                 let reason = Reason::AttemptTimeout { after: timeout };
                 this.meter.rejected(reason);
                 if let Some(took) = this.started.elapsed() {
