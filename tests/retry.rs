@@ -4,7 +4,7 @@ mod common;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -474,26 +474,11 @@ async fn dropping_a_sleeping_call_gives_its_retry_back_to_the_budget() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_call_cancels_the_attempt_in_flight() {
-    struct Guard(Arc<AtomicBool>);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            self.0.store(true, SeqCst);
-        }
-    }
-    let dropped = Arc::new(AtomicBool::new(false));
-    let flag = dropped.clone();
-    let inner = tower::service_fn(move |_: ()| {
-        let guard = Guard(flag.clone());
-        async move {
-            std::future::pending::<()>().await;
-            drop(guard);
-            Ok::<(), BoxError>(())
-        }
-    });
+    let (dropped, inner) = common::tracked(Duration::from_secs(3600));
     let mut call = Box::pin(plain(3, MS).build().unwrap().layer(inner).oneshot(()));
     assert!(futures_poll_once(call.as_mut()).is_pending());
     drop(call);
-    assert!(dropped.load(SeqCst));
+    assert!(common::is_gone(&dropped));
 }
 
 fn futures_poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {

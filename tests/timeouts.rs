@@ -3,7 +3,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
@@ -65,31 +65,15 @@ async fn attempt_timeout_can_be_chosen_per_request() {
 
 #[tokio::test(start_paused = true)]
 async fn a_timed_out_attempt_drops_the_inner_future_at_once() {
-    struct Guard(Arc<AtomicBool>);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-    let dropped = Arc::new(AtomicBool::new(false));
-    let flag = dropped.clone();
-    let mut svc = AttemptTimeoutLayer::new(ms(10))
-        .unwrap()
-        .layer(service_fn(move |()| {
-            let guard = Guard(flag.clone());
-            async move {
-                sleep(ms(50)).await;
-                drop(guard);
-                Ok::<_, Err>(())
-            }
-        }));
+    let (dropped, inner) = tracked(ms(50));
+    let mut svc = AttemptTimeoutLayer::new(ms(10)).unwrap().layer(inner);
     let mut future = Box::pin(svc.ready().await.unwrap().call(()));
     assert!(futures_poll_once(future.as_mut()).await.is_none());
     advance(ms(10)).await;
     let result = future.as_mut().await;
     assert!(rejected(&result).is_some());
     assert!(
-        dropped.load(Ordering::SeqCst),
+        is_gone(&dropped),
         "the inner future is gone once the timeout fires"
     );
 }
@@ -200,28 +184,12 @@ async fn a_call_whose_deadline_already_passed_never_reaches_the_service() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_a_deadline_call_drops_the_inner_future() {
-    struct Guard(Arc<AtomicBool>);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-    let dropped = Arc::new(AtomicBool::new(false));
-    let flag = dropped.clone();
-    let mut svc = DeadlineLayer::new(ms(1000))
-        .unwrap()
-        .layer(service_fn(move |()| {
-            let guard = Guard(flag.clone());
-            async move {
-                sleep(ms(500)).await;
-                drop(guard);
-                Ok::<_, Err>(())
-            }
-        }));
+    let (dropped, inner) = tracked(ms(500));
+    let mut svc = DeadlineLayer::new(ms(1000)).unwrap().layer(inner);
     let mut future = Box::pin(svc.ready().await.unwrap().call(()));
     assert!(futures_poll_once(future.as_mut()).await.is_none());
     drop(future);
-    assert!(dropped.load(Ordering::SeqCst));
+    assert!(is_gone(&dropped));
 }
 
 /// Polls a future once; `Some` if it finished.
@@ -277,24 +245,8 @@ async fn the_deadline_budget_can_be_changed_while_services_run() {
 
 #[tokio::test(start_paused = true)]
 async fn a_passed_deadline_drops_the_inner_future_at_once() {
-    struct Guard(Arc<AtomicBool>);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-    let dropped = Arc::new(AtomicBool::new(false));
-    let flag = dropped.clone();
-    let mut svc = DeadlineLayer::new(ms(10))
-        .unwrap()
-        .layer(service_fn(move |()| {
-            let guard = Guard(flag.clone());
-            async move {
-                sleep(ms(50)).await;
-                drop(guard);
-                Ok::<_, Err>(())
-            }
-        }));
+    let (dropped, inner) = tracked(ms(50));
+    let mut svc = DeadlineLayer::new(ms(10)).unwrap().layer(inner);
     let mut future = Box::pin(svc.ready().await.unwrap().call(()));
     let result = future.as_mut().await;
     assert_eq!(
@@ -302,7 +254,7 @@ async fn a_passed_deadline_drops_the_inner_future_at_once() {
         Some(Reason::DeadlineExceeded)
     );
     assert!(
-        dropped.load(Ordering::SeqCst),
+        is_gone(&dropped),
         "the inner future is gone once the deadline passes"
     );
 }

@@ -167,3 +167,38 @@ impl tracing::Subscriber for Router {
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+/// Raises its flag when dropped.
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A backend whose calls take `delay` on tokio's clock; the flag goes up when a call's
+/// future is gone, finished or dropped.
+pub fn tracked(
+    delay: Duration,
+) -> (
+    Arc<std::sync::atomic::AtomicBool>,
+    impl Service<(), Response = (), Error = Err, Future: Send> + Clone + Send,
+) {
+    let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = gone.clone();
+    let svc = service_fn(move |()| {
+        let guard = DropFlag(flag.clone());
+        async move {
+            tokio::time::sleep(delay).await;
+            drop(guard);
+            Ok(())
+        }
+    });
+    (gone, svc)
+}
+
+/// Whether a [`tracked`] call's future is gone.
+pub fn is_gone(flag: &std::sync::atomic::AtomicBool) -> bool {
+    flag.load(std::sync::atomic::Ordering::SeqCst)
+}
