@@ -222,6 +222,31 @@ impl Reason {
         }
     }
 
+    /// Whether the layer refused before the call ran (an open breaker, a full bulkhead, a
+    /// rate limit): trying again helps once the refusal is over. Not a refusal: an
+    /// attempt that ran out of time, and a call whose deadline passed.
+    ///
+    /// ```
+    /// use seawall::Reason;
+    /// use std::time::Duration;
+    /// assert!(Reason::CircuitOpen.is_refusal());
+    /// assert!(!Reason::AttemptTimeout { after: Duration::from_secs(1) }.is_refusal());
+    /// ```
+    pub const fn is_refusal(self) -> bool {
+        match self {
+            Reason::AttemptTimeout { .. } | Reason::DeadlineExceeded => false,
+            Reason::CircuitOpen
+            | Reason::CircuitForcedOpen
+            | Reason::HalfOpenSaturated
+            | Reason::BulkheadFull { .. }
+            | Reason::QueueTimeout { .. }
+            | Reason::RateLimited
+            | Reason::Throttled
+            | Reason::ConcurrencyLimited { .. }
+            | Reason::TooManyKeys { .. } => true,
+        }
+    }
+
     /// The kind of layer that gives this reason.
     ///
     /// ```

@@ -114,11 +114,16 @@ pub(crate) fn rejection_hint(rejected: Option<&Rejected>) -> Hint {
     let Some(rejected) = rejected else {
         return Hint::Backoff;
     };
-    match (rejected.reason(), rejected.retry_after()) {
-        (Reason::AttemptTimeout { .. }, _) => Hint::Backoff,
-        (Reason::DeadlineExceeded, _) => Hint::Stop,
-        (_, Some(wait)) => Hint::After(wait),
-        (_, None) => Hint::Stop,
+    let reason = rejected.reason();
+    if reason == Reason::DeadlineExceeded {
+        return Hint::Stop;
+    }
+    if !reason.is_refusal() {
+        return Hint::Backoff; // the attempt ran and failed, like any other failure
+    }
+    match rejected.retry_after() {
+        Some(wait) => Hint::After(wait),
+        None => Hint::Stop,
     }
 }
 
