@@ -183,6 +183,10 @@ fn closed(c: &mut Criterion) {
 
 fn open(c: &mut Criterion) {
     let mut g = c.benchmark_group("open");
+    // Breakers open inside a runtime, as in a service: seawall then sets a timer for the
+    // end of the open period and rejects without reading the clock until it fires.
+    let runtime = Runtime::new().expect("runtime");
+    let _inside = runtime.enter();
     let layer = seawall_layer(true);
     let mut call = seawall(&layer, true, seawall::Error::Service);
     trip(&mut call, |e| e.as_rejected().is_some());

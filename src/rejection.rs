@@ -69,6 +69,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+use crate::time::{Stamp, ceil_millis};
+
 /// A seawall layer refused the call; the inner service never saw it.
 ///
 /// ```
@@ -101,6 +103,9 @@ const NONE: u32 = u32::MAX;
 #[repr(u8)]
 enum Kind {
     CircuitOpen,
+    /// `CircuitOpen` whose hint is an instant: `data` and `retry_after` hold the two
+    /// halves of a [`Stamp`], and the time left is worked out when asked.
+    CircuitOpenUntil,
     CircuitForcedOpen,
     HalfOpenSaturated,
     AttemptTimeout,
@@ -347,6 +352,19 @@ impl Rejected {
         }
     }
 
+    /// The rejection of a call to a breaker that is open until `until`: made without
+    /// reading the clock, and its [`retry_after`](Self::retry_after) is the time left
+    /// when asked.
+    #[inline]
+    pub(crate) const fn open_until(until: Stamp) -> Self {
+        Rejected {
+            kind: Kind::CircuitOpenUntil,
+            attempt: 0,
+            data: until.0 as u32,
+            retry_after: (until.0 >> 32) as u32,
+        }
+    }
+
     /// Why the call was refused.
     ///
     /// ```
@@ -357,7 +375,7 @@ impl Rejected {
     pub const fn reason(&self) -> Reason {
         let after = Duration::from_millis(self.data as u64);
         match self.kind {
-            Kind::CircuitOpen => Reason::CircuitOpen,
+            Kind::CircuitOpen | Kind::CircuitOpenUntil => Reason::CircuitOpen,
             Kind::CircuitForcedOpen => Reason::CircuitForcedOpen,
             Kind::HalfOpenSaturated => Reason::HalfOpenSaturated,
             Kind::AttemptTimeout => Reason::AttemptTimeout { after },
@@ -388,11 +406,22 @@ impl Rejected {
     /// knows how long it stays open). `None` means "unknown", not "now". Kept in whole
     /// milliseconds, rounded up (like the durations in [`Reason`]), up to about 49 days.
     ///
+    /// An open circuit breaker's rejection records when the open period ends, not a
+    /// duration, so that rejecting reads no clock: asking it reads tokio's clock and
+    /// answers the time left from now (zero once it has passed).
+    ///
     /// ```
     /// use seawall::{Reason, Rejected};
     /// assert_eq!(Rejected::new(Reason::CircuitForcedOpen, None).retry_after(), None);
     /// ```
-    pub const fn retry_after(&self) -> Option<Duration> {
+    pub fn retry_after(&self) -> Option<Duration> {
+        if self.kind == Kind::CircuitOpenUntil {
+            let until = Stamp(i64::from(self.retry_after) << 32 | i64::from(self.data));
+            let left = until
+                .instant()
+                .saturating_duration_since(tokio::time::Instant::now());
+            return Some(Duration::from_millis(ceil_millis(left)));
+        }
         match self.retry_after {
             NONE => None,
             ms => Some(Duration::from_millis(ms as u64)),

@@ -30,6 +30,48 @@ impl Epoch {
     pub(crate) fn elapsed_millis(&self) -> u64 {
         self.millis_since(Instant::now())
     }
+
+    /// The instant `ms` milliseconds after the epoch.
+    pub(crate) fn at_millis(&self, ms: u64) -> Instant {
+        after(self.0, Duration::from_millis(ms))
+    }
+
+    /// The epoch as [`Stamp`] nanoseconds.
+    pub(crate) fn stamp(&self) -> i64 {
+        Stamp::of(self.0).0
+    }
+}
+
+/// An instant as signed nanoseconds from one origin shared by the whole process: eight
+/// bytes that any layer can store and any reader can turn back into an instant, with no
+/// clock read to make one from another stamp (about ±292 years around the origin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp(pub(crate) i64);
+
+impl Stamp {
+    fn origin() -> std::time::Instant {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        *ORIGIN.get_or_init(std::time::Instant::now)
+    }
+
+    pub(crate) fn of(at: Instant) -> Stamp {
+        let (at, origin) = (at.into_std(), Self::origin());
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Stamp(match at.checked_duration_since(origin) {
+            Some(d) => nanos(d),
+            None => -nanos(origin.duration_since(at)),
+        })
+    }
+
+    pub(crate) fn instant(self) -> Instant {
+        let origin = Instant::from_std(Self::origin());
+        let d = Duration::from_nanos(self.0.unsigned_abs());
+        if self.0 >= 0 {
+            after(origin, d)
+        } else {
+            origin.checked_sub(d).unwrap_or(origin)
+        }
+    }
 }
 
 /// A duration in whole milliseconds, rounded up so that a wait never ends early.

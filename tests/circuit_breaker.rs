@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use seawall::circuit_breaker::{Builder, CircuitBreakerLayer, State};
-use seawall::{Outcome, Reason, RejectedBy};
+use seawall::{AsRejected, Outcome, Reason, RejectedBy};
 use tokio::time::advance;
 use tower::{Layer, Service, ServiceExt};
 
@@ -227,6 +227,111 @@ async fn open_breaker_rejects_with_the_time_left_open() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_open_breakers_hint_is_the_time_left_when_it_is_read() {
+    let (_, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(1)
+            .open_duration(secs(30)),
+    );
+    let _ = call(&mut svc, FAIL).await;
+    let result = call(&mut svc, OK).await;
+    let rejection = rejected(&result).expect("rejected");
+    assert_eq!(rejection.retry_after(), Some(secs(30)));
+    advance(Duration::from_millis(12_345)).await;
+    // The same rejection, read later: the open period's end does not move.
+    assert_eq!(rejection.retry_after(), Some(Duration::from_millis(17_655)));
+    assert!(rejection.to_string().contains("17.655s"), "{rejection}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_period_ends_on_time_however_many_calls_were_refused() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(1)
+            .half_open_calls(1)
+            .open_duration(secs(10)),
+    );
+    let _ = call(&mut svc, FAIL).await;
+    for _ in 0..200 {
+        let result = call(&mut svc, OK).await;
+        assert_eq!(
+            rejected(&result).map(|r| r.reason()),
+            Some(Reason::CircuitOpen)
+        );
+    }
+    advance(Duration::from_millis(9_999)).await;
+    let result = call(&mut svc, OK).await;
+    let rejection = rejected(&result).expect("still open 1 ms before the end");
+    assert_eq!(rejection.retry_after(), Some(Duration::from_millis(1)));
+    advance(Duration::from_millis(1)).await;
+    call(&mut svc, OK)
+        .await
+        .expect("the first call after the open period is a probe");
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+/// A breaker opened (for 10 s) in a paused runtime of its own, returned with it.
+fn opened_in_a_runtime() -> (
+    CircuitBreakerLayer,
+    impl Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static,
+    tokio::runtime::Runtime,
+) {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(1)
+            .half_open_calls(1)
+            .open_duration(secs(10)),
+    );
+    let runtime = paused_runtime();
+    runtime
+        .block_on(async { call(&mut svc, FAIL).await })
+        .unwrap_err();
+    assert_eq!(layer.handle().state(), State::Open);
+    (layer, svc, runtime)
+}
+
+/// A breaker opened in one runtime and used in another after the first is gone: the
+/// first runtime's shutdown ends the shortcut, so the open period still ends on time.
+#[test]
+fn a_breaker_opened_in_a_runtime_that_is_gone_still_half_opens() {
+    let (layer, mut svc, first) = opened_in_a_runtime();
+    drop(first);
+    paused_runtime().block_on(async {
+        advance(secs(3600)).await;
+        call(&mut svc, OK)
+            .await
+            .expect("half-open: the open period is long over");
+    });
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
+/// A breaker opened in a runtime that is alive but not running (kept for `block_on` from
+/// synchronous code): its timer cannot fire, and the breaker still half-opens within a
+/// bounded number of calls.
+#[test]
+fn a_breaker_whose_timer_cannot_fire_still_half_opens() {
+    let (layer, mut svc, idle) = opened_in_a_runtime();
+    paused_runtime().block_on(async {
+        advance(secs(3600)).await;
+        let mut refused = 0;
+        while call(&mut svc, OK).await.is_err() {
+            refused += 1;
+            assert!(refused < 64, "still refused after {refused} calls");
+        }
+    });
+    assert_eq!(layer.handle().state(), State::Closed);
+    drop(idle);
+}
+
+#[tokio::test(start_paused = true)]
 async fn open_breaker_never_calls_the_inner_service() {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = calls.clone();
@@ -432,19 +537,38 @@ fn half_open_admits_at_most_the_probe_limit_under_parallel_callers() {
         };
         let mut svc = layer.layer(inner);
         let _ = svc.ready().await.unwrap().call(true).await;
-        // Real time runs here (paused time needs a single thread): spin through the 1 ms.
-        while layer.handle().metrics().remaining_open != Some(Duration::ZERO) {
-            std::hint::spin_loop();
-        }
+        // Real time runs here (paused time needs a single thread). Each caller calls until
+        // the open period has ended (the breaker's timer fires about 1 ms from now), then
+        // is admitted as a probe or refused as one too many.
         let decided = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..64 {
             let mut svc = svc.clone();
             let decided = decided.clone();
             tasks.push(tokio::spawn(async move {
-                let future = svc.ready().await.unwrap().call(false);
-                decided.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                future.await
+                loop {
+                    let mut future = Box::pin(svc.ready().await.unwrap().call(false));
+                    let first =
+                        std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx)))
+                            .await;
+                    let result = match first {
+                        std::task::Poll::Ready(Err(e))
+                            if e.as_rejected().map(|r| r.reason()) == Some(Reason::CircuitOpen) =>
+                        {
+                            tokio::task::yield_now().await;
+                            continue;
+                        }
+                        std::task::Poll::Ready(result) => {
+                            decided.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            result
+                        }
+                        std::task::Poll::Pending => {
+                            decided.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            future.await
+                        }
+                    };
+                    return result;
+                }
             }));
         }
         // Every caller has been admitted or refused before any probe may finish.

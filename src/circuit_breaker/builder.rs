@@ -355,11 +355,10 @@ impl<C> Builder<C> {
             .map_err(|e| e.within("circuit_breaker"))?;
         let seed = self.config.seed.unwrap_or_else(rand::random);
         let name = Arc::from(self.config.name.as_str());
-        let engine = Engine::new(name, settings, shape, seed, self.listener);
-        Ok(CircuitBreakerLayer::from_parts(
-            Arc::new(engine),
-            self.classifier,
-        ))
+        let listener = self.listener;
+        let engine =
+            Arc::new_cyclic(|me| Engine::new(name, settings, shape, seed, listener, me.clone()));
+        Ok(CircuitBreakerLayer::from_parts(engine, self.classifier))
     }
 
     /// Like [`build`](Self::build), for a breaker that lives as long as the process: its

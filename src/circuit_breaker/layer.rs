@@ -65,6 +65,11 @@ impl<C> CircuitBreakerLayer<C> {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     pub(crate) fn leak(mut self) -> Self {
         let kept: &'static Arc<Engine> = Box::leak(Box::new(self.engine.clone()));
         self.leaked = Some(kept);

@@ -28,6 +28,15 @@
 //! * A call admitted before a state change does not count after it.
 //! * The closed path takes no lock, allocates nothing and boxes no future; a count or
 //!   consecutive breaker without slow-call detection never reads the clock while closed.
+//! * While open, a call is rejected without reading the clock: when the breaker opens
+//!   inside a tokio runtime it sets a timer on that runtime for the end of the open
+//!   period, and until the timer fires a rejection is one atomic load. The first call
+//!   after the timer fires reads the clock and becomes a probe. The runtime must have
+//!   its timer enabled (`enable_time` or `enable_all`, as `#[tokio::main]` does). If
+//!   that runtime is not running when the period ends (one kept for `block_on` from
+//!   synchronous code) or is gone, the breaker still half-opens: a runtime's shutdown
+//!   ends the shortcut, and one rejection in 64 on each thread reads the clock anyway.
+//!   Opened outside any runtime, every rejection reads the clock.
 //! * `tracing` events (target `seawall::circuit_breaker`) are emitted on transitions
 //!   only.
 //!
@@ -66,6 +75,7 @@
 //! # }
 //! ```
 
+mod alarm;
 mod builder;
 mod config;
 mod events;

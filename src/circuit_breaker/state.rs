@@ -6,12 +6,13 @@
 //! Admission in the closed state is one atomic load; recording a success into a healthy
 //! count window is two more loads and no write.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::alarm::{Alarm, Valve};
 use super::config::Shape;
 use super::events::{self, Listener};
 use super::settings::{Settings, Tunables};
@@ -20,7 +21,7 @@ use crate::classify::Outcome;
 use crate::random::Draws;
 use crate::rejection::{Reason, Rejected};
 use crate::telemetry::Meter;
-use crate::time::{Epoch, ceil_millis};
+use crate::time::{Epoch, Stamp, ceil_millis};
 
 use super::word::*;
 
@@ -35,6 +36,12 @@ pub(crate) struct Engine {
     trips: AtomicU32,
     draws: Draws,
     epoch: Epoch,
+    /// The epoch as a [`Stamp`], to turn an open period's end into one without a clock.
+    epoch_stamp: i64,
+    /// The timer that ends the current open period.
+    alarm: Alarm,
+    /// This engine, for the alarm's waker (which must not keep it alive).
+    me: Weak<Engine>,
     name: Arc<str>,
     shape: Shape,
     tunables: Tunables,
@@ -49,14 +56,19 @@ impl Engine {
         shape: Shape,
         seed: u64,
         listener: Option<Listener>,
+        me: Weak<Engine>,
     ) -> Self {
+        let epoch = Epoch::now();
         Engine {
             state: AtomicU64::new(pack(CLOSED, 0, 0)),
             window: shape.window(),
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
             draws: Draws::new(seed),
-            epoch: Epoch::now(),
+            epoch,
+            epoch_stamp: epoch.stamp(),
+            alarm: Alarm::default(),
+            me,
             shape,
             tunables: Tunables::new(&settings),
             listener,
@@ -108,6 +120,10 @@ impl Engine {
         if mode(word) == CLOSED && self.slow_call_duration().is_none() {
             return Ok(Permit::of(word, 0));
         }
+        if mode(word) == ARMED && Valve::skip_clock() {
+            self.meter.rejected(Reason::CircuitOpen);
+            return Err(self.open_rejection(word));
+        }
         self.admit_other(word)
     }
 
@@ -144,12 +160,11 @@ impl Engine {
             let next = match mode(word) {
                 CLOSED | METRICS_ONLY | DISABLED => return Ok(Permit::of(word, 0)),
                 FORCED_OPEN => return Err(Rejected::new(Reason::CircuitForcedOpen, None)),
-                OPEN => {
+                OPEN | ARMED => {
                     let now = self.epoch.elapsed_millis();
                     let until = word & PAYLOAD_MASK;
                     if now < until {
-                        let wait = Duration::from_millis(until - now);
-                        return Err(Rejected::new(Reason::CircuitOpen, Some(wait)));
+                        return Err(self.open_rejection(word));
                     }
                     let probes = Probes {
                         admitted: 1,
@@ -173,7 +188,7 @@ impl Engine {
             };
             match self.state.compare_exchange(word, next, AcqRel, Acquire) {
                 Ok(_) => {
-                    if mode(word) == OPEN {
+                    if matches!(mode(word), OPEN | ARMED) {
                         let since = self.epoch.elapsed_millis();
                         let stamp = generation(next) << GEN_SHIFT | since.min(PAYLOAD_MASK);
                         self.half_open_since.store(stamp, Release);
@@ -184,6 +199,17 @@ impl Engine {
                 Err(now) => word = now,
             }
         }
+    }
+
+    /// The rejection of a call while open (the word `word`): it carries the open
+    /// period's end, worked out without reading the clock.
+    #[inline]
+    fn open_rejection(&self, word: u64) -> Rejected {
+        let until_ns = (word & PAYLOAD_MASK) * 1_000_000; // < 2^40 ms: fits
+        let until = self
+            .epoch_stamp
+            .saturating_add(i64::try_from(until_ns).unwrap_or(i64::MAX));
+        Rejected::open_until(Stamp(until))
     }
 
     fn half_open_expired(&self, word: u64) -> bool {
@@ -352,7 +378,30 @@ impl Engine {
         }
         self.trips.fetch_add(1, AcqRel);
         events::opened(self, State::from_mode(mode(word)), tally, open_for);
+        self.alarm.arm(self, next, self.epoch.at_millis(until));
         true
+    }
+
+    /// Replaces the state word `from` with `to`, if it is still `from`.
+    pub(crate) fn swap_word(&self, from: u64, to: u64) -> bool {
+        self.state
+            .compare_exchange(from, to, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    /// The alarm of the armed word `armed` rang: back to plain open, if still armed.
+    pub(crate) fn disarm(&self, armed: u64) {
+        self.swap_word(armed, with_mode(armed, OPEN));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn word(&self) -> u64 {
+        self.state.load(Acquire)
+    }
+
+    /// A reference to this engine that does not keep it alive.
+    pub(crate) fn me(&self) -> Weak<Engine> {
+        self.me.clone()
     }
 
     /// The open duration after `trips` earlier trips without a healthy close.
@@ -393,7 +442,7 @@ impl Engine {
 
     pub(crate) fn remaining_open(&self) -> Option<Duration> {
         let word = self.state.load(Acquire);
-        (mode(word) == OPEN).then(|| {
+        matches!(mode(word), OPEN | ARMED).then(|| {
             let now = self.epoch.elapsed_millis();
             Duration::from_millis((word & PAYLOAD_MASK).saturating_sub(now))
         })

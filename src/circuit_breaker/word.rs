@@ -5,9 +5,13 @@
 //! | mode        | payload                                              |
 //! |-------------|------------------------------------------------------|
 //! | closed      | unused (the window holds the evidence)               |
-//! | open        | milliseconds since the epoch when it may half-open   |
+//! | open, armed | milliseconds since the epoch when it may half-open   |
 //! | half-open   | probes admitted, done, failed, slow (10 bits each)   |
 //! | forced open, disabled, metrics only | unused                       |
+//!
+//! "Armed" is open with a timer set for the end of the open period: calls are rejected
+//! without reading the clock, and the timer turns the mode back to plain open, where the
+//! next call reads the clock and half-opens.
 //!
 //! A [`Permit`] records the mode and generation a call was admitted under.
 
@@ -40,7 +44,7 @@ pub enum State {
 impl State {
     pub(crate) fn from_mode(mode: u64) -> State {
         match mode {
-            OPEN => State::Open,
+            OPEN | ARMED => State::Open,
             HALF_OPEN => State::HalfOpen,
             FORCED_OPEN => State::ForcedOpen,
             DISABLED => State::Disabled,
@@ -91,6 +95,8 @@ pub(crate) const HALF_OPEN: u64 = 2;
 pub(crate) const FORCED_OPEN: u64 = 3;
 pub(crate) const DISABLED: u64 = 4;
 pub(crate) const METRICS_ONLY: u64 = 5;
+/// Open, with a timer that ends the open period (see the module docs).
+pub(crate) const ARMED: u64 = 6;
 
 const MODE_SHIFT: u32 = 61;
 pub(crate) const GEN_SHIFT: u32 = 40;
@@ -100,6 +106,11 @@ const PROBE_MASK: u64 = (1 << PROBE_BITS) - 1;
 
 pub(crate) fn mode(word: u64) -> u64 {
     word >> MODE_SHIFT
+}
+
+/// `word` with its mode replaced.
+pub(crate) fn with_mode(word: u64, mode: u64) -> u64 {
+    word & !(0b111 << MODE_SHIFT) | mode << MODE_SHIFT
 }
 
 pub(crate) fn generation(word: u64) -> u64 {
