@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use common::*;
-use seawall::adaptive::{AdaptiveLimitHandle, AdaptiveLimitLayer, Aimd, Builder, Gradient2};
+use seawall::adaptive::{AdaptiveLimitHandle, AdaptiveLimitLayer, Aimd, Builder, Gradient2, Vegas};
 use seawall::{Outcome, Reason, RejectedBy};
 use tokio_test::{assert_pending, task};
 use tower::{Layer, Service, ServiceExt};
@@ -23,9 +23,10 @@ fn limited(
 }
 
 /// Runs as many concurrent calls as the limit allows, and waits for them all.
-async fn full_round<S>(handle: &AdaptiveLimitHandle, svc: &S, req: Req)
+async fn full_round<S, R>(handle: &AdaptiveLimitHandle, svc: &S, req: R)
 where
-    S: Service<Req, Response = (), Error = Err, Future: Send> + Clone + Send + 'static,
+    R: Copy + Send + 'static,
+    S: Service<R, Response = (), Error = Err, Future: Send> + Clone + Send + 'static,
 {
     let calls: Vec<_> = (0..handle.limit())
         .map(|_| tokio::spawn(svc.clone().oneshot(req)))
@@ -33,6 +34,22 @@ where
     for call in calls {
         let _ = call.await.unwrap();
     }
+}
+
+/// Runs 50 full rounds of `()` calls; the limits before each of the last 20 show where
+/// the limit settled.
+async fn settled_limits<S>(handle: &AdaptiveLimitHandle, svc: &S) -> Vec<u32>
+where
+    S: Service<(), Response = (), Error = Err, Future: Send> + Clone + Send + 'static,
+{
+    let mut settled = Vec::new();
+    for round in 0..50 {
+        if round >= 30 {
+            settled.push(handle.limit());
+        }
+        full_round(handle, svc, ()).await;
+    }
+    settled
 }
 
 #[tokio::test(start_paused = true)]
@@ -91,10 +108,18 @@ async fn gradient2_converges_up_to_the_maximum_on_a_fast_steady_backend() {
 fn saturating_backend(
     capacity: usize,
 ) -> impl Service<(), Response = (), Error = Err, Future: Send> + Clone + Send + 'static {
+    queueing_backend(Arc::new(AtomicUsize::new(capacity)))
+}
+
+/// A saturating backend whose capacity can change while it runs.
+fn queueing_backend(
+    capacity: Arc<AtomicUsize>,
+) -> impl Service<(), Response = (), Error = Err, Future: Send> + Clone + Send + 'static {
     let active = Arc::new(AtomicUsize::new(0));
     tower::service_fn(move |()| {
         let active = active.clone();
         let load = active.fetch_add(1, SeqCst) + 1;
+        let capacity = capacity.load(SeqCst).max(1);
         async move {
             let delay = 10 * (load.max(capacity) / capacity) as u64;
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -113,23 +138,104 @@ async fn gradient2_converges_down_on_a_backend_that_slows_under_load() {
         .unwrap();
     let handle = layer.handle();
     let svc = layer.layer(saturating_backend(10));
-    let mut settled = Vec::new();
-    for round in 0..50 {
-        if round >= 30 {
-            settled.push(handle.limit());
-        }
-        let calls: Vec<_> = (0..handle.limit())
-            .map(|_| tokio::spawn(svc.clone().oneshot(())))
-            .collect();
-        for call in calls {
-            let _ = call.await.unwrap();
-        }
-    }
+    let settled = settled_limits(&handle, &svc).await;
     // Bursts of `limit` calls against room for 10 settle in a band well below the start.
     assert!(
         settled.iter().all(|&l| (10..=60).contains(&l)),
         "{settled:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn vegas_converges_up_to_the_maximum_on_a_fast_steady_backend() {
+    let (handle, svc) = limited(AdaptiveLimitLayer::builder(Vegas::default()).max_limit(80));
+    for _ in 0..20 {
+        full_round(&handle, &svc, slow(10, false)).await;
+    }
+    assert_eq!(handle.limit(), 80);
+}
+
+#[tokio::test(start_paused = true)]
+async fn vegas_converges_down_when_the_backend_starts_queueing() {
+    let layer = AdaptiveLimitLayer::builder(Vegas::default())
+        .min_limit(1)
+        .max_limit(100)
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    let capacity = Arc::new(AtomicUsize::new(1_000));
+    let svc = layer.layer(queueing_backend(capacity.clone()));
+    for _ in 0..20 {
+        full_round(&handle, &svc, ()).await;
+    }
+    assert_eq!(
+        handle.limit(),
+        100,
+        "room for every call: up to the maximum"
+    );
+    capacity.store(10, SeqCst);
+    let settled = settled_limits(&handle, &svc).await;
+    // Bursts of `limit` calls against room for 10 settle in a band well below 100.
+    assert!(
+        settled.iter().all(|&l| (10..=60).contains(&l)),
+        "{settled:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn vegas_takes_a_backend_that_got_slower_for_good_as_its_new_baseline() {
+    let (handle, svc) = limited(
+        AdaptiveLimitLayer::builder(Vegas::default())
+            .initial_limit(60)
+            .min_limit(10)
+            .max_limit(60),
+    );
+    for _ in 0..5 {
+        full_round(&handle, &svc, slow(10, false)).await;
+    }
+    assert_eq!(handle.limit(), 60);
+    let mut lowest = handle.limit();
+    for _ in 0..100 {
+        full_round(&handle, &svc, slow(50, false)).await;
+        lowest = lowest.min(handle.limit());
+    }
+    assert!(lowest < 60, "five times slower first looks like queueing");
+    assert_eq!(
+        handle.limit(),
+        60,
+        "after a probe the slower latency is the no-load latency"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn vegas_shrinks_the_limit_after_a_failure() {
+    let (handle, mut svc) = limited(AdaptiveLimitLayer::builder(Vegas::default()).min_limit(1));
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(handle.limit(), 19, "20 − log10(20), rounded up to 1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn vegas_converges_down_to_the_minimum_on_a_failing_backend() {
+    let (handle, svc) = limited(AdaptiveLimitLayer::builder(Vegas::default()).min_limit(5));
+    for _ in 0..10 {
+        full_round(&handle, &svc, slow(10, true)).await;
+    }
+    assert_eq!(handle.limit(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn vegas_does_not_take_a_fast_failure_as_the_no_load_latency() {
+    let (handle, svc) = limited(
+        AdaptiveLimitLayer::builder(Vegas::default())
+            .min_limit(1)
+            .max_limit(50),
+    );
+    let _ = call(&mut svc.clone(), FAIL).await;
+    assert_eq!(handle.limit(), 19);
+    for _ in 0..10 {
+        full_round(&handle, &svc, slow(10, false)).await;
+    }
+    assert_eq!(handle.limit(), 50, "the instant failure set no baseline");
 }
 
 #[tokio::test(start_paused = true)]
@@ -236,4 +342,20 @@ fn build_names_the_setting_that_is_out_of_range() {
         .build()
         .unwrap_err();
     assert_eq!(err.field(), "adaptive.max_limit");
+}
+
+#[test]
+fn vegas_settings_out_of_range_name_their_field() {
+    let err = AdaptiveLimitLayer::builder(Vegas::default().probe_multiplier(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "adaptive.vegas.probe_multiplier: 0 is outside 1..=1000"
+    );
+    let err = AdaptiveLimitLayer::builder(Vegas::default().smoothing(f64::NAN))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "adaptive.vegas.smoothing");
+    assert_eq!(err.allowed(), "(0, 1]");
 }

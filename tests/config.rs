@@ -149,6 +149,34 @@ fn a_whole_pipeline_reads_from_a_file_and_reports_errors_by_path() {
 }
 
 #[test]
+fn an_adaptive_limit_reads_its_algorithm_from_a_file() {
+    use seawall::adaptive::{AdaptiveConfig, Algorithm, Builder as Adaptive, Vegas};
+    let config: AdaptiveConfig = toml::from_str(
+        r#"
+        min_limit = 5
+        algorithm = { vegas = { probe_multiplier = 60 } }
+        "#,
+    )
+    .unwrap();
+    assert_eq!(
+        config.algorithm,
+        Algorithm::Vegas(Vegas::default().probe_multiplier(60)),
+        "unset algorithm fields keep their defaults"
+    );
+    Adaptive::from_config(&config).build().unwrap();
+    let round_trip: AdaptiveConfig = toml::from_str(&toml::to_string(&config).unwrap()).unwrap();
+    assert_eq!(round_trip, config);
+
+    let bad: AdaptiveConfig =
+        toml::from_str("algorithm = { vegas = { smoothing = 0.0 } }").unwrap();
+    let err = Adaptive::from_config(&bad).build().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "adaptive.vegas.smoothing: 0 is outside (0, 1]"
+    );
+}
+
+#[test]
 fn every_configurable_layer_reads_from_one_file() {
     use seawall::bulkhead::{Builder as Bulkhead, BulkheadConfig};
     use seawall::rate_limit::{Builder as RateLimit, RateLimitConfig};

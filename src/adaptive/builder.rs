@@ -12,7 +12,7 @@ use crate::config::ConfigError;
 const MAX_LIMIT: u32 = 100_000;
 
 /// Settings for an [`AdaptiveLimitLayer`]. The algorithm is required; the rest has
-/// defaults, Netflix concurrency-limits' for both algorithms: start at 20, never below
+/// defaults, Netflix concurrency-limits' for every algorithm: start at 20, never below
 /// 20 nor above 200. Lower the minimum to let the limit shrink below where it starts.
 ///
 /// ```
@@ -172,10 +172,7 @@ impl<C> Builder<C> {
                 }
             }
             Algorithm::Gradient2(g) => {
-                if !(g.smoothing > 0.0 && g.smoothing <= 1.0) {
-                    let s = g.smoothing;
-                    return Err(ConfigError::new("gradient2.smoothing", s, "(0, 1]"));
-                }
+                check_smoothing("gradient2.smoothing", g.smoothing)?;
                 if !(1.0..=100.0).contains(&g.rtt_tolerance) {
                     let t = g.rtt_tolerance;
                     return Err(ConfigError::new("gradient2.rtt_tolerance", t, "[1, 100]"));
@@ -189,8 +186,23 @@ impl<C> Builder<C> {
                     return Err(ConfigError::new("gradient2.queue_size", q, "0..=1000"));
                 }
             }
+            Algorithm::Vegas(v) => {
+                if !(1..=1000).contains(&v.probe_multiplier) {
+                    let m = v.probe_multiplier;
+                    return Err(ConfigError::new("vegas.probe_multiplier", m, "1..=1000"));
+                }
+                check_smoothing("vegas.smoothing", v.smoothing)?;
+            }
         }
         Ok(())
+    }
+}
+
+fn check_smoothing(field: &str, smoothing: f64) -> Result<(), ConfigError> {
+    if smoothing > 0.0 && smoothing <= 1.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::new(field, smoothing, "(0, 1]"))
     }
 }
 

@@ -31,8 +31,9 @@ pub struct AdaptiveLimitLayer<C = ErrorsAreFailures> {
 }
 
 impl AdaptiveLimitLayer {
-    /// Starts configuring a limiter that runs `algorithm` ([`Aimd`](super::Aimd) or
-    /// [`Gradient2`](super::Gradient2)); see [`Builder`] for the other settings.
+    /// Starts configuring a limiter that runs `algorithm` ([`Aimd`](super::Aimd),
+    /// [`Gradient2`](super::Gradient2) or [`Vegas`](super::Vegas)); see [`Builder`] for
+    /// the other settings.
     ///
     /// ```
     /// use seawall::adaptive::{AdaptiveLimitLayer, Gradient2};

@@ -2,7 +2,7 @@
 //! failures the dependency shows, so that an overloaded dependency is given room to
 //! recover and a healthy one is not held back.
 //!
-//! Two algorithms, both from Netflix's concurrency-limits library and with its defaults
+//! Three algorithms, all from Netflix's concurrency-limits library and with its defaults
 //! (initial limit 20, minimum 20, maximum 200):
 //!
 //! * [`Aimd`]: loss-based. +1 after a success that found the limiter at least half busy,
@@ -10,6 +10,10 @@
 //! * [`Gradient2`]: latency-based. Shrinks the limit when calls get slower than the
 //!   long-term average by more than a tolerance (1.5×), grows it by a small headroom (4)
 //!   while latency holds; smoothing 0.2, long-term window 600 calls.
+//! * [`Vegas`]: latency-based, after TCP Vegas. Estimates the calls queueing at the
+//!   dependency from how much slower a call is than the fastest one seen, and keeps that
+//!   queue between 3 and 6 × log10(limit); failures shrink the limit too. The fastest
+//!   latency is measured afresh every 30 × limit calls.
 //!
 //! A call over the limit resolves at once to a [`Rejected`] with
 //! [`Reason::ConcurrencyLimited`](crate::Reason::ConcurrencyLimited), which reports the
@@ -62,7 +66,7 @@ use std::task::{Context, Poll};
 use tokio::time::Instant;
 use tower::Service;
 
-pub use algorithm::{Aimd, Algorithm, Gradient2};
+pub use algorithm::{Aimd, Algorithm, Gradient2, Vegas};
 #[cfg(feature = "serde")]
 pub use builder::AdaptiveConfig;
 pub use builder::Builder;

@@ -1,14 +1,15 @@
 //! The limiter's shared state: permits from the crate's semaphore, and the algorithm's
 //! estimate, updated lock-free after every call.
 //!
-//! The estimate (a float) and Gradient2's long-term latency live in atomic words updated
-//! by compare-and-swap. Concurrent samples interleave rather than wait; the semaphore's
-//! integer limit follows the estimate after each sample.
+//! The estimate (a float) and the algorithm's reference latency (Gradient2's long-term
+//! average, Vegas's no-load latency) live in atomic words updated by compare-and-swap.
+//! Concurrent samples interleave rather than wait; the semaphore's integer limit follows
+//! the estimate after each sample.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
-use super::algorithm::{Algorithm, Gradient2, Sample};
+use super::algorithm::{Algorithm, Gradient2, Sample, Vegas};
 use crate::semaphore::Semaphore;
 use crate::telemetry::Meter;
 
@@ -22,7 +23,11 @@ pub(crate) struct Limiter {
     min: f64,
     max: f64,
     estimate: AtomicU64,
-    long_rtt_ns: AtomicU64,
+    /// Nanoseconds, as `f64` bits: Gradient2's long-term average latency, or Vegas's
+    /// no-load latency (0 until the first sample).
+    reference_rtt_ns: AtomicU64,
+    /// Samples counted: all of them for Gradient2's warm-up, those since the last probe
+    /// for Vegas.
     samples: AtomicU64,
 }
 
@@ -53,7 +58,7 @@ impl Limiter {
             min: f64::from(min),
             max: f64::from(max),
             estimate: AtomicU64::new(f64::from(initial).to_bits()),
-            long_rtt_ns: AtomicU64::new(0f64.to_bits()),
+            reference_rtt_ns: AtomicU64::new(0f64.to_bits()),
             samples: AtomicU64::new(0),
         }
     }
@@ -77,6 +82,16 @@ impl Limiter {
                         .clamp(min, max)
                 })
             }
+            Algorithm::Vegas(v) if sample.dropped => {
+                update(&self.estimate, |limit| v.dropped(limit).clamp(min, max))
+            }
+            Algorithm::Vegas(v) => match self.rtt_noload(&v, rtt_ns) {
+                Some(noload) => update(&self.estimate, |limit| {
+                    v.next(limit, noload, rtt_ns, sample.in_flight)
+                        .clamp(min, max)
+                }),
+                None => f64::from_bits(self.estimate.load(Acquire)),
+            },
         };
         let to = estimate as u32;
         if to != self.semaphore.limit() {
@@ -103,12 +118,33 @@ impl Limiter {
         } else {
             2.0 / (f64::from(g.long_window) + 1.0)
         };
-        let long = update(&self.long_rtt_ns, |avg| avg + (rtt_ns - avg) * factor);
+        let long = update(&self.reference_rtt_ns, |avg| avg + (rtt_ns - avg) * factor);
         if long / rtt_ns > 2.0 {
             // Latency is back to normal after a long overload: forget it faster.
-            update(&self.long_rtt_ns, |avg| avg * 0.95)
+            update(&self.reference_rtt_ns, |avg| avg * 0.95)
         } else {
             long
+        }
+    }
+
+    /// Vegas: counts a successful call toward the next probe and returns the no-load
+    /// latency, or `None` when this call set it (a probe, or a new lowest latency) and
+    /// so says nothing about queueing.
+    fn rtt_noload(&self, v: &Vegas, rtt_ns: f64) -> Option<f64> {
+        let limit = f64::from_bits(self.estimate.load(Relaxed));
+        let since_probe = self.samples.fetch_add(1, Relaxed).saturating_add(1);
+        if since_probe as f64 >= f64::from(v.probe_multiplier) * limit {
+            self.samples.store(0, Relaxed);
+            self.reference_rtt_ns.store(rtt_ns.to_bits(), Release);
+            return None;
+        }
+        let lowest = self.reference_rtt_ns.fetch_update(AcqRel, Acquire, |bits| {
+            let noload = f64::from_bits(bits);
+            (noload == 0.0 || rtt_ns < noload).then_some(rtt_ns.to_bits())
+        });
+        match lowest {
+            Ok(_) => None,
+            Err(bits) => Some(f64::from_bits(bits)),
         }
     }
 }

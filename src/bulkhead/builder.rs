@@ -77,10 +77,12 @@ impl Builder {
         self
     }
 
-    /// In [`Mode::FailFast`], how long a call may queue for a permit before it is
-    /// rejected; zero rejects a call at once when the bulkhead is full. A call's
-    /// [deadline](crate::deadline) cuts the wait shorter. Allowed: `[0s, 1 day]`.
-    /// Default: zero.
+    /// How long a caller may wait for a permit before it is rejected with
+    /// [`Reason::QueueTimeout`](crate::Reason::QueueTimeout). In [`Mode::FailFast`] the
+    /// call queues, and zero rejects it at once when the bulkhead is full. In
+    /// [`Mode::Backpressure`] `poll_ready` waits, and zero sets no limit. In both, the
+    /// caller's [deadline](crate::deadline) cuts the wait shorter. Allowed:
+    /// `[0s, 1 day]`. Default: zero.
     ///
     /// ```
     /// # use seawall::bulkhead::BulkheadLayer;
@@ -200,7 +202,8 @@ pub struct BulkheadConfig {
     pub name: String,
     /// Calls allowed at once.
     pub max_concurrent: u32,
-    /// How long a caller may wait for a permit (0: reject at once).
+    /// How long a caller may wait for a permit (0: fail fast rejects at once,
+    /// backpressure waits without limit).
     #[serde(with = "crate::config::human::serde")]
     pub max_wait: Duration,
     /// Callers allowed to wait at once.

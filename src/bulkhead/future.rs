@@ -5,11 +5,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::time::Instant;
 use tower::Service;
 
-use crate::rejection::{Reason, Rejected};
-use crate::semaphore::{Permit, Waiting};
+use super::wait::Wait;
+use crate::rejection::Rejected;
+use crate::semaphore::Permit;
 use crate::time::LazyTimer;
 
 pin_project! {
@@ -31,22 +31,14 @@ pin_project! {
     enum State<F, S, Req> {
         Running { #[pin] future: F, permit: Option<Permit> },
         Queued {
-            waiting: Waiting,
+            wait: Wait,
             #[pin]
             timer: LazyTimer,
-            give_up: GiveUp,
             // The service, already ready, and the request it will be called with.
             call: Option<(S, Req)>,
         },
         Rejected { rejection: Option<Rejected> },
     }
-}
-
-/// When a queued call gives up, and what it then says.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct GiveUp {
-    pub(crate) at: Instant,
-    pub(crate) reason: Reason,
 }
 
 impl<F, S, Req> ResponseFuture<F, S, Req> {
@@ -58,21 +50,21 @@ impl<F, S, Req> ResponseFuture<F, S, Req> {
         }
     }
 
-    pub(crate) fn queued(waiting: Waiting, give_up: GiveUp, service: S, req: Req) -> Self {
+    pub(crate) fn queued(wait: Wait, service: S, req: Req) -> Self {
         ResponseFuture {
             state: State::Queued {
-                waiting,
+                wait,
                 timer: LazyTimer::new(),
-                give_up,
                 call: Some((service, req)),
             },
         }
     }
 
-    pub(crate) fn rejected(reason: Reason) -> Self {
-        let rejection = Some(Rejected::new(reason, None));
+    pub(crate) fn rejected(rejection: Rejected) -> Self {
         ResponseFuture {
-            state: State::Rejected { rejection },
+            state: State::Rejected {
+                rejection: Some(rejection),
+            },
         }
     }
 }
@@ -94,29 +86,20 @@ where
                     drop(permit.take());
                     return Poll::Ready(result);
                 }
-                StateProj::Queued {
-                    waiting,
-                    timer,
-                    give_up,
-                    call,
-                } => {
-                    if let Poll::Ready(permit) = waiting.poll_permit(cx) {
+                StateProj::Queued { wait, timer, call } => match ready!(wait.poll(cx, || timer)) {
+                    Ok(permit) => {
                         let (mut service, req) = call.take().expect("a queued call runs once");
                         State::Running {
                             future: service.call(req),
                             permit: Some(permit),
                         }
-                    } else {
-                        let at = give_up.at;
-                        ready!(timer.poll_expired(cx, || at));
-                        // Dropping the queued state leaves the queue (or gives back a
-                        // permit granted at this very moment).
-                        waiting.meter().rejected(give_up.reason);
-                        State::Rejected {
-                            rejection: Some(Rejected::new(give_up.reason, None)),
-                        }
                     }
-                }
+                    // Dropping the queued state leaves the queue (or gives back a permit
+                    // granted at this very moment).
+                    Err(reason) => State::Rejected {
+                        rejection: Some(Rejected::new(reason, None)),
+                    },
+                },
                 StateProj::Rejected { rejection } => {
                     let rejection = rejection.take().expect("polled after completion");
                     return Poll::Ready(Err(rejection.into()));

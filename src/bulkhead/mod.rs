@@ -10,12 +10,19 @@
 //!   [`Rejected`] with [`Reason::BulkheadFull`] (reporting
 //!   the limit), [`Reason::QueueTimeout`], or
 //!   [`Reason::DeadlineExceeded`] when the call's
-//!   [deadline] comes first.
+//!   [deadline](crate::deadline) comes first.
 //! * [`Mode::Backpressure`]: `poll_ready` waits (returns `Pending`) in arrival order until
 //!   a permit is free and keeps it in the service; `call` moves it into the future, like
-//!   `tower::limit::ConcurrencyLimit`. Readiness has no time limit of its own: bound it
-//!   from outside (a timeout around `ready()`, or `tower::load_shed` to turn it into
-//!   errors).
+//!   `tower::limit::ConcurrencyLimit`. The wait gives up, `poll_ready` returning a
+//!   [`Rejected`], at the [deadline](crate::deadline) current in the task polling for readiness
+//!   ([`Reason::DeadlineExceeded`]) or after a nonzero [`max_wait`](Builder::max_wait)
+//!   ([`Reason::QueueTimeout`]), whichever comes first. Without either it waits as long
+//!   as it takes, as tower's does. That deadline is set by [`deadline::scope`](crate::deadline::scope) around the
+//!   code that awaits `ready()`, or by a call further out that runs this code (a handler
+//!   behind [`AcceptDeadlineLayer`](crate::deadline::AcceptDeadlineLayer), a retry below
+//!   a [`DeadlineLayer`](crate::deadline::DeadlineLayer)); a `DeadlineLayer` directly
+//!   above the bulkhead sets its deadline for `call`, after readiness, so it does not
+//!   bound this wait.
 //!
 //! # Guarantees
 //!
@@ -24,10 +31,13 @@
 //!   through the [`BulkheadHandle`].
 //! * A permit is given back when the call ends, fails, or its future is dropped, at any
 //!   stage: a dropped queued call leaves the queue; a dropped service gives back the
-//!   permit its `poll_ready` took.
+//!   permit its `poll_ready` took, or leaves the queue it waited in; a wait that gives up
+//!   leaves the queue.
 //! * Taking a free permit is one compare-and-swap on one atomic word: no lock, no
-//!   allocation, no clock read, no boxed future. Only a call that has to queue takes the
-//!   queue's lock and reads the clock.
+//!   allocation, no clock read, no boxed future. Only a caller that has to queue takes
+//!   the queue's lock, and reads the clock only when its wait has a bound. The timer of
+//!   a bounded wait is registered only once the caller really waits; in backpressure
+//!   mode each service boxes it on its first bounded wait and reuses it after.
 //! * A queued call moves the already-ready inner service into its future and leaves a
 //!   clone in its place (the inner service must be `Clone`; wrap it in `tower::buffer`
 //!   if it is not).
@@ -64,12 +74,13 @@ mod builder;
 mod future;
 mod handle;
 mod layer;
+mod wait;
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::time::Instant;
 use tower::Service;
 
 pub use builder::Builder;
@@ -79,11 +90,10 @@ pub use future::ResponseFuture;
 pub use handle::BulkheadHandle;
 pub use layer::BulkheadLayer;
 
-use crate::deadline;
 use crate::rejection::{Reason, Rejected};
 use crate::semaphore::{Joined, MAX_PERMITS, Permit, Semaphore, Waiting};
-use crate::time::after;
-use future::GiveUp;
+use crate::time::LazyTimer;
+use wait::{GiveUp, Wait};
 
 /// How a full bulkhead treats a new call.
 ///
@@ -98,7 +108,8 @@ pub enum Mode {
     /// `call` rejects (after an optional bounded wait in a queue).
     #[default]
     FailFast,
-    /// `poll_ready` waits for a permit, as `tower::limit::ConcurrencyLimit` does.
+    /// `poll_ready` waits for a permit, as `tower::limit::ConcurrencyLimit` does, until
+    /// the caller's deadline or the maximum wait, if there is one.
     Backpressure,
 }
 
@@ -133,9 +144,12 @@ pub struct Bulkhead<S> {
     semaphore: Arc<Semaphore>,
     settings: Settings,
     name: Arc<str>,
-    /// Backpressure mode: the permit `poll_ready` took, or its place in the queue.
+    /// Backpressure mode: the permit `poll_ready` took, or the wait for it.
     permit: Option<Permit>,
-    waiting: Option<Waiting>,
+    wait: Option<Wait>,
+    /// Backpressure mode: the timer of waits that give up, boxed by the first one that
+    /// has to wait and reused by later ones.
+    timer: Option<Pin<Box<LazyTimer>>>,
 }
 
 impl<S> Bulkhead<S> {
@@ -151,7 +165,8 @@ impl<S> Bulkhead<S> {
             settings,
             name,
             permit: None,
-            waiting: None,
+            wait: None,
+            timer: None,
         }
     }
 
@@ -203,28 +218,65 @@ impl<S> Bulkhead<S> {
         self.inner
     }
 
-    /// Backpressure mode: a permit for this service, waiting in the queue for it.
-    fn poll_permit<E: From<Rejected>>(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
-        let waiting = match &mut self.waiting {
-            Some(waiting) => waiting,
-            None => match Waiting::join(&self.semaphore, MAX_PERMITS) {
-                Joined::Permit(permit) => {
-                    self.permit = Some(permit);
-                    return Poll::Ready(Ok(()));
-                }
-                Joined::Waiting(waiting) => self.waiting.insert(waiting),
-                Joined::Full => return Poll::Ready(Err(self.full().into())),
+    /// Backpressure mode: a permit for this service, waiting in the queue for it until
+    /// the wait gives up, if it has a bound.
+    fn poll_permit(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Rejected>> {
+        let wait = match &mut self.wait {
+            Some(wait) => wait,
+            None => match self.start_wait() {
+                Ok(Some(wait)) => self.wait.insert(wait),
+                Ok(None) => return Poll::Ready(Ok(())),
+                Err(rejected) => return Poll::Ready(Err(rejected)),
             },
         };
-        let permit = ready!(waiting.poll_permit(cx));
-        self.waiting = None;
-        self.permit = Some(permit);
-        Poll::Ready(Ok(()))
+        let timer = &mut self.timer;
+        let waited = ready!(wait.poll(cx, || {
+            timer
+                .get_or_insert_with(|| Box::pin(LazyTimer::new()))
+                .as_mut()
+        }));
+        // The wait is over: leave the queue (or give back a permit granted at this very
+        // moment, after giving up) and disarm the timer for the next wait.
+        self.wait = None;
+        if let Some(timer) = &mut self.timer {
+            timer.set(LazyTimer::new());
+        }
+        match waited {
+            Ok(permit) => {
+                self.permit = Some(permit);
+                Poll::Ready(Ok(()))
+            }
+            Err(reason) => Poll::Ready(Err(Rejected::new(reason, None))),
+        }
     }
 
-    fn full(&self) -> Rejected {
+    /// Backpressure mode: takes a free permit (`Ok(None)`), or queues for one with the
+    /// maximum wait and the deadline of the call being polled as its bounds.
+    fn start_wait(&mut self) -> Result<Option<Wait>, Rejected> {
+        if let Some(permit) = Permit::try_acquire(&self.semaphore) {
+            self.permit = Some(permit);
+            return Ok(None);
+        }
+        let give_up = GiveUp::for_wait(self.settings.max_wait).map_err(|r| self.refuse(r))?;
+        match Waiting::join(&self.semaphore, MAX_PERMITS) {
+            Joined::Permit(permit) => {
+                self.permit = Some(permit);
+                Ok(None)
+            }
+            Joined::Waiting(waiting) => Ok(Some(Wait { waiting, give_up })),
+            Joined::Full => Err(self.refuse(self.full())),
+        }
+    }
+
+    fn full(&self) -> Reason {
         let limit = self.semaphore.limit();
-        Rejected::new(Reason::BulkheadFull { limit }, None)
+        Reason::BulkheadFull { limit }
+    }
+
+    /// Counts a rejection, and makes it.
+    fn refuse(&self, reason: Reason) -> Rejected {
+        self.semaphore.meter().rejected(reason);
+        Rejected::new(reason, None)
     }
 }
 
@@ -280,38 +332,25 @@ impl<S> Bulkhead<S> {
     {
         let max_wait = self.settings.max_wait;
         if max_wait.is_zero() {
-            return self.reject(self.full().reason());
+            return self.reject(self.full());
         }
-        let now = Instant::now();
-        let mut give_up = GiveUp {
-            at: after(now, max_wait),
-            reason: Reason::QueueTimeout { after: max_wait },
+        let give_up = match GiveUp::for_wait(max_wait) {
+            Ok(give_up) => give_up,
+            Err(reason) => return self.reject(reason),
         };
-        if let Some(deadline) = deadline::current() {
-            if deadline <= now {
-                return self.reject(Reason::DeadlineExceeded);
-            }
-            if deadline < give_up.at {
-                give_up = GiveUp {
-                    at: deadline,
-                    reason: Reason::DeadlineExceeded,
-                };
-            }
-        }
         match Waiting::join(&self.semaphore, self.settings.max_queued) {
             Joined::Permit(permit) => ResponseFuture::running(self.inner.call(req), permit),
             Joined::Waiting(waiting) => {
                 // Take the ready service along; leave an unready clone in its place.
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
-                ResponseFuture::queued(waiting, give_up, ready, req)
+                ResponseFuture::queued(Wait { waiting, give_up }, ready, req)
             }
-            Joined::Full => self.reject(self.full().reason()),
+            Joined::Full => self.reject(self.full()),
         }
     }
 
     fn reject<F, Req>(&self, reason: Reason) -> ResponseFuture<F, S, Req> {
-        self.semaphore.meter().rejected(reason);
-        ResponseFuture::rejected(reason)
+        ResponseFuture::rejected(self.refuse(reason))
     }
 }

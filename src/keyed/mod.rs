@@ -28,7 +28,8 @@
 //! through `poll_ready` and `call` by the response future. `poll_ready` of the keyed
 //! service itself is therefore always ready. Making a circuit breaker's service
 //! allocates (the breaker's own per-service tracker), so a keyed breaker allocates once
-//! per call; keyed bulkheads and rate limiters do not.
+//! per call; keyed bulkheads and rate limiters do not (except a backpressure bulkhead's
+//! call that has to wait with a deadline or maximum wait, which boxes its timer).
 //!
 //! # Example
 //!
