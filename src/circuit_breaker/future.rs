@@ -44,7 +44,11 @@ pub(crate) struct Call<C> {
 impl<C> Drop for Call<C> {
     #[inline]
     fn drop(&mut self) {
-        self.link.engine().abandon(self.permit.take());
+        // Only a probe holds anything. Checked before touching the engine, and nothing is
+        // written back: this runs after every call, on a permit already taken.
+        if self.permit.is_probe() {
+            self.link.engine().abandon(self.permit);
+        }
     }
 }
 

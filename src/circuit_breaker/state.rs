@@ -277,7 +277,7 @@ impl Engine {
     /// Gives back what an unfinished (dropped) or ignored call held: a probe slot.
     #[inline]
     pub(crate) fn abandon(&self, permit: Permit) {
-        if mode(permit.word()) == HALF_OPEN {
+        if permit.is_probe() {
             self.abandon_probe(permit);
         }
     }

@@ -202,6 +202,12 @@ impl Permit {
         self.started
     }
 
+    /// Whether it admitted a half-open probe.
+    #[inline]
+    pub(crate) fn is_probe(self) -> bool {
+        mode(self.word()) == HALF_OPEN
+    }
+
     /// Whether the call it admitted is still to be recorded.
     #[inline]
     pub(crate) fn is_live(self) -> bool {
