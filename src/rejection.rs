@@ -84,17 +84,23 @@ use crate::time::{Stamp, ceil_millis};
 /// # }
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub struct Rejected {
     // Packed into 12 bytes: a rejection travels inside every `Result` a stack returns,
     // so its size is paid on every call, rejected or not. Durations are whole
-    // milliseconds, rounded up.
-    kind: Kind,
-    /// 0: not stamped.
-    attempt: u16,
+    // milliseconds, rounded up. The layout is fixed and has no padding, so that a new
+    // rejection is written as whole 4-byte words: copying one that was written byte by
+    // byte stalls the processor (a load spanning several smaller stores cannot be
+    // forwarded from them).
     /// The limit of limit-carrying reasons, or the milliseconds of duration-carrying ones.
     data: u32,
     /// `retry_after` in milliseconds; `NONE`: no hint.
     retry_after: u32,
+    /// 0: not stamped.
+    attempt: u16,
+    kind: Kind,
+    /// Always 0: the padding, made a field so that it is written with its neighbours.
+    spare: u8,
 }
 
 const NONE: u32 = u32::MAX;
@@ -345,10 +351,11 @@ impl Rejected {
             None => NONE,
         };
         Rejected {
-            kind,
-            attempt: 0,
             data,
             retry_after,
+            attempt: 0,
+            kind,
+            spare: 0,
         }
     }
 
@@ -358,10 +365,11 @@ impl Rejected {
     #[inline]
     pub(crate) const fn open_until(until: Stamp) -> Self {
         Rejected {
-            kind: Kind::CircuitOpenUntil,
-            attempt: 0,
             data: until.0 as u32,
             retry_after: (until.0 >> 32) as u32,
+            attempt: 0,
+            kind: Kind::CircuitOpenUntil,
+            spare: 0,
         }
     }
 
