@@ -154,9 +154,17 @@ fn trip<E>(call: &mut impl FnMut() -> Result<(), E>, rejected: impl Fn(&E) -> bo
     assert!(tripped, "the breaker did not open");
 }
 
+/// The inner service alone, returning the error type seawall's bench uses (one that can
+/// hold a rejection): the floor under any layer that can reject.
+fn bare_wide(fail: bool) -> impl FnMut() -> Result<(), seawall::Error<Fail>> {
+    let mut service = service_fn(move |()| ready(outcome(fail).map_err(seawall::Error::Service)));
+    move || tower_call(&mut service)
+}
+
 fn closed(c: &mut Criterion) {
     let mut g = c.benchmark_group("closed");
     g.bench_function("bare_service", |b| b.iter(bare(false)));
+    g.bench_function("bare_service_seawall_error", |b| b.iter(bare_wide(false)));
     let layer = seawall_layer(false);
     g.bench_function("seawall", |b| {
         b.iter(seawall(&layer, false, seawall::Error::Service))
