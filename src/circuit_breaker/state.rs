@@ -440,12 +440,12 @@ impl Engine {
         self.window.tally(now)
     }
 
+    /// The time left open: what a call rejected now would be told.
     pub(crate) fn remaining_open(&self) -> Option<Duration> {
         let word = self.state.load(Acquire);
-        matches!(mode(word), OPEN | ARMED).then(|| {
-            let now = self.epoch.elapsed_millis();
-            Duration::from_millis((word & PAYLOAD_MASK).saturating_sub(now))
-        })
+        matches!(mode(word), OPEN | ARMED)
+            .then(|| self.open_rejection(word).retry_after())
+            .flatten()
     }
 
     pub(crate) fn consecutive_trips(&self) -> u32 {
