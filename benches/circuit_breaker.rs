@@ -78,14 +78,17 @@ fn bare(fail: bool) -> impl FnMut() -> Result<(), Fail> + Clone + Send + 'static
     move || tower_call(&mut service)
 }
 
-/// `wrap` turns the inner error into one that can also hold a rejection.
-fn seawall<E>(
+/// `wrap` turns the inner error into one that can also hold a rejection. It is a
+/// function item (known at compile time), not a function pointer: an indirect call in
+/// the inner service would be the bench's cost, not the breaker's.
+fn seawall<E, W>(
     layer: &CircuitBreakerLayer,
     fail: bool,
-    wrap: fn(Fail) -> E,
+    wrap: W,
 ) -> impl FnMut() -> Result<(), E> + Clone + Send + 'static
 where
     E: From<Rejected> + 'static,
+    W: Fn(Fail) -> E + Copy + Send + 'static,
 {
     let mut service = layer.layer(service_fn(move |()| ready(outcome(fail).map_err(wrap))));
     move || tower_call(&mut service)

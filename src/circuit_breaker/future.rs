@@ -28,7 +28,7 @@ pin_project! {
     #[derive(Debug)]
     enum Kind<F, C> {
         Running { #[pin] future: F, call: Call<C> },
-        Rejected { rejection: Option<Rejected> },
+        Rejected { rejection: Rejected },
     }
 }
 
@@ -61,9 +61,7 @@ impl<F, C> ResponseFuture<F, C> {
 
     pub(crate) fn rejected(rejection: Rejected) -> Self {
         ResponseFuture {
-            kind: Kind::Rejected {
-                rejection: Some(rejection),
-            },
+            kind: Kind::Rejected { rejection },
         }
     }
 }
@@ -88,10 +86,7 @@ where
                 }
                 Poll::Ready(result)
             }
-            KindProj::Rejected { rejection } => {
-                let rejection = rejection.take().expect("polled after completion");
-                Poll::Ready(Err(rejection.into()))
-            }
+            KindProj::Rejected { rejection } => Poll::Ready(Err((*rejection).into())),
         }
     }
 }
