@@ -42,13 +42,23 @@ pub(crate) struct Call<C> {
 }
 
 impl<C> Drop for Call<C> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         // Only a probe holds anything. Checked before touching the engine, and nothing is
         // written back: this runs after every call, on a permit already taken.
         if self.permit.is_probe() {
-            self.link.engine().abandon(self.permit);
+            self.abandon();
         }
+    }
+}
+
+impl<C> Call<C> {
+    /// Out of line, so that the drop above stays small enough to be inlined into the
+    /// caller's code: a call to the drop glue measured 1 ns on every call.
+    #[cold]
+    #[inline(never)]
+    fn abandon(&self) {
+        self.link.engine().abandon(self.permit);
     }
 }
 
