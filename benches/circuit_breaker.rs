@@ -102,6 +102,15 @@ fn recloser_async(
     move || now(breaker.call(work(fail)))
 }
 
+/// recloser around an inner call whose error is a `tower::BoxError`, to set beside
+/// seawall's `BoxError` row.
+fn recloser_async_boxed(
+    breaker: &AsyncRecloser,
+) -> impl FnMut() -> Result<(), recloser::Error<BoxError>> {
+    let breaker = breaker.clone();
+    move || now(breaker.call(ready(outcome(false).map_err(BoxError::from))))
+}
+
 fn recloser_sync(
     breaker: &Arc<Recloser>,
     fail: bool,
@@ -164,10 +173,17 @@ fn bare_wide(fail: bool) -> impl FnMut() -> Result<(), seawall::Error<Fail>> {
     move || tower_call(&mut service)
 }
 
+/// The inner service alone, returning `tower::BoxError`.
+fn bare_boxed(fail: bool) -> impl FnMut() -> Result<(), BoxError> {
+    let mut service = service_fn(move |()| ready(outcome(fail).map_err(BoxError::from)));
+    move || tower_call(&mut service)
+}
+
 fn closed(c: &mut Criterion) {
     let mut g = c.benchmark_group("closed");
     g.bench_function("bare_service", |b| b.iter(bare(false)));
     g.bench_function("bare_service_seawall_error", |b| b.iter(bare_wide(false)));
+    g.bench_function("bare_service_box_error", |b| b.iter(bare_boxed(false)));
     let layer = seawall_layer(false);
     g.bench_function("seawall", |b| {
         b.iter(seawall(&layer, false, seawall::Error::Service))
@@ -182,6 +198,9 @@ fn closed(c: &mut Criterion) {
     let breaker = AsyncRecloser::from(recloser(false));
     g.bench_function("recloser_async", |b| {
         b.iter(recloser_async(&breaker, false))
+    });
+    g.bench_function("recloser_async_box_error", |b| {
+        b.iter(recloser_async_boxed(&breaker))
     });
     let breaker = Arc::new(recloser(false));
     g.bench_function("recloser_sync", |b| b.iter(recloser_sync(&breaker, false)));
