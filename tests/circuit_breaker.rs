@@ -331,6 +331,37 @@ fn a_breaker_whose_timer_cannot_fire_still_half_opens() {
     drop(idle);
 }
 
+/// On a runtime built without a timer, a breaker with `open_timer(false)` opens without
+/// touching tokio's timer (which would panic there), rejects, and half-opens later.
+#[test]
+fn without_the_open_timer_a_breaker_trips_on_a_runtime_without_timers() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(1)
+            .half_open_calls(1)
+            .open_duration(secs(10))
+            .open_timer(false),
+    );
+    let no_timers = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    no_timers.block_on(async {
+        call(&mut svc, FAIL).await.unwrap_err();
+        let err = call(&mut svc, OK).await.unwrap_err();
+        let rejected = err.as_rejected().expect("a rejection");
+        assert_eq!(rejected.reason(), Reason::CircuitOpen);
+        assert!(rejected.retry_after().is_some_and(|left| left <= secs(10)));
+    });
+    assert_eq!(layer.handle().state(), State::Open);
+    paused_runtime().block_on(async {
+        advance(secs(11)).await;
+        call(&mut svc, OK)
+            .await
+            .expect("a probe once the period is over");
+    });
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
 #[tokio::test(start_paused = true)]
 async fn open_breaker_never_calls_the_inner_service() {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -259,6 +259,27 @@ impl<C> Builder<C> {
         self
     }
 
+    /// Whether opening sets a timer on the current tokio runtime for the end of the open
+    /// period. Default: on.
+    ///
+    /// With it, an open breaker rejects a call after one atomic load; without it, each
+    /// rejection reads the clock (28 ns on the machine in `docs/PERFORMANCE.md`, where a
+    /// timed rejection costs 9 ns in all). The timer needs the runtime's time driver
+    /// (`enable_time` or `enable_all`, which `#[tokio::main]` and `#[tokio::test]` turn
+    /// on): tokio panics when a timer is created on a runtime built without one, so turn
+    /// this off for such runtimes. Outside any runtime no timer is set either way.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// // For a runtime built without `enable_time`:
+    /// let layer = CircuitBreakerLayer::builder().open_timer(false).build().unwrap();
+    /// assert!(!layer.handle().config().open_timer);
+    /// ```
+    pub fn open_timer(mut self, enabled: bool) -> Self {
+        self.config.open_timer = enabled;
+        self
+    }
+
     /// Seeds the open-duration jitter, for reproducible tests. Default: a random seed.
     ///
     /// ```

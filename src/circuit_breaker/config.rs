@@ -61,6 +61,10 @@ pub struct CircuitBreakerConfig {
     pub max_wait_in_half_open: Duration,
     /// Seed for the open-duration jitter; `None` picks a random one.
     pub seed: Option<u64>,
+    /// Whether opening sets a tokio timer for the end of the open period, so that
+    /// rejections read no clock. Needs the runtime's timer; see
+    /// [`Builder::open_timer`](super::Builder::open_timer).
+    pub open_timer: bool,
 }
 
 /// How a closed breaker judges health.
@@ -133,6 +137,7 @@ impl Default for CircuitBreakerConfig {
             half_open_calls: 10,
             max_wait_in_half_open: Duration::from_secs(60),
             seed: None,
+            open_timer: true,
         }
     }
 }
@@ -202,6 +207,7 @@ impl CircuitBreakerConfig {
             },
             half_open_calls: u64::from(self.half_open_calls),
             max_wait_in_half_open: self.max_wait_in_half_open,
+            open_timer: self.open_timer,
         };
         Ok((settings, shape))
     }

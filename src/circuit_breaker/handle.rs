@@ -201,6 +201,7 @@ impl CircuitBreakerHandle {
             half_open_calls: u32::try_from(s.half_open_calls).unwrap_or(u32::MAX),
             max_wait_in_half_open: s.max_wait_in_half_open,
             seed: None,
+            open_timer: s.open_timer,
         }
     }
 

@@ -33,8 +33,9 @@
 //!   period, and until the timer fires a rejection is one atomic load. The first call
 //!   after the timer fires reads the clock and becomes a probe (tokio's timers have
 //!   millisecond ticks, so half-open can begin up to a tick late). The runtime must have
-//!   its timer enabled (`enable_time` or `enable_all`, as `#[tokio::main]` does), and,
-//!   as for any tokio timer, must not be shutting down when the breaker opens. If
+//!   its timer enabled (`enable_time` or `enable_all`, as `#[tokio::main]` does) and,
+//!   as for any tokio timer, must not be shutting down when the breaker opens; for a
+//!   runtime without a timer, turn [`open_timer`](Builder::open_timer) off. If
 //!   that runtime is not running when the period ends (one kept for `block_on` from
 //!   synchronous code) or is gone, the breaker still half-opens: a runtime's shutdown
 //!   ends the shortcut, and one rejection in 64 on each thread reads the clock anyway.

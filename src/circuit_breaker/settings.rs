@@ -1,7 +1,7 @@
 //! The breaker's validated settings, and their live copy in atomics so that a handle can
 //! replace them while calls run (hot reload) without a lock on any call path.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// How long the breaker stays open, growing on repeated trips.
@@ -26,6 +26,8 @@ pub(crate) struct Settings {
     pub(crate) open: OpenDuration,
     pub(crate) half_open_calls: u64,
     pub(crate) max_wait_in_half_open: Duration,
+    /// Whether opening sets a timer for the end of the open period.
+    pub(crate) open_timer: bool,
 }
 
 /// [`Settings`] as atomics. Each field is read and written on its own: during a reload a
@@ -45,6 +47,7 @@ pub(crate) struct Tunables {
     open_jitter: AtomicU64,
     half_open_calls: AtomicU64,
     max_wait_nanos: AtomicU64,
+    open_timer: AtomicBool,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -65,6 +68,7 @@ impl Tunables {
             open_jitter: AtomicU64::new(0),
             half_open_calls: AtomicU64::new(0),
             max_wait_nanos: AtomicU64::new(0),
+            open_timer: AtomicBool::new(false),
         };
         t.store(s);
         t
@@ -88,6 +92,7 @@ impl Tunables {
         self.half_open_calls.store(s.half_open_calls, Relaxed);
         self.max_wait_nanos
             .store(nanos(s.max_wait_in_half_open), Relaxed);
+        self.open_timer.store(s.open_timer, Relaxed);
     }
 
     pub(crate) fn load(&self) -> Settings {
@@ -108,7 +113,13 @@ impl Tunables {
             },
             half_open_calls: self.half_open_calls.load(Relaxed),
             max_wait_in_half_open: d(&self.max_wait_nanos),
+            open_timer: self.open_timer(),
         }
+    }
+
+    /// Whether opening sets a timer for the end of the open period.
+    pub(crate) fn open_timer(&self) -> bool {
+        self.open_timer.load(Relaxed)
     }
 
     /// The one setting a call reads on its way through: one load.

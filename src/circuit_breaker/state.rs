@@ -378,7 +378,9 @@ impl Engine {
         }
         self.trips.fetch_add(1, AcqRel);
         events::opened(self, State::from_mode(mode(word)), tally, open_for);
-        self.alarm.arm(self, next, self.epoch.at_millis(until));
+        if self.tunables.open_timer() {
+            self.alarm.arm(self, next, self.epoch.at_millis(until));
+        }
         true
     }
 
