@@ -2,6 +2,9 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::task::Poll;
 use std::time::Duration;
 
 use common::*;
@@ -378,6 +381,149 @@ async fn open_breaker_never_calls_the_inner_service() {
         let _ = svc.ready().await.unwrap().call(()).await;
     }
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// An inner service whose readiness the test controls, counting the calls it gets.
+#[derive(Clone)]
+struct Gate {
+    open: Arc<AtomicBool>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Gate {
+            open: Arc::new(AtomicBool::new(true)),
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn set_ready(&self, ready: bool) {
+        self.open.store(ready, SeqCst);
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(SeqCst)
+    }
+}
+
+impl Service<Req> for Gate {
+    type Response = ();
+    type Error = Err;
+    type Future = std::future::Ready<Result<(), Err>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Err>> {
+        // Never woken: the tests give up on readiness with a timeout instead.
+        if self.open.load(SeqCst) {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.calls.fetch_add(1, SeqCst);
+        std::future::ready(if req.fail {
+            Err(seawall::Error::Service(Boom))
+        } else {
+            Ok(())
+        })
+    }
+}
+
+/// Whether `svc` became ready within a second (of paused time).
+async fn ready_soon<S: Service<Req>>(svc: &mut S) -> bool {
+    tokio::time::timeout(secs(1), svc.ready()).await.is_ok()
+}
+
+/// A breaker that opens on one failure for 10 s, one probe, in front of a [`Gate`].
+fn gated() -> (
+    CircuitBreakerLayer,
+    seawall::circuit_breaker::CircuitBreaker<Gate>,
+    Gate,
+) {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(1)
+        .half_open_calls(1)
+        .open_duration(secs(10))
+        .build()
+        .unwrap();
+    let gate = Gate::new();
+    let svc = layer.layer(gate.clone());
+    (layer, svc, gate)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_breaker_fails_fast_in_front_of_a_service_that_is_not_ready() {
+    let (layer, mut svc, gate) = gated();
+    call(&mut svc, FAIL).await.unwrap_err();
+    gate.set_ready(false);
+
+    let asked = tokio::time::Instant::now();
+    assert!(
+        ready_soon(&mut svc).await,
+        "ready at once: the call will be refused"
+    );
+    assert_eq!(asked.elapsed(), Duration::ZERO);
+    let refused = rejected(&svc.call(OK).await).expect("a rejection");
+    assert_eq!(refused.reason(), Reason::CircuitOpen);
+    assert_eq!(refused.retry_after(), Some(secs(10)));
+
+    layer.handle().force_open();
+    assert!(ready_soon(&mut svc).await);
+    let refused = rejected(&svc.call(OK).await).expect("a rejection");
+    assert_eq!(refused.reason(), Reason::CircuitForcedOpen);
+    assert_eq!(
+        gate.calls(),
+        1,
+        "only the call that tripped the breaker got through"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_that_would_admit_waits_for_its_inner_service() {
+    let (layer, mut svc, gate) = gated();
+    gate.set_ready(false);
+    assert!(
+        !ready_soon(&mut svc).await,
+        "closed: waits like the inner service"
+    );
+
+    gate.set_ready(true);
+    call(&mut svc, FAIL).await.unwrap_err();
+    gate.set_ready(false);
+    advance(secs(11)).await;
+    assert!(
+        !ready_soon(&mut svc).await,
+        "a probe waits for the inner service too"
+    );
+    gate.set_ready(true);
+    call(&mut svc, OK).await.expect("the probe runs");
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(gate.calls(), 2);
+}
+
+/// `poll_ready` found the breaker refusing while the inner service was not ready; the
+/// breaker then closes before the call. The inner service was never ready, so it is not
+/// called: the call gets the refusal it was readied for.
+#[tokio::test(start_paused = true)]
+async fn a_call_readied_by_a_refusal_never_reaches_the_unready_service() {
+    let gate = Gate::new();
+    let layer = CircuitBreakerLayer::builder().build().unwrap();
+    let mut svc = layer.layer(gate.clone());
+    layer.handle().force_open();
+    gate.set_ready(false);
+    assert!(ready_soon(&mut svc).await);
+    layer.handle().reset();
+    let refused = rejected(&svc.call(OK).await).expect("a rejection");
+    assert_eq!(refused.reason(), Reason::CircuitForcedOpen);
+    assert_eq!(gate.calls(), 0);
+
+    gate.set_ready(true);
+    call(&mut svc, OK)
+        .await
+        .expect("closed, and the inner service is ready");
+    assert_eq!(gate.calls(), 1);
 }
 
 #[tokio::test(start_paused = true)]

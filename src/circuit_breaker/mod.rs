@@ -25,6 +25,10 @@
 //! * State is created by [`Builder::build`]; all services of a layer and all their
 //!   clones share it.
 //! * A call's future that is dropped records nothing and frees its probe slot.
+//! * A breaker that would reject fails fast even when the inner service is not ready
+//!   (a full buffer, a hung connection pool): `poll_ready` then returns ready at once
+//!   and the call is rejected without reaching the inner service, as tower's `LoadShed`
+//!   does. A breaker that would admit waits for the inner service, probes included.
 //! * A call admitted before a state change does not count after it.
 //! * The closed path takes no lock, allocates nothing and boxes no future; a count or
 //!   consecutive breaker without slow-call detection never reads the clock while closed.
@@ -130,6 +134,10 @@ use state::Engine;
 pub struct CircuitBreaker<S, C = ErrorsAreFailures> {
     inner: S,
     link: Link<C>,
+    /// Set by `poll_ready` when the inner service was not ready and the breaker would
+    /// reject anyway: the next call is this rejection, and the inner service is not
+    /// called.
+    refused: Option<Rejected>,
 }
 
 /// What a call's future needs to record its end.
@@ -182,7 +190,11 @@ impl<C> Link<C> {
 
 impl<S, C> CircuitBreaker<S, C> {
     pub(crate) fn new(inner: S, link: Link<C>) -> Self {
-        CircuitBreaker { inner, link }
+        CircuitBreaker {
+            inner,
+            link,
+            refused: None,
+        }
     }
 
     /// A handle to read and steer the breaker this service shares.
@@ -242,6 +254,16 @@ impl<S, C> CircuitBreaker<S, C> {
     }
 }
 
+impl<S, C> CircuitBreaker<S, C> {
+    /// The call after `poll_ready` found the inner service not ready and the breaker
+    /// rejecting: the inner service is not called.
+    #[cold]
+    fn refuse<F>(&mut self) -> ResponseFuture<F, C> {
+        let rejection = self.refused.take().expect("checked by the caller");
+        ResponseFuture::rejected(self.link.engine().refuse(rejection))
+    }
+}
+
 impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
     fn clone(&self) -> Self {
         let link = match &self.link {
@@ -251,6 +273,7 @@ impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
             })),
             Link::Static(engine, classifier) => Link::Static(engine, classifier.clone()),
         };
+        // A clone has not been polled ready, whatever this service was told.
         CircuitBreaker::new(self.inner.clone(), link)
     }
 }
@@ -265,13 +288,33 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, C>;
 
+    /// Ready when the inner service is, or at once when the inner service is not ready
+    /// but the breaker would reject the call anyway (as tower's `LoadShed` does): an open
+    /// breaker fails fast even in front of a saturated or hung service.
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        match self.inner.poll_ready(cx) {
+            Poll::Pending => match self.link.engine().would_reject() {
+                Some(rejection) => {
+                    self.refused = Some(rejection);
+                    Poll::Ready(Ok(()))
+                }
+                None => Poll::Pending,
+            },
+            ready => {
+                if self.refused.is_some() {
+                    self.refused = None; // not written on every call
+                }
+                ready
+            }
+        }
     }
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
+        if self.refused.is_some() {
+            return self.refuse();
+        }
         match self.link.engine().admit() {
             Ok(permit) => {
                 let call = Call {

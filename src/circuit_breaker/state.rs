@@ -201,6 +201,33 @@ impl Engine {
         }
     }
 
+    /// What a call would be told now if it is to be rejected, without admitting it or
+    /// counting anything (for `poll_ready`, when the inner service is not ready).
+    #[cold]
+    pub(crate) fn would_reject(&self) -> Option<Rejected> {
+        let word = self.state.load(Acquire);
+        match mode(word) {
+            FORCED_OPEN => Some(Rejected::new(Reason::CircuitForcedOpen, None)),
+            ARMED => Some(self.open_rejection(word)),
+            OPEN => (self.epoch.elapsed_millis() < word & PAYLOAD_MASK)
+                .then(|| self.open_rejection(word)),
+            HALF_OPEN => {
+                let full = Probes::unpack(word).admitted >= self.tunables.load().half_open_calls;
+                (full && !self.half_open_expired(word))
+                    .then(|| Rejected::new(Reason::HalfOpenSaturated, None))
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts a rejection found by [`would_reject`](Self::would_reject) as the call
+    /// that receives it is made.
+    #[cold]
+    pub(crate) fn refuse(&self, rejection: Rejected) -> Rejected {
+        self.meter.rejected(rejection.reason());
+        rejection
+    }
+
     /// The rejection of a call while open (the word `word`): it carries the open
     /// period's end, worked out without reading the clock.
     #[inline]
