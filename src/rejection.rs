@@ -211,6 +211,28 @@ pub enum RejectedBy {
 }
 
 impl Reason {
+    /// How many kinds of reason there are (the variants, whatever their fields).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const KINDS: usize = 11;
+
+    /// This reason's kind as a number below [`KINDS`](Self::KINDS).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const fn kind(self) -> usize {
+        match self {
+            Reason::CircuitOpen => 0,
+            Reason::CircuitForcedOpen => 1,
+            Reason::HalfOpenSaturated => 2,
+            Reason::AttemptTimeout { .. } => 3,
+            Reason::DeadlineExceeded => 4,
+            Reason::BulkheadFull { .. } => 5,
+            Reason::QueueTimeout { .. } => 6,
+            Reason::RateLimited => 7,
+            Reason::Throttled => 8,
+            Reason::ConcurrencyLimited { .. } => 9,
+            Reason::TooManyKeys { .. } => 10,
+        }
+    }
+
     /// The reason's name in `snake_case`, as used in metrics and events.
     ///
     /// ```

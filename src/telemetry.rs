@@ -38,8 +38,9 @@
 //! | `seawall.queued` | gauge | `layer`, `name` | calls waiting in a bulkhead's queue |
 //! | `seawall.limit` | gauge | `layer`, `name` | a bulkhead's or adaptive limiter's current limit |
 //!
-//! Handles are registered when a layer is built, so a call costs an atomic add per
-//! counter and no allocation; without the feature all of it compiles away.
+//! Handles are registered when a layer is built (the call counters) or on first use (a
+//! rejection reason, retries, attempt durations) and kept, so a call costs an atomic add
+//! per counter and no allocation; without the feature all of it compiles away.
 
 /// Metric names, as constants.
 ///
@@ -118,21 +119,26 @@ impl Stopwatch {
 
 #[cfg(feature = "metrics")]
 mod enabled {
-    use std::sync::Arc;
+    use std::sync::{Arc, OnceLock};
     use std::time::Duration;
 
-    use metrics::{Counter, SharedString};
+    use metrics::{Counter, Histogram, SharedString};
 
     use super::names;
     use crate::classify::Outcome;
     use crate::rejection::Reason;
 
-    /// One layer's metric handles, registered once when the layer is built.
+    /// One layer's metric handles: the call counters registered when the layer is
+    /// built, the others on first use (so a breaker exports no bulkhead reasons), then
+    /// kept. After that, recording is an atomic add with no allocation.
     #[derive(Clone, Debug)]
     pub(crate) struct Meter {
         layer: &'static str,
         name: SharedString,
         calls: [Counter; 3],
+        rejections: [OnceLock<Counter>; Reason::KINDS],
+        retries: OnceLock<Counter>,
+        attempt_durations: OnceLock<Histogram>,
     }
 
     impl Meter {
@@ -149,6 +155,9 @@ mod enabled {
             Meter {
                 layer,
                 calls: [call("success"), call("failure"), call("ignored")],
+                rejections: std::array::from_fn(|_| OnceLock::new()),
+                retries: OnceLock::new(),
+                attempt_durations: OnceLock::new(),
                 name,
             }
         }
@@ -164,12 +173,33 @@ mod enabled {
         }
 
         pub(crate) fn rejected(&self, reason: Reason) {
-            let labels = [
-                ("layer", self.layer.into()),
-                ("name", self.name.clone()),
-                ("reason", reason.as_str().into()),
-            ];
-            metrics::counter!(names::REJECTIONS, &labels).increment(1);
+            let counter = self.rejections[reason.kind()].get_or_init(|| {
+                let labels = [
+                    ("layer", self.layer.into()),
+                    ("name", self.name.clone()),
+                    ("reason", reason.as_str().into()),
+                ];
+                metrics::counter!(names::REJECTIONS, &labels)
+            });
+            counter.increment(1);
+        }
+
+        /// One retry sent.
+        pub(crate) fn retry(&self) {
+            self.retries
+                .get_or_init(
+                    || metrics::counter!(names::RETRY_ATTEMPTS, "name" => self.name.clone()),
+                )
+                .increment(1);
+        }
+
+        /// How long one attempt took.
+        pub(crate) fn attempt_duration(&self, took: Duration) {
+            self.attempt_durations
+                .get_or_init(
+                    || metrics::histogram!(names::ATTEMPT_DURATION, "name" => self.name.clone()),
+                )
+                .record(took.as_secs_f64());
         }
 
         pub(crate) fn counter(&self, metric: &'static str, extra: &[(&'static str, &'static str)]) {
@@ -180,10 +210,6 @@ mod enabled {
 
         pub(crate) fn gauge(&self, metric: &'static str, value: f64) {
             metrics::gauge!(metric, "name" => self.name.clone()).set(value);
-        }
-
-        pub(crate) fn duration(&self, metric: &'static str, value: Duration) {
-            metrics::histogram!(metric, "name" => self.name.clone()).record(value.as_secs_f64());
         }
 
         /// Gauges for in-flight, queued and limit, registered once.
@@ -244,7 +270,9 @@ mod disabled {
         #[inline(always)]
         pub(crate) fn gauge(&self, _: &'static str, _: f64) {}
         #[inline(always)]
-        pub(crate) fn duration(&self, _: &'static str, _: Duration) {}
+        pub(crate) fn retry(&self) {}
+        #[inline(always)]
+        pub(crate) fn attempt_duration(&self, _: Duration) {}
         pub(crate) fn levels(&self) -> Levels {
             Levels
         }

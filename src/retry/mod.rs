@@ -126,7 +126,7 @@ pub use replay::{CloneRequest, Replay};
 use crate::classify::{Classify, ErrorsAreFailures, Outcome};
 use crate::deadline;
 use crate::random::Draws;
-use crate::telemetry::{Meter, names};
+use crate::telemetry::Meter;
 use backoff::{Delays, Progress};
 use budget::{Budget, LOCAL_BATCH, Withdrawal};
 use future::Retrying;
@@ -263,7 +263,7 @@ impl<C, H, R> Policy<C, H, R> {
             return give_up("budget spent");
         };
         tracing::debug!(target: "seawall::retry", attempt = attempts + 1, ?delay, reason, "retrying");
-        shared.meter.counter(names::RETRY_ATTEMPTS, &[]);
+        shared.meter.retry();
         Next::Retry(delay, withdrawal)
     }
 }

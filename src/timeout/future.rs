@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::classify::Outcome;
 use crate::rejection::{Reason, Rejected};
-use crate::telemetry::{SharedMeter, Stopwatch, names};
+use crate::telemetry::{SharedMeter, Stopwatch};
 use crate::time::{LazyTimer, after};
 
 pin_project! {
@@ -55,7 +55,7 @@ where
         };
         if let Poll::Ready(result) = inner.poll(cx) {
             if let Some(took) = this.started.elapsed() {
-                this.meter.duration(names::ATTEMPT_DURATION, took);
+                this.meter.attempt_duration(took);
                 let outcome = if result.is_ok() {
                     Outcome::Success
                 } else {
@@ -75,7 +75,7 @@ where
                 let reason = Reason::AttemptTimeout { after: timeout };
                 this.meter.rejected(reason);
                 if let Some(took) = this.started.elapsed() {
-                    this.meter.duration(names::ATTEMPT_DURATION, took);
+                    this.meter.attempt_duration(took);
                 }
                 Poll::Ready(Err(Rejected::new(reason, None).into()))
             }

@@ -1,0 +1,115 @@
+//! Calls through a breaker allocate nothing: counted by a global allocator, on this
+//! thread only, after each path has run once (metric handles are kept from first use).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::{Future, Ready, ready};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+use tower::{Layer, Service, service_fn};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged; the counter is a
+// const-initialised thread-local `Cell`, which itself never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract for `dealloc` is passed on as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+type Reply = Result<(), seawall::Error<&'static str>>;
+
+/// One call: ready, call, and poll once (the inner service answers at once).
+fn once<S: Service<bool, Response = (), Error = seawall::Error<&'static str>>>(
+    svc: &mut S,
+    fail: bool,
+) -> Reply {
+    let cx = &mut Context::from_waker(Waker::noop());
+    assert!(matches!(svc.poll_ready(cx), Poll::Ready(Ok(()))));
+    match pin!(svc.call(fail)).poll(cx) {
+        Poll::Ready(reply) => reply,
+        Poll::Pending => unreachable!("the inner service answers at once"),
+    }
+}
+
+fn inner(fail: bool) -> Ready<Reply> {
+    ready(if fail {
+        Err(seawall::Error::Service("down"))
+    } else {
+        Ok(())
+    })
+}
+
+/// Allocations made by `calls` calls of `call`, after one call to warm up.
+fn allocated_by(calls: u32, mut call: impl FnMut()) -> u64 {
+    call();
+    let before = allocations();
+    for _ in 0..calls {
+        call();
+    }
+    allocations() - before
+}
+
+#[test]
+fn closed_calls_allocate_nothing() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(10)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(service_fn(inner));
+    assert_eq!(allocated_by(1000, || once(&mut svc, false).unwrap()), 0);
+    // Failures below the threshold are recorded into the window, still without allocating.
+    let mut outcomes = [false, false, true, false].into_iter().cycle();
+    let n = allocated_by(1000, || {
+        let _ = once(&mut svc, outcomes.next().unwrap());
+    });
+    assert_eq!(n, 0);
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
+#[test]
+fn rejected_calls_allocate_nothing() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(1)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(service_fn(inner));
+    // Opened inside a runtime, so that rejections take the path without a clock read.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _inside = runtime.enter();
+    let _ = once(&mut svc, true);
+    assert_eq!(layer.handle().state(), State::Open);
+    let n = allocated_by(1000, || {
+        let reply = once(&mut svc, false);
+        assert!(matches!(reply, Err(seawall::Error::Rejected(_))));
+    });
+    assert_eq!(n, 0);
+
+    layer.handle().force_open();
+    let n = allocated_by(1000, || assert!(once(&mut svc, false).is_err()));
+    assert_eq!(n, 0);
+}
