@@ -590,8 +590,38 @@ async fn jittered_open_durations_stay_within_the_fraction_and_the_cap() {
         "jitter spreads downwards"
     );
     assert!(
-        durations.iter().filter(|d| **d == secs(11)).count() > 20,
-        "clamped at the cap"
+        durations.iter().any(|d| *d > secs(10)),
+        "and upwards, below the cap"
+    );
+    assert!(
+        durations.iter().filter(|d| **d == secs(11)).count() <= 1,
+        "no pile-up at the cap"
+    );
+}
+
+/// Without backoff the cap is the open duration itself: jitter then spreads below it,
+/// evenly, instead of half the breakers opening for exactly the open duration.
+#[tokio::test(start_paused = true)]
+async fn jitter_at_the_cap_spreads_below_it() {
+    let mut durations = Vec::new();
+    for seed in 0..200 {
+        let (layer, mut svc) = breaker(
+            CircuitBreakerLayer::builder()
+                .count_window(1)
+                .open_duration(secs(10))
+                .open_jitter(0.2)
+                .seed(seed),
+        );
+        let _ = call(&mut svc, FAIL).await;
+        durations.push(layer.handle().metrics().remaining_open.unwrap());
+    }
+    assert!(durations.iter().all(|d| *d >= secs(8) && *d <= secs(10)));
+    let at_cap = durations.iter().filter(|d| **d == secs(10)).count();
+    assert!(at_cap <= 2, "{at_cap} of 200 at the cap");
+    let lower_half = durations.iter().filter(|d| **d < secs(9)).count();
+    assert!(
+        (70..=130).contains(&lower_half),
+        "{lower_half} of 200 below 9 s"
     );
 }
 

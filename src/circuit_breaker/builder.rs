@@ -216,7 +216,9 @@ impl<C> Builder<C> {
     }
 
     /// Spreads open durations by ±`fraction` so that a fleet of clients does not probe
-    /// in lockstep; never beyond the backoff's maximum. Allowed: `[0, 1)`. Default: 0.
+    /// in lockstep. Never beyond the maximum (the open duration itself without
+    /// [`open_backoff`](Self::open_backoff)): the part of the spread above it is cut,
+    /// so at the maximum durations spread below it. Allowed: `[0, 1)`. Default: 0.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;

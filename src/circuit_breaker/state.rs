@@ -434,14 +434,23 @@ impl Engine {
     }
 
     /// The open duration after `trips` earlier trips without a healthy close.
+    ///
+    /// With jitter `j`, drawn evenly from `[d(1 - j), d(1 + j)]` around the capped
+    /// duration `d`, the top cut to the cap: at the cap the spread is all below it, and
+    /// no duration is more likely than its neighbours (clamping after the draw would
+    /// pile up draws on the cap, so breakers opened together would probe together).
     pub(crate) fn open_duration(&self, trips: u32) -> Duration {
         let o = self.settings().open;
         let grown = o.base.as_secs_f64() * o.multiplier.powi(trips.min(1024) as i32);
         let max = o.max.as_secs_f64();
-        let mut secs = grown.min(max);
-        if o.jitter > 0.0 {
-            secs *= 1.0 + o.jitter * (2.0 * self.draws.unit() - 1.0);
-        }
+        let capped = grown.min(max);
+        let secs = if o.jitter > 0.0 {
+            let low = capped * (1.0 - o.jitter);
+            let high = (capped * (1.0 + o.jitter)).min(max);
+            low + (high - low) * self.draws.unit()
+        } else {
+            capped
+        };
         Duration::from_secs_f64(secs.clamp(0.0, max))
     }
 
