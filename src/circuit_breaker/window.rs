@@ -181,9 +181,14 @@ impl CountWindow {
     }
 
     #[cold]
-    fn record_slow(&self, generation: u64, mut head: u64, sample: Sample) -> Option<Tally> {
-        // Claim a sequence number, unless the window was reset meanwhile.
-        let seq = loop {
+    fn record_slow(&self, generation: u64, head: u64, sample: Sample) -> Option<Tally> {
+        let seq = self.claim(generation, head)?;
+        self.fill(generation, seq, sample)
+    }
+
+    /// Claims the next sequence number, unless the window was reset meanwhile.
+    fn claim(&self, generation: u64, mut head: u64) -> Option<u64> {
+        loop {
             if gen_of(head) != generation {
                 return None;
             }
@@ -191,10 +196,14 @@ impl CountWindow {
                 .head
                 .compare_exchange_weak(head, head + 1, AcqRel, Acquire)
             {
-                Ok(_) => break head & SEQ_MASK,
+                Ok(_) => return Some(head & SEQ_MASK),
                 Err(now) => head = now,
             }
-        };
+        }
+    }
+
+    /// Writes call `seq` into its slot and the counts, and returns the tally it sees.
+    fn fill(&self, generation: u64, seq: u64, sample: Sample) -> Option<Tally> {
         let slot = &self.slots[(seq % self.size()) as usize];
         let new = ((generation as u32) << 8) | sample.bits();
         let mut old = slot.load(Acquire);
@@ -211,7 +220,7 @@ impl CountWindow {
         let delta_fail = i64::from(sample.failure) - i64::from(old_bits & 1);
         let delta_slow = i64::from(sample.slow) - i64::from(old_bits >> 1 & 1);
         let mut counts = self.counts.load(Acquire);
-        loop {
+        let next = loop {
             if gen_of(counts) != generation {
                 return None;
             }
@@ -223,16 +232,21 @@ impl CountWindow {
                 .counts
                 .compare_exchange_weak(counts, next, AcqRel, Acquire)
             {
-                Ok(_) => {
-                    return Some(Tally {
-                        calls: (seq + 1).min(self.size()),
-                        failures: field(next, 0),
-                        slow: field(next, FIELD_BITS),
-                    });
-                }
+                Ok(_) => break next,
                 Err(now) => counts = now,
             }
+        };
+        // The calls are read after the counts: every writer whose outcome is in the
+        // counts claimed its call before, so the last writer judges all of them.
+        let head = self.head.load(Acquire);
+        if gen_of(head) != generation {
+            return None;
         }
+        Some(Tally {
+            calls: (head & SEQ_MASK).min(self.size()),
+            failures: field(next, 0),
+            slow: field(next, FIELD_BITS),
+        })
     }
 
     fn reset(&self, generation: u64) {
@@ -485,6 +499,28 @@ mod tests {
             Tally {
                 calls: 1,
                 failures: 0,
+                slow: 0
+            }
+        );
+    }
+
+    #[test]
+    fn the_last_of_two_racing_writers_sees_both_calls() {
+        // Two failures claim calls 9 and 10 of a window of 10; the one that claimed
+        // first updates the counts last and must judge all ten calls.
+        let w = CountWindow::new(10);
+        w.reset(1);
+        for _ in 0..8 {
+            w.record(1, OK);
+        }
+        let first = w.claim(1, w.head.load(Acquire)).unwrap();
+        let second = w.claim(1, w.head.load(Acquire)).unwrap();
+        assert_eq!(w.fill(1, second, FAIL).unwrap().failures, 1);
+        assert_eq!(
+            w.fill(1, first, FAIL).unwrap(),
+            Tally {
+                calls: 10,
+                failures: 2,
                 slow: 0
             }
         );
