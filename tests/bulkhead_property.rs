@@ -4,9 +4,12 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use common::*;
+use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use seawall::bulkhead::{BulkheadLayer, Mode};
 use tokio::time::advance;
 use tower::{Layer, ServiceExt, service_fn};
@@ -14,9 +17,6 @@ use tower::{Layer, ServiceExt, service_fn};
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
-
-use proptest::prelude::*;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -106,7 +106,11 @@ fn run(limit: u32, mode: Mode, max_wait_ms: u64, ops: Vec<Op>) -> Result<(), Tes
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EA_3A11), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 96,
+        rng_seed: RngSeed::Fixed(0x5EA_3A11),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn in_flight_never_exceeds_the_limit_under_random_arrivals_completions_and_cancellations(

@@ -3,30 +3,46 @@
 
 mod common;
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
+use seawall::Outcome;
 use seawall::circuit_breaker::{CircuitBreakerLayer, State};
-use tower::Layer;
+use tower::{Layer, Service, ServiceExt, service_fn};
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
-    Call { fail: bool, slow: bool },
+    Call { outcome: Outcome, slow: bool },
     Advance(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    let outcome = prop_oneof![
+        4 => Just(Outcome::Success),
+        4 => Just(Outcome::Failure),
+        1 => Just(Outcome::Ignored),
+    ];
     prop_oneof![
-        4 => (any::<bool>(), prop::bool::weighted(0.2)).prop_map(|(fail, slow)| Op::Call { fail, slow }),
+        4 => (outcome, prop::bool::weighted(0.2)).prop_map(|(outcome, slow)| Op::Call { outcome, slow }),
         1 => (1u64..3000).prop_map(Op::Advance),
     ]
 }
 
 #[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// The last `n` calls.
+    Count(usize),
+    /// The calls that ended in the last `buckets` periods of `bucket_ms`.
+    Time { buckets: u64, bucket_ms: u64 },
+    /// A run of `n` failed or slow calls.
+    Consecutive(usize),
+}
+
+#[derive(Clone, Copy, Debug)]
 struct Rules {
-    window: usize,
+    kind: Kind,
     minimum: usize,
     threshold: f64,
     slow_threshold: f64,
@@ -35,28 +51,70 @@ struct Rules {
     open_ms: u64,
 }
 
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        (1usize..12).prop_map(Kind::Count),
+        (1u64..6, 1u64..1500).prop_map(|(buckets, bucket_ms)| Kind::Time { buckets, bucket_ms }),
+        (1usize..5).prop_map(Kind::Consecutive),
+    ]
+}
+
 fn rules() -> impl Strategy<Value = Rules> {
-    (1usize..12, 1u64..5, 1u32..=100, 1u32..=100).prop_flat_map(|(window, probes, t, st)| {
-        (1..=window).prop_map(move |minimum| Rules {
-            window,
-            minimum,
+    (kind(), 1usize..12, 1u64..5, 1u32..=100, 1u32..=100).prop_map(
+        |(kind, minimum, probes, t, st)| Rules {
+            kind,
+            minimum: match kind {
+                Kind::Count(n) => minimum.min(n),
+                _ => minimum,
+            },
             threshold: f64::from(t),
             slow_threshold: f64::from(st),
             slow_ms: 50,
             probes,
             open_ms: 1000,
-        })
-    })
+        },
+    )
 }
 
 fn percent(part: usize, whole: usize) -> f64 {
     part as f64 * 100.0 / whole as f64
 }
 
+/// One counted call: when it ended, whether it failed, whether it was slow.
+#[derive(Clone, Copy, Debug)]
+struct Counted {
+    end: u64,
+    fail: bool,
+    slow: bool,
+}
+
+impl Rules {
+    /// Whether the calls counted since the breaker closed, judged at `now`, open it.
+    fn trips(&self, calls: &[Counted], now: u64) -> bool {
+        let seen: Vec<Counted> = match self.kind {
+            Kind::Consecutive(n) => {
+                let run = calls.iter().rev().take_while(|c| c.fail || c.slow);
+                return run.count() >= n;
+            }
+            Kind::Count(n) => calls[calls.len().saturating_sub(n)..].to_vec(),
+            Kind::Time { buckets, bucket_ms } => calls
+                .iter()
+                .filter(|c| c.end / bucket_ms + buckets > now / bucket_ms)
+                .copied()
+                .collect(),
+        };
+        let n = seen.len();
+        let fails = seen.iter().filter(|c| c.fail).count();
+        let slows = seen.iter().filter(|c| c.slow).count();
+        n >= self.minimum
+            && (percent(fails, n) >= self.threshold || percent(slows, n) >= self.slow_threshold)
+    }
+}
+
 /// The rules, written as plainly as possible.
 #[derive(Debug)]
 enum Model {
-    Closed(VecDeque<(bool, bool)>),
+    Closed(Vec<Counted>),
     Open {
         until: u64,
     },
@@ -69,7 +127,7 @@ enum Model {
 
 impl Model {
     /// Runs one call that starts at `start` and ends at `end`; returns whether it ran.
-    fn call(&mut self, r: &Rules, start: u64, end: u64, fail: bool, slow: bool) -> bool {
+    fn call(&mut self, r: &Rules, start: u64, end: u64, outcome: Outcome, slow: bool) -> bool {
         if let Model::Open { until } = *self {
             if start < until {
                 return false;
@@ -80,18 +138,14 @@ impl Model {
                 slows: 0,
             };
         }
+        if outcome == Outcome::Ignored {
+            return true;
+        }
+        let fail = outcome == Outcome::Failure;
         match self {
-            Model::Closed(window) => {
-                window.push_back((fail, slow));
-                if window.len() > r.window {
-                    window.pop_front();
-                }
-                let fails = window.iter().filter(|c| c.0).count();
-                let slows = window.iter().filter(|c| c.1).count();
-                let n = window.len();
-                if n >= r.minimum
-                    && (percent(fails, n) >= r.threshold || percent(slows, n) >= r.slow_threshold)
-                {
+            Model::Closed(calls) => {
+                calls.push(Counted { end, fail, slow });
+                if r.trips(calls, end) {
                     *self = Model::Open {
                         until: end + r.open_ms,
                     };
@@ -110,7 +164,7 @@ impl Model {
                 } else if percent(*fails + pending, n) < r.threshold
                     && percent(*slows + pending, n) < r.slow_threshold
                 {
-                    *self = Model::Closed(VecDeque::new());
+                    *self = Model::Closed(Vec::new());
                 }
             }
             Model::Open { .. } => unreachable!(),
@@ -134,18 +188,30 @@ fn check(r: Rules, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let layer = CircuitBreakerLayer::builder()
-            .count_window(r.window as u32)
-            .minimum_calls(r.minimum as u32)
+        let builder = CircuitBreakerLayer::builder()
             .failure_rate_threshold(r.threshold)
             .slow_call_rate_threshold(r.slow_threshold)
             .slow_call_duration(Duration::from_millis(r.slow_ms))
             .half_open_calls(r.probes as u32)
             .open_duration(Duration::from_millis(r.open_ms))
-            .build()
-            .unwrap();
-        let mut svc = layer.layer(backend());
-        let mut model = Model::Closed(VecDeque::new());
+            .classifier(|result: &Result<Outcome, Err>| match result {
+                Ok(outcome) => *outcome,
+                Err(_) => Outcome::Failure,
+            });
+        let builder = match r.kind {
+            Kind::Count(n) => builder.count_window(n as u32),
+            Kind::Time { buckets, bucket_ms } => {
+                builder.time_window(Duration::from_millis(buckets * bucket_ms), buckets as u32)
+            }
+            Kind::Consecutive(n) => builder.consecutive_failures(n as u32),
+        };
+        let layer = builder.minimum_calls(r.minimum as u32).build().unwrap();
+        // Answers with the outcome it is asked for, after the delay it is asked for.
+        let mut svc = layer.layer(service_fn(|(outcome, delay): (Outcome, u64)| async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            Ok::<_, Err>(outcome)
+        }));
+        let mut model = Model::Closed(Vec::new());
         let mut now = 0;
         for (i, op) in ops.into_iter().enumerate() {
             match op {
@@ -153,18 +219,11 @@ fn check(r: Rules, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     tokio::time::advance(Duration::from_millis(ms)).await;
                     now += ms;
                 }
-                Op::Call { fail, slow } => {
+                Op::Call { outcome, slow } => {
                     let delay = if slow { r.slow_ms } else { 0 };
-                    let expected = model.call(&r, now, now + delay, fail, slow);
-                    let result = call(
-                        &mut svc,
-                        Req {
-                            fail,
-                            delay: Duration::from_millis(delay),
-                        },
-                    )
-                    .await;
-                    let ran = rejected(&result).is_none();
+                    let expected = model.call(&r, now, now + delay, outcome, slow);
+                    let result = async { svc.ready().await?.call((outcome, delay)).await }.await;
+                    let ran = !matches!(result, Err(seawall::Error::Rejected(_)));
                     prop_assert_eq!(ran, expected, "op {} {:?}, model {:?}", i, op, model);
                     if ran {
                         now += delay;
@@ -184,7 +243,11 @@ fn check(r: Rules, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig {
+        cases: 384,
+        rng_seed: RngSeed::Fixed(0xB4EA_CE45),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn breaker_follows_the_reference_model(r in rules(), ops in prop::collection::vec(op(), 1..120)) {

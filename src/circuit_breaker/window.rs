@@ -68,7 +68,7 @@ impl Window {
     pub(crate) fn record(&self, generation: u64, sample: Sample, now_ms: u64) -> Option<Tally> {
         match self {
             Window::Count(w) => w.record(generation, sample),
-            Window::Time(w) => w.record(sample, now_ms),
+            Window::Time(w) => w.record(generation, sample, now_ms),
             Window::Consecutive(w) => w.record(generation, sample),
         }
     }
@@ -89,7 +89,7 @@ impl Window {
     pub(crate) fn reset(&self, generation: u64) {
         match self {
             Window::Count(w) => w.reset(generation),
-            Window::Time(w) => w.reset(),
+            Window::Time(w) => w.reset(generation),
             Window::Consecutive(w) => w.reset(generation),
         }
     }
@@ -181,9 +181,14 @@ impl CountWindow {
     }
 
     #[cold]
-    fn record_slow(&self, generation: u64, mut head: u64, sample: Sample) -> Option<Tally> {
-        // Claim a sequence number, unless the window was reset meanwhile.
-        let seq = loop {
+    fn record_slow(&self, generation: u64, head: u64, sample: Sample) -> Option<Tally> {
+        let seq = self.claim(generation, head)?;
+        self.fill(generation, seq, sample)
+    }
+
+    /// Claims the next sequence number, unless the window was reset meanwhile.
+    fn claim(&self, generation: u64, mut head: u64) -> Option<u64> {
+        loop {
             if gen_of(head) != generation {
                 return None;
             }
@@ -191,10 +196,14 @@ impl CountWindow {
                 .head
                 .compare_exchange_weak(head, head + 1, AcqRel, Acquire)
             {
-                Ok(_) => break head & SEQ_MASK,
+                Ok(_) => return Some(head & SEQ_MASK),
                 Err(now) => head = now,
             }
-        };
+        }
+    }
+
+    /// Writes call `seq` into its slot and the counts, and returns the tally it sees.
+    fn fill(&self, generation: u64, seq: u64, sample: Sample) -> Option<Tally> {
         let slot = &self.slots[(seq % self.size()) as usize];
         let new = ((generation as u32) << 8) | sample.bits();
         let mut old = slot.load(Acquire);
@@ -211,7 +220,7 @@ impl CountWindow {
         let delta_fail = i64::from(sample.failure) - i64::from(old_bits & 1);
         let delta_slow = i64::from(sample.slow) - i64::from(old_bits >> 1 & 1);
         let mut counts = self.counts.load(Acquire);
-        loop {
+        let next = loop {
             if gen_of(counts) != generation {
                 return None;
             }
@@ -223,16 +232,21 @@ impl CountWindow {
                 .counts
                 .compare_exchange_weak(counts, next, AcqRel, Acquire)
             {
-                Ok(_) => {
-                    return Some(Tally {
-                        calls: (seq + 1).min(self.size()),
-                        failures: field(next, 0),
-                        slow: field(next, FIELD_BITS),
-                    });
-                }
+                Ok(_) => break next,
                 Err(now) => counts = now,
             }
+        };
+        // The calls are read after the counts: every writer whose outcome is in the
+        // counts claimed its call before, so the last writer judges all of them.
+        let head = self.head.load(Acquire);
+        if gen_of(head) != generation {
+            return None;
         }
+        Some(Tally {
+            calls: (head & SEQ_MASK).min(self.size()),
+            failures: field(next, 0),
+            slow: field(next, FIELD_BITS),
+        })
     }
 
     fn reset(&self, generation: u64) {
@@ -262,25 +276,38 @@ fn newer(a: u64, b: u64) -> bool {
 // ---------------------------------------------------------------------------------------
 // Time-based sliding window: the last `buckets × bucket_ms`, one bucket per period.
 //
-// Each bucket is one word: period tag (19 bits) | calls | failures | slow (15 bits each).
-// A writer whose bucket holds an older period replaces it. A bucket that would overflow
+// Each bucket is one word: tag (19 bits) | calls | failures | slow (15 bits each). The tag
+// is the low 4 bits of the generation and the low 15 bits of the period's lap (period /
+// buckets). A writer whose bucket holds another tag replaces it; the tally reads only
+// buckets tagged with the current generation and lap. A bucket that would overflow
 // halves its three counts, which keeps both rates.
+//
+// `generation` holds the whole current generation. A writer checks it after loading its
+// bucket and before each compare-and-swap, so a straggler is turned away. A reset stores
+// the generation first and then stamps every bucket with it, so a writer that passed the
+// check just before a reset finds its bucket changed and checks again. (It could slip
+// through only if, while it waited, the generation moved on by a multiple of 16 and its
+// bucket came back to the very word it had loaded.)
 
-const PERIOD_BITS: u32 = 19;
+const TAG_BITS: u32 = 19;
+const LAP_BITS: u32 = 15;
 const COUNT_BITS: u32 = 15;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
     bucket_ms: u64,
+    generation: AtomicU64,
     buckets: Box<[AtomicU64]>,
 }
 
-fn bucket_word(period: u64, calls: u64, failures: u64, slow: u64) -> u64 {
-    (period & ((1 << PERIOD_BITS) - 1)) << (3 * COUNT_BITS)
-        | calls << (2 * COUNT_BITS)
-        | failures << COUNT_BITS
-        | slow
+/// The tag of a bucket written under `generation` in lap `lap`.
+fn bucket_tag(generation: u64, lap: u64) -> u64 {
+    (generation << LAP_BITS | lap & ((1 << LAP_BITS) - 1)) & ((1 << TAG_BITS) - 1)
+}
+
+fn bucket_word(tag: u64, calls: u64, failures: u64, slow: u64) -> u64 {
+    tag << (3 * COUNT_BITS) | calls << (2 * COUNT_BITS) | failures << COUNT_BITS | slow
 }
 
 fn unpack_bucket(word: u64) -> (u64, u64, u64, u64) {
@@ -296,16 +323,27 @@ impl TimeWindow {
     pub(crate) fn new(buckets: u32, bucket_ms: u64) -> Self {
         TimeWindow {
             bucket_ms,
+            generation: AtomicU64::new(0),
             buckets: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
-    fn record(&self, sample: Sample, now_ms: u64) -> Option<Tally> {
+    /// The bucket of the period at `now_ms` and the tag it has under `generation`.
+    fn bucket(&self, generation: u64, now_ms: u64) -> (&AtomicU64, u64) {
         let period = now_ms / self.bucket_ms;
-        let bucket = &self.buckets[(period % self.buckets.len() as u64) as usize];
-        let tag = period & ((1 << PERIOD_BITS) - 1);
+        let len = self.buckets.len() as u64;
+        let tag = bucket_tag(generation, period / len);
+        (&self.buckets[(period % len) as usize], tag)
+    }
+
+    fn record(&self, generation: u64, sample: Sample, now_ms: u64) -> Option<Tally> {
+        let generation = generation & GEN_MASK;
+        let (bucket, tag) = self.bucket(generation, now_ms);
         let mut word = bucket.load(Acquire);
         loop {
+            if self.generation.load(Acquire) != generation {
+                return None;
+            }
             let (old_tag, mut calls, mut failures, mut slow) = unpack_bucket(word);
             if old_tag != tag {
                 (calls, failures, slow) = (0, 0, 0);
@@ -314,7 +352,7 @@ impl TimeWindow {
                 (calls, failures, slow) = (calls / 2, failures / 2, slow / 2);
             }
             let next = bucket_word(
-                period,
+                tag,
                 calls + 1,
                 failures + u64::from(sample.failure),
                 slow + u64::from(sample.slow),
@@ -327,21 +365,24 @@ impl TimeWindow {
         Some(self.tally(now_ms))
     }
 
-    fn reset(&self) {
+    fn reset(&self, generation: u64) {
+        let generation = generation & GEN_MASK;
+        self.generation.store(generation, Release);
+        let empty = bucket_word(bucket_tag(generation, 0), 0, 0, 0);
         for bucket in self.buckets.iter() {
-            bucket.store(0, Release);
+            bucket.store(empty, Release);
         }
     }
 
     fn tally(&self, now_ms: u64) -> Tally {
+        let generation = self.generation.load(Acquire);
         let current = now_ms / self.bucket_ms;
         let len = self.buckets.len() as u64;
         let mut tally = Tally::default();
         for back in 0..len.min(current + 1) {
-            let period = current - back;
-            let word = self.buckets[(period % len) as usize].load(Acquire);
-            let (tag, calls, failures, slow) = unpack_bucket(word);
-            if tag == period & ((1 << PERIOD_BITS) - 1) {
+            let (bucket, tag) = self.bucket(generation, (current - back) * self.bucket_ms);
+            let (old_tag, calls, failures, slow) = unpack_bucket(bucket.load(Acquire));
+            if old_tag == tag {
                 tally.calls += calls;
                 tally.failures += failures;
                 tally.slow += slow;
@@ -464,6 +505,28 @@ mod tests {
     }
 
     #[test]
+    fn the_last_of_two_racing_writers_sees_both_calls() {
+        // Two failures claim calls 9 and 10 of a window of 10; the one that claimed
+        // first updates the counts last and must judge all ten calls.
+        let w = CountWindow::new(10);
+        w.reset(1);
+        for _ in 0..8 {
+            w.record(1, OK);
+        }
+        let first = w.claim(1, w.head.load(Acquire)).unwrap();
+        let second = w.claim(1, w.head.load(Acquire)).unwrap();
+        assert_eq!(w.fill(1, second, FAIL).unwrap().failures, 1);
+        assert_eq!(
+            w.fill(1, first, FAIL).unwrap(),
+            Tally {
+                calls: 10,
+                failures: 2,
+                slow: 0
+            }
+        );
+    }
+
+    #[test]
     fn generations_wrap_around() {
         assert!(newer(0, GEN_MASK));
         assert!(!newer(GEN_MASK, 0));
@@ -473,8 +536,8 @@ mod tests {
     #[test]
     fn time_window_forgets_old_buckets() {
         let w = TimeWindow::new(4, 100);
-        w.record(FAIL, 0);
-        w.record(OK, 150);
+        w.record(0, FAIL, 0);
+        w.record(0, OK, 150);
         assert_eq!(
             w.tally(399),
             Tally {
@@ -495,10 +558,45 @@ mod tests {
     }
 
     #[test]
+    fn time_window_ignores_other_generations() {
+        let w = TimeWindow::new(4, 100);
+        w.reset(2);
+        assert_eq!(w.record(1, FAIL, 0), None);
+        assert_eq!(w.record(3, FAIL, 0), None);
+        assert_eq!(w.tally(0), Tally::default());
+    }
+
+    #[test]
+    fn time_window_starts_empty_after_reset() {
+        let w = TimeWindow::new(4, 100);
+        w.record(0, FAIL, 0);
+        w.reset(1);
+        assert_eq!(w.tally(0), Tally::default());
+        assert_eq!(
+            w.record(1, OK, 50),
+            Some(Tally {
+                calls: 1,
+                failures: 0,
+                slow: 0
+            })
+        );
+    }
+
+    #[test]
+    fn time_window_reset_hides_buckets_it_has_not_stamped_yet() {
+        let w = TimeWindow::new(2, 100);
+        w.record(0, FAIL, 0);
+        // A reset to generation 1 that has stored the generation but not yet stamped
+        // the buckets: the old failure must not count.
+        w.generation.store(1, Release);
+        assert_eq!(w.record(1, OK, 150).unwrap().failures, 0);
+    }
+
+    #[test]
     fn time_window_halves_a_full_bucket_keeping_the_rate() {
         let w = TimeWindow::new(1, 1000);
         for i in 0..(2 * COUNT_MASK) {
-            w.record(if i % 2 == 0 { FAIL } else { OK }, 0);
+            w.record(0, if i % 2 == 0 { FAIL } else { OK }, 0);
         }
         let t = w.tally(0);
         assert!(t.calls > COUNT_MASK / 2);
