@@ -641,6 +641,74 @@ async fn tripped(
 }
 
 #[tokio::test(start_paused = true)]
+async fn slow_probes_open_the_breaker_again() {
+    let (layer, mut svc) = tripped(
+        CircuitBreakerLayer::builder()
+            .slow_call_duration(Duration::from_millis(100))
+            .slow_call_rate_threshold(50.0)
+            .failure_rate_threshold(100.0)
+            .half_open_calls(2),
+    )
+    .await;
+    call(&mut svc, slow(200, false))
+        .await
+        .expect("a slow success");
+    assert_eq!(
+        layer.handle().state(),
+        State::Open,
+        "1 of 2 probes slow is 50 %"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ignored_probe_gives_its_slot_back() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(1)
+        .open_duration(secs(10))
+        .half_open_calls(1)
+        .classifier(|r: &Result<(), Err>| match r {
+            Err(seawall::Error::Service(_)) => Outcome::Failure,
+            Err(_) => Outcome::Ignored,
+            Ok(()) => Outcome::Success,
+        })
+        .build()
+        .unwrap();
+    let mut plain = layer.layer(backend());
+    let _ = call(&mut plain, FAIL).await;
+    advance(secs(10)).await;
+    // A probe whose result is ignored (here a rejection from a layer further in) frees
+    // its slot without deciding anything.
+    let mut refusing = layer.layer(tower::service_fn(|_: Req| async {
+        Err::<(), Err>(seawall::Error::Rejected(seawall::Rejected::new(
+            Reason::RateLimited,
+            None,
+        )))
+    }));
+    assert!(call(&mut refusing, OK).await.is_err());
+    assert_eq!(layer.handle().state(), State::HalfOpen);
+    call(&mut plain, OK)
+        .await
+        .expect("the freed slot admits a new probe");
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn consecutive_trips_are_counted_until_a_healthy_close() {
+    let (layer, mut svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(1)).await;
+    assert_eq!(layer.handle().metrics().consecutive_trips, 1);
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(
+        layer.handle().metrics().consecutive_trips,
+        2,
+        "a failed probe"
+    );
+    advance(secs(10)).await;
+    call(&mut svc, OK).await.expect("a good probe");
+    assert_eq!(layer.handle().state(), State::Closed);
+    assert_eq!(layer.handle().metrics().consecutive_trips, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn half_open_closes_after_successful_probes() {
     let builder = CircuitBreakerLayer::builder()
         .half_open_calls(3)
@@ -983,6 +1051,34 @@ async fn transitions_emit_one_event_each_and_calls_emit_none() {
     assert_eq!(opened.field("breaker"), Some("payments"));
     assert_eq!(opened.field("failure_rate"), Some("50.0"));
     assert_eq!(opened.field("calls"), Some("4"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_calls_emit_no_events() {
+    let recorder = Recorder::default();
+    let _guard = recorder.install();
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(1));
+    run_many(&mut svc, FAIL, 1).await;
+    assert_eq!(recorder.take().len(), 1, "closed -> open");
+    run_many(&mut svc, OK, 100).await;
+    assert_eq!(layer.handle().state(), State::Open);
+    assert!(recorder.take().is_empty(), "no per-rejection events");
+}
+
+/// Frameworks clone layers too (axum's `Router::layer` does): a clone of the layer
+/// steers the same breaker.
+#[tokio::test(start_paused = true)]
+async fn services_made_by_a_cloned_layer_share_one_breaker() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(2)
+        .build()
+        .unwrap();
+    let mut a = layer.clone().layer(backend());
+    let mut b = layer.clone().layer(backend());
+    let _ = call(&mut a, FAIL).await;
+    let _ = call(&mut b, FAIL).await;
+    assert_eq!(layer.handle().state(), State::Open);
+    assert!(rejected(&call(&mut a, OK).await).is_some());
 }
 
 // ---------------------------------------------------------------- configuration

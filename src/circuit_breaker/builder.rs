@@ -244,8 +244,10 @@ impl<C> Builder<C> {
         self
     }
 
-    /// If all probe slots stay taken this long (hung probes), the breaker opens again.
-    /// Allowed: `(0s, 7 days]`. Default: 60 s.
+    /// The longest the breaker stays half-open with every probe slot taken (hung
+    /// probes), counted from when it half-opened: after that, the next call that finds
+    /// no free slot opens the breaker again instead of being refused. Allowed:
+    /// `(0s, 7 days]`. Default: 60 s.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;

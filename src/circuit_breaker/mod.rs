@@ -14,8 +14,9 @@
 //!   duration can grow on repeated trips ([`open_backoff`](Builder::open_backoff)).
 //! * **Half-open**: up to [`half_open_calls`](Builder::half_open_calls) probes run;
 //!   other calls are rejected at once. The probes' rates decide, by the same thresholds:
-//!   close (with an empty window) or open again. If every slot stays taken for
-//!   [`max_wait_in_half_open`](Builder::max_wait_in_half_open), it opens again.
+//!   close (with an empty window) or open again. If every slot is still taken
+//!   [`max_wait_in_half_open`](Builder::max_wait_in_half_open) after it half-opened, the
+//!   next call opens it again.
 //! * **Forced open**, **disabled**, **metrics only**: manual states, set through the
 //!   [`CircuitBreakerHandle`].
 //!
