@@ -56,7 +56,8 @@ pub struct CircuitBreakerConfig {
     pub open_jitter: f64,
     /// Probe calls allowed while half-open.
     pub half_open_calls: u32,
-    /// How long all probe slots may stay taken before the breaker opens again.
+    /// How long after half-opening, with every probe slot taken, a call opens the
+    /// breaker again.
     #[cfg_attr(feature = "serde", serde(with = "crate::config::human::serde"))]
     pub max_wait_in_half_open: Duration,
     /// Seed for the open-duration jitter; `None` picks a random one.
