@@ -65,6 +65,18 @@ pub enum Outcome {
 /// ```
 pub trait Classify<Res, E> {
     /// Classifies one finished call.
+    ///
+    /// ```
+    /// use seawall::{Classify, Outcome};
+    /// // A closure is a classifier: here a 404 is the caller's mistake, not the backend's.
+    /// let not_found_is_ignored = |r: &Result<u16, ()>| match r {
+    ///     Ok(404) => Outcome::Ignored,
+    ///     Ok(s) if *s >= 500 => Outcome::Failure,
+    ///     Ok(_) => Outcome::Success,
+    ///     Err(()) => Outcome::Failure,
+    /// };
+    /// assert_eq!(not_found_is_ignored.classify(&Ok(404)), Outcome::Ignored);
+    /// ```
     fn classify(&self, result: &Result<Res, E>) -> Outcome;
 }
 

@@ -538,6 +538,12 @@ impl StdError for Rejected {}
 /// ```
 pub trait AsRejected {
     /// The rejection this error is or wraps, if any.
+    ///
+    /// ```
+    /// use seawall::{AsRejected, Reason, Rejected};
+    /// let err: tower::BoxError = Rejected::new(Reason::RateLimited, None).into();
+    /// assert_eq!(err.as_rejected().map(|r| r.reason()), Some(Reason::RateLimited));
+    /// ```
     fn as_rejected(&self) -> Option<&Rejected>;
 
     /// The rejection this error is or directly holds, mutably, so that a retry layer can

@@ -94,7 +94,10 @@ impl<C> Builder<C> {
     }
 
     /// Judges the calls of the last `window`, kept in `buckets` buckets that expire one
-    /// at a time. Allowed: `buckets` in `1..=1000`, each bucket at least 1 ms long.
+    /// at a time. Each bucket lasts `window / buckets` rounded down to whole
+    /// milliseconds, so the window in effect (shown by the handle's
+    /// [`config`](super::CircuitBreakerHandle::config)) can be a little shorter: 1999 ms in
+    /// 1000 buckets is 1 s. Allowed: `buckets` in `1..=1000`, each bucket at least 1 ms.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;

@@ -16,6 +16,23 @@ pin_project! {
     /// recorded when it ends, or an immediate rejection.
     ///
     /// Dropping it before it ends records nothing and gives back a half-open probe slot.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{CircuitBreakerLayer, ResponseFuture};
+    /// use std::future::Ready;
+    /// use tower::{service_fn, BoxError, Layer, Service};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = CircuitBreakerLayer::builder().build()?;
+    /// let mut service = layer.layer(service_fn(|x: u8| {
+    ///     std::future::ready(Ok::<_, BoxError>(x))
+    /// }));
+    /// let future: ResponseFuture<Ready<Result<u8, BoxError>>, _> = service.call(7);
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<F, C> {
         #[pin]

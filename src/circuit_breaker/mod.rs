@@ -33,6 +33,10 @@
 //! * A call admitted before a state change does not count after it.
 //! * The closed path takes no lock, allocates nothing and boxes no future; a count or
 //!   consecutive breaker without slow-call detection never reads the clock while closed.
+//!   Making a service (`Layer::layer`) or cloning one allocates one small record (three
+//!   words with the default classifier) holding that service's own reference count, so that tasks using separate
+//!   clones never contend on one count; a breaker from
+//!   [`build_static`](Builder::build_static) allocates nothing there either.
 //! * While open, a call is rejected without reading the clock: when the breaker opens
 //!   inside a tokio runtime it sets a timer on that runtime for the end of the open
 //!   period, and until the timer fires a rejection is one atomic load. The first call
