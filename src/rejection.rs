@@ -210,8 +210,12 @@ pub enum RejectedBy {
     Keyed,
 }
 
+// A new reason must get the next kind and raise `KINDS` (the metric handles are an array).
+const _: () = assert!(Reason::TooManyKeys { max_keys: 0 }.kind() + 1 == Reason::KINDS);
+
 impl Reason {
-    /// How many kinds of reason there are (the variants, whatever their fields).
+    /// How many kinds of reason there are (the variants, whatever their fields). The
+    /// last kind must be `KINDS - 1`: checked when compiling, just below.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) const KINDS: usize = 11;
 

@@ -40,7 +40,9 @@
 //!
 //! Handles are registered when a layer is built (the call counters) or on first use (a
 //! rejection reason, retries, attempt durations) and kept, so a call costs an atomic add
-//! per counter and no allocation; without the feature all of it compiles away.
+//! per counter and no allocation; without the feature all of it compiles away. Install
+//! the recorder before building layers: a handle registered earlier stays with the
+//! recorder that was installed then (none).
 
 /// Metric names, as constants.
 ///

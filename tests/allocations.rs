@@ -113,3 +113,15 @@ fn rejected_calls_allocate_nothing() {
     let n = allocated_by(1000, || assert!(once(&mut svc, false).is_err()));
     assert_eq!(n, 0);
 }
+
+/// With the `metrics` feature and a recorder installed, metric handles are registered on
+/// first use and then kept: later calls and rejections allocate nothing either.
+#[cfg(feature = "metrics")]
+#[test]
+fn calls_allocate_nothing_with_a_metrics_recorder() {
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || {
+        closed_calls_allocate_nothing();
+        rejected_calls_allocate_nothing();
+    });
+}

@@ -480,6 +480,54 @@ async fn an_open_breaker_fails_fast_in_front_of_a_service_that_is_not_ready() {
     );
 }
 
+/// tower's rule: once `poll_ready` said ready, it stays ready until the call, even when
+/// the open period ends in between and the inner service is still not ready.
+#[tokio::test(start_paused = true)]
+async fn a_refused_service_stays_ready_until_its_call() {
+    let (_layer, mut svc, gate) = gated();
+    call(&mut svc, FAIL).await.unwrap_err();
+    gate.set_ready(false);
+    assert!(ready_soon(&mut svc).await);
+    advance(secs(11)).await;
+    assert!(ready_soon(&mut svc).await, "still ready");
+    let refused = rejected(&svc.call(OK).await).expect("the refusal it was readied for");
+    assert_eq!(refused.reason(), Reason::CircuitOpen);
+    assert_eq!(gate.calls(), 1);
+}
+
+/// Half-open with every slot taken, `poll_ready` refuses at once; past the maximum wait it
+/// opens the breaker again and refuses, as a call would, rather than wait on an unready
+/// service.
+#[tokio::test(start_paused = true)]
+async fn an_expired_half_open_breaker_fails_fast_in_front_of_an_unready_service() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(1)
+        .half_open_calls(1)
+        .open_duration(secs(10))
+        .max_wait_in_half_open(secs(5))
+        .build()
+        .unwrap();
+    let gate = Gate::new();
+    let mut gated = layer.layer(gate.clone());
+    let mut plain = layer.layer(backend());
+    call(&mut plain, FAIL).await.unwrap_err();
+    advance(secs(10)).await;
+    let _hung = plain.ready().await.unwrap().call(slow(60_000, false));
+    gate.set_ready(false);
+    assert!(
+        ready_soon(&mut gated).await,
+        "the one slot is taken: refused at once"
+    );
+    let refused = rejected(&gated.call(OK).await).expect("a rejection");
+    assert_eq!(refused.reason(), Reason::HalfOpenSaturated);
+    advance(secs(5)).await;
+    assert!(ready_soon(&mut gated).await);
+    assert_eq!(layer.handle().state(), State::Open);
+    let refused = rejected(&gated.call(OK).await).expect("a rejection");
+    assert_eq!(refused.reason(), Reason::CircuitOpen);
+    assert_eq!(gate.calls(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_breaker_that_would_admit_waits_for_its_inner_service() {
     let (layer, mut svc, gate) = gated();

@@ -20,7 +20,7 @@ pin_project! {
     /// ```
     /// use seawall::circuit_breaker::{CircuitBreakerLayer, ResponseFuture};
     /// use std::future::Ready;
-    /// use tower::{service_fn, BoxError, Layer, Service};
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), BoxError> {
@@ -28,7 +28,8 @@ pin_project! {
     /// let mut service = layer.layer(service_fn(|x: u8| {
     ///     std::future::ready(Ok::<_, BoxError>(x))
     /// }));
-    /// let future: ResponseFuture<Ready<Result<u8, BoxError>>, _> = service.call(7);
+    /// let ready = service.ready().await?;
+    /// let future: ResponseFuture<Ready<Result<u8, BoxError>>, _> = ready.call(7);
     /// assert_eq!(future.await?, 7);
     /// # Ok(())
     /// # }

@@ -29,13 +29,15 @@
 //! * A breaker that would reject fails fast even when the inner service is not ready
 //!   (a full buffer, a hung connection pool): `poll_ready` then returns ready at once
 //!   and the call is rejected without reaching the inner service, as tower's `LoadShed`
-//!   does. A breaker that would admit waits for the inner service, probes included.
+//!   does. That call gets that refusal even if the breaker closes before the call is
+//!   made, since the inner service was never ready for it. A breaker that would admit
+//!   waits for the inner service, probes included.
 //! * A call admitted before a state change does not count after it.
 //! * The closed path takes no lock, allocates nothing and boxes no future; a count or
 //!   consecutive breaker without slow-call detection never reads the clock while closed.
 //!   Making a service (`Layer::layer`) or cloning one allocates one small record (three
-//!   words with the default classifier) holding that service's own reference count, so that tasks using separate
-//!   clones never contend on one count; a breaker from
+//!   words with the default classifier) holding that service's own reference count, so
+//!   that tasks using separate clones never contend on one count; a breaker from
 //!   [`build_static`](Builder::build_static) allocates nothing there either.
 //! * While open, a call is rejected without reading the clock: when the breaker opens
 //!   inside a tokio runtime it sets a timer on that runtime for the end of the open
@@ -299,6 +301,8 @@ where
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.inner.poll_ready(cx) {
+            // Once ready, ready until the call (tower's rule), whatever the breaker does.
+            Poll::Pending if self.refused.is_some() => Poll::Ready(Ok(())),
             Poll::Pending => match self.link.engine().would_reject() {
                 Some(rejection) => {
                     self.refused = Some(rejection);

@@ -202,21 +202,32 @@ impl Engine {
     }
 
     /// What a call would be told now if it is to be rejected, without admitting it or
-    /// counting anything (for `poll_ready`, when the inner service is not ready).
+    /// counting anything (for `poll_ready`, when the inner service is not ready). Like
+    /// [`admit`](Self::admit), it opens the breaker again when every probe slot has been
+    /// taken longer than the maximum wait in half-open.
     #[cold]
     pub(crate) fn would_reject(&self) -> Option<Rejected> {
-        let word = self.state.load(Acquire);
-        match mode(word) {
-            FORCED_OPEN => Some(Rejected::new(Reason::CircuitForcedOpen, None)),
-            ARMED => Some(self.open_rejection(word)),
-            OPEN => (self.epoch.elapsed_millis() < word & PAYLOAD_MASK)
-                .then(|| self.open_rejection(word)),
-            HALF_OPEN => {
-                let full = Probes::unpack(word).admitted >= self.tunables.load().half_open_calls;
-                (full && !self.half_open_expired(word))
-                    .then(|| Rejected::new(Reason::HalfOpenSaturated, None))
-            }
-            _ => None,
+        let mut word = self.state.load(Acquire);
+        loop {
+            return match mode(word) {
+                FORCED_OPEN => Some(Rejected::new(Reason::CircuitForcedOpen, None)),
+                ARMED if Valve::skip_clock() => Some(self.open_rejection(word)),
+                OPEN | ARMED => (self.epoch.elapsed_millis() < word & PAYLOAD_MASK)
+                    .then(|| self.open_rejection(word)),
+                HALF_OPEN => {
+                    let probes = Probes::unpack(word).admitted;
+                    if probes < self.tunables.load().half_open_calls {
+                        None
+                    } else if self.half_open_expired(word) {
+                        self.trip(word, None);
+                        word = self.state.load(Acquire);
+                        continue;
+                    } else {
+                        Some(Rejected::new(Reason::HalfOpenSaturated, None))
+                    }
+                }
+                _ => None,
+            };
         }
     }
 

@@ -276,22 +276,26 @@ fn newer(a: u64, b: u64) -> bool {
 // ---------------------------------------------------------------------------------------
 // Time-based sliding window: the last `buckets × bucket_ms`, one bucket per period.
 //
-// Each bucket is one word: tag (19 bits) | calls | failures | slow (15 bits each). The tag
-// is the low 4 bits of the generation and the low 15 bits of the period's lap (period /
+// Each bucket is one word: tag (22 bits) | calls | failures | slow (14 bits each). The tag
+// is the low 4 bits of the generation and the low 18 bits of the period's lap (period /
 // buckets). A writer whose bucket holds another tag replaces it; the tally reads only
 // buckets tagged with the current generation and lap. A bucket that would overflow
-// halves its three counts, which keeps both rates.
+// halves its three counts, which keeps both rates. Laps wrap: a bucket nobody wrote for
+// exactly a multiple of 2^18 laps (each at least 2^18 periods: three days of 1 s buckets)
+// would match its tag again, for that one lap.
 //
 // `generation` holds the whole current generation. A writer checks it after loading its
 // bucket and before each compare-and-swap, so a straggler is turned away. A reset stores
 // the generation first and then stamps every bucket with it, so a writer that passed the
 // check just before a reset finds its bucket changed and checks again. (It could slip
 // through only if, while it waited, the generation moved on by a multiple of 16 and its
-// bucket came back to the very word it had loaded.)
+// bucket came back to the very word it had loaded.) A call of the new generation that
+// ends while the reset is stamping may be wiped with its bucket: at most the calls of
+// those few nanoseconds, never one of an older generation counted.
 
-const TAG_BITS: u32 = 19;
-const LAP_BITS: u32 = 15;
-const COUNT_BITS: u32 = 15;
+const TAG_BITS: u32 = 22;
+const LAP_BITS: u32 = 18;
+const COUNT_BITS: u32 = 14;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 
 #[derive(Debug)]
