@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use super::config::{CircuitBreakerConfig, OpenBackoffConfig, Shape, WindowConfig};
 use super::events;
+use super::permit::CallPermit;
 use super::state::Engine;
 use super::word::State;
 use crate::config::ConfigError;
+use crate::rejection::Rejected;
 
 /// Reads and steers one breaker; clone it freely (it is an `Arc`).
 ///
@@ -97,6 +99,29 @@ impl CircuitBreakerHandle {
             remaining_open: self.engine.remaining_open(),
             consecutive_trips: self.engine.consecutive_trips(),
         }
+    }
+
+    /// Asks the breaker for one call made outside tower, exactly as a call through its
+    /// services would: a [`CallPermit`] to report the call's outcome with, or the
+    /// rejection that call would get.
+    ///
+    /// # Errors
+    ///
+    /// The [`Rejected`] of an open, forced-open or saturated half-open breaker.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::CircuitBreakerLayer;
+    ///
+    /// let handle = CircuitBreakerLayer::builder().build()?.handle();
+    /// let permit = handle.try_acquire()?;
+    /// let answer = 6 * 7; // the guarded work
+    /// permit.success();
+    /// # let _ = answer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_acquire(&self) -> Result<CallPermit, Rejected> {
+        let permit = self.engine.admit()?;
+        Ok(CallPermit::new(self.engine.clone(), permit))
     }
 
     /// Rejects every call until [`reset`](Self::reset) or another manual state.

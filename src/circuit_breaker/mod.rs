@@ -54,6 +54,13 @@
 //! * `tracing` events (target `seawall::circuit_breaker`) are emitted on transitions
 //!   only.
 //!
+//! # Outside tower
+//!
+//! Code that is not a tower service (a synchronous client, a stream, a driver with its
+//! own API) asks the same breaker through its handle:
+//! [`try_acquire`](CircuitBreakerHandle::try_acquire) gives a [`CallPermit`] to report
+//! the outcome with, or the rejection a call would get.
+//!
 //! # Example
 //!
 //! ```
@@ -96,6 +103,7 @@ mod events;
 mod future;
 mod handle;
 mod layer;
+mod permit;
 mod settings;
 mod state;
 mod window;
@@ -112,6 +120,7 @@ pub use events::StateChange;
 pub use future::ResponseFuture;
 pub use handle::{CircuitBreakerHandle, Metrics};
 pub use layer::CircuitBreakerLayer;
+pub use permit::CallPermit;
 pub use word::State;
 
 use crate::classify::{Classify, ErrorsAreFailures};

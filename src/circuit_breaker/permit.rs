@@ -1,0 +1,98 @@
+//! Guarding code that is not a tower service: ask the breaker, run, report.
+
+use std::fmt;
+
+use super::handle::EngineRef;
+use super::word::Permit;
+use crate::classify::Outcome;
+
+/// Leave for one call made outside tower (a synchronous client, a stream, a driver
+/// with its own API), from [`CircuitBreakerHandle::try_acquire`](super::CircuitBreakerHandle::try_acquire).
+///
+/// Report how the call ended with [`success`](Self::success),
+/// [`failure`](Self::failure) or [`record`](Self::record). Dropping the permit instead
+/// records nothing and gives back a half-open probe slot, as a dropped call future does.
+/// When slow-call detection is on, the call's time runs from `try_acquire` to the report.
+///
+/// ```
+/// use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+///
+/// let handle = CircuitBreakerLayer::builder().count_window(2).build()?.handle();
+/// for _ in 0..2 {
+///     let permit = handle.try_acquire().expect("closed");
+///     // ... the call, here one that fails:
+///     permit.failure();
+/// }
+/// assert_eq!(handle.state(), State::Open);
+/// assert!(handle.try_acquire().is_err());
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[must_use = "report the call's outcome; a dropped permit records nothing"]
+pub struct CallPermit {
+    engine: EngineRef,
+    permit: Permit,
+}
+
+impl CallPermit {
+    pub(crate) fn new(engine: EngineRef, permit: Permit) -> Self {
+        CallPermit { engine, permit }
+    }
+
+    /// Records how the call ended; an [`Outcome::Ignored`] call counts toward no rate.
+    ///
+    /// ```
+    /// use seawall::{circuit_breaker::CircuitBreakerLayer, Outcome};
+    ///
+    /// let handle = CircuitBreakerLayer::builder().build()?.handle();
+    /// handle.try_acquire().expect("closed").record(Outcome::Ignored);
+    /// assert_eq!(handle.metrics().calls, 0);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn record(mut self, outcome: Outcome) {
+        let permit = self.permit.take();
+        self.engine.complete(permit, outcome);
+    }
+
+    /// Records a successful call.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// let handle = CircuitBreakerLayer::builder().build()?.handle();
+    /// handle.try_acquire().expect("closed").success();
+    /// assert_eq!(handle.metrics().calls, 1);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+
+    /// Records a failed call.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// let handle = CircuitBreakerLayer::builder().build()?.handle();
+    /// handle.try_acquire().expect("closed").failure();
+    /// assert_eq!(handle.metrics().failures, 1);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn failure(self) {
+        self.record(Outcome::Failure);
+    }
+}
+
+impl Drop for CallPermit {
+    fn drop(&mut self) {
+        // A reported permit was taken (it is no longer a probe); only an unreported probe
+        // holds a slot.
+        self.engine.abandon(self.permit);
+    }
+}
+
+impl fmt::Debug for CallPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallPermit")
+            .field("breaker", &self.engine.name())
+            .field("probe", &self.permit.is_probe())
+            .finish()
+    }
+}
