@@ -327,6 +327,22 @@ fn contended(c: &mut Criterion) {
 }
 
 /// What a clock read costs: the open path of every breaker takes one.
+/// A closed breaker judging a time window, by its number of buckets: each recorded call
+/// reads the clock and adds up the buckets.
+fn time_window(c: &mut Criterion) {
+    let mut g = c.benchmark_group("time_window");
+    for buckets in [10, 60, 1000] {
+        let layer = CircuitBreakerLayer::builder()
+            .time_window(Duration::from_secs(60), buckets)
+            .build()
+            .expect("valid settings");
+        g.bench_function(BenchmarkId::from_parameter(buckets), |b| {
+            b.iter(seawall(&layer, false, seawall::Error::Service))
+        });
+    }
+    g.finish();
+}
+
 fn clock(c: &mut Criterion) {
     let mut g = c.benchmark_group("clock");
     g.bench_function("std_instant_now", |b| b.iter(Instant::now));
@@ -344,6 +360,6 @@ fn config() -> Criterion {
 criterion::criterion_group! {
     name = benches;
     config = config();
-    targets = closed, open, contended, clock
+    targets = closed, open, contended, time_window, clock
 }
 criterion::criterion_main!(benches);
