@@ -98,7 +98,8 @@ impl<C> Builder<C> {
     /// milliseconds, so the window in effect (shown by the handle's
     /// [`config`](super::CircuitBreakerHandle::config)) can be a little shorter: 1999 ms in
     /// 1000 buckets is 1 s. Each call reads the clock and adds up the buckets, so a few
-    /// dozen buckets cost little and a thousand cost a few hundred nanoseconds per call.
+    /// dozen buckets cost little and a thousand about half a microsecond per call (see
+    /// `docs/PERFORMANCE.md`).
     /// Allowed: `buckets` in `1..=1000`, each bucket at least 1 ms.
     ///
     /// ```
