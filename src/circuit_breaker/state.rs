@@ -25,6 +25,16 @@ use crate::time::{Epoch, Stamp, ceil_millis};
 
 use super::word::*;
 
+/// The probe slots of a half-open breaker.
+enum Slots {
+    /// Room for another probe; what the word holds.
+    Free(Probes),
+    /// Every slot taken: a call is refused.
+    Full,
+    /// Every slot taken for longer than the maximum wait: the breaker opens again.
+    Expired,
+}
+
 /// Shared by every service and handle of one breaker.
 #[derive(Debug)]
 pub(crate) struct Engine {
@@ -161,9 +171,7 @@ impl Engine {
                 CLOSED | METRICS_ONLY | DISABLED => return Ok(Permit::of(word, 0)),
                 FORCED_OPEN => return Err(Rejected::new(Reason::CircuitForcedOpen, None)),
                 OPEN | ARMED => {
-                    let now = self.epoch.elapsed_millis();
-                    let until = word & PAYLOAD_MASK;
-                    if now < until {
+                    if self.still_open(word) {
                         return Err(self.open_rejection(word));
                     }
                     let probes = Probes {
@@ -172,19 +180,18 @@ impl Engine {
                     };
                     pack(HALF_OPEN, generation(word) + 1, probes.pack())
                 }
-                _ => {
-                    let mut probes = Probes::unpack(word);
-                    if probes.admitted >= self.tunables.load().half_open_calls {
-                        if self.half_open_expired(word) {
-                            self.trip(word, None);
-                            word = self.state.load(Acquire);
-                            continue;
-                        }
-                        return Err(Rejected::new(Reason::HalfOpenSaturated, None));
+                _ => match self.slots(word) {
+                    Slots::Free(mut probes) => {
+                        probes.admitted += 1;
+                        pack(HALF_OPEN, generation(word), probes.pack())
                     }
-                    probes.admitted += 1;
-                    pack(HALF_OPEN, generation(word), probes.pack())
-                }
+                    Slots::Full => return Err(Rejected::new(Reason::HalfOpenSaturated, None)),
+                    Slots::Expired => {
+                        self.trip(word, None);
+                        word = self.state.load(Acquire);
+                        continue;
+                    }
+                },
             };
             match self.state.compare_exchange(word, next, AcqRel, Acquire) {
                 Ok(_) => {
@@ -212,22 +219,35 @@ impl Engine {
             return match mode(word) {
                 FORCED_OPEN => Some(Rejected::new(Reason::CircuitForcedOpen, None)),
                 ARMED if Valve::skip_clock() => Some(self.open_rejection(word)),
-                OPEN | ARMED => (self.epoch.elapsed_millis() < word & PAYLOAD_MASK)
-                    .then(|| self.open_rejection(word)),
-                HALF_OPEN => {
-                    let probes = Probes::unpack(word).admitted;
-                    if probes < self.tunables.load().half_open_calls {
-                        None
-                    } else if self.half_open_expired(word) {
+                OPEN | ARMED => self.still_open(word).then(|| self.open_rejection(word)),
+                HALF_OPEN => match self.slots(word) {
+                    Slots::Free(_) => None,
+                    Slots::Full => Some(Rejected::new(Reason::HalfOpenSaturated, None)),
+                    Slots::Expired => {
                         self.trip(word, None);
                         word = self.state.load(Acquire);
                         continue;
-                    } else {
-                        Some(Rejected::new(Reason::HalfOpenSaturated, None))
                     }
-                }
+                },
                 _ => None,
             };
+        }
+    }
+
+    /// Whether the open period of the open (or armed) word `word` is still running.
+    fn still_open(&self, word: u64) -> bool {
+        self.epoch.elapsed_millis() < word & PAYLOAD_MASK
+    }
+
+    /// The probe slots of the half-open word `word`.
+    fn slots(&self, word: u64) -> Slots {
+        let probes = Probes::unpack(word);
+        if probes.admitted < self.tunables.load().half_open_calls {
+            Slots::Free(probes)
+        } else if self.half_open_expired(word) {
+            Slots::Expired
+        } else {
+            Slots::Full
         }
     }
 
