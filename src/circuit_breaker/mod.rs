@@ -274,8 +274,8 @@ impl<S, C> CircuitBreaker<S, C> {
     /// The call after `poll_ready` found the inner service not ready and the breaker
     /// rejecting: the inner service is not called.
     #[cold]
-    fn refuse<F>(&mut self) -> ResponseFuture<F, C> {
-        let rejection = self.refused.take().expect("checked by the caller");
+    fn refuse<F>(&mut self, rejection: Rejected) -> ResponseFuture<F, C> {
+        self.refused = None;
         ResponseFuture::rejected(self.link.engine().refuse(rejection))
     }
 }
@@ -330,8 +330,8 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        if self.refused.is_some() {
-            return self.refuse();
+        if let Some(rejection) = self.refused {
+            return self.refuse(rejection);
         }
         match self.link.engine().admit() {
             Ok(permit) => {
