@@ -216,11 +216,9 @@ const _: () = assert!(Reason::TooManyKeys { max_keys: 0 }.kind() + 1 == Reason::
 impl Reason {
     /// How many kinds of reason there are (the variants, whatever their fields). The
     /// last kind must be `KINDS - 1`: checked when compiling, just below.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) const KINDS: usize = 11;
 
     /// This reason's kind as a number below [`KINDS`](Self::KINDS).
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) const fn kind(self) -> usize {
         match self {
             Reason::CircuitOpen => 0,
