@@ -206,11 +206,28 @@ pub mod human {
         use serde::{Deserialize, Deserializer, Serializer};
 
         /// Writes a duration as human text.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let mut out = Vec::new();
+        /// let mut json = serde_json::Serializer::new(&mut out);
+        /// seawall::config::human::serde::serialize(&Duration::from_secs(90), &mut json)?;
+        /// assert_eq!(out, br#""90s""#);
+        /// # Ok::<(), serde_json::Error>(())
+        /// ```
         pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
             s.serialize_str(&super::format(*d))
         }
 
         /// Reads a duration from human text.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let mut json = serde_json::Deserializer::from_str(r#""250ms""#);
+        /// let d = seawall::config::human::serde::deserialize(&mut json)?;
+        /// assert_eq!(d, Duration::from_millis(250));
+        /// # Ok::<(), serde_json::Error>(())
+        /// ```
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
             let text = String::deserialize(d)?;
             super::parse(&text).map_err(serde::de::Error::custom)
@@ -235,6 +252,14 @@ pub mod human {
         use serde::{Deserialize, Deserializer, Serializer};
 
         /// Writes an optional duration as human text (or nothing).
+        ///
+        /// ```
+        /// let mut out = Vec::new();
+        /// let mut json = serde_json::Serializer::new(&mut out);
+        /// seawall::config::human::option::serialize(&None, &mut json)?;
+        /// assert_eq!(out, b"null");
+        /// # Ok::<(), serde_json::Error>(())
+        /// ```
         pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
             match d {
                 Some(d) => s.serialize_some(&super::format(*d)),
@@ -243,6 +268,14 @@ pub mod human {
         }
 
         /// Reads an optional duration from human text.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let mut json = serde_json::Deserializer::from_str(r#""2s""#);
+        /// let d = seawall::config::human::option::deserialize(&mut json)?;
+        /// assert_eq!(d, Some(Duration::from_secs(2)));
+        /// # Ok::<(), serde_json::Error>(())
+        /// ```
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
             Option::<String>::deserialize(d)?
                 .map(|text| super::parse(&text).map_err(serde::de::Error::custom))
