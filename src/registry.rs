@@ -26,6 +26,16 @@ use std::sync::Mutex;
 use crate::config::ConfigError;
 
 /// Named layers, each built once by the factory and shared by every `get`.
+///
+/// ```
+/// use seawall::bulkhead::BulkheadLayer;
+/// use seawall::registry::Registry;
+///
+/// let bulkheads = Registry::new(|name: &str| BulkheadLayer::builder().name(name).build());
+/// let search = bulkheads.get("search")?;
+/// assert_eq!(search.handle().max_concurrent(), bulkheads.get("search")?.handle().max_concurrent());
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
 pub struct Registry<L, F> {
     factory: F,
     entries: Mutex<BTreeMap<String, L>>,

@@ -18,7 +18,20 @@ pin_project! {
     /// The future of an [`AdaptiveLimit`](super::AdaptiveLimit) call: the inner call,
     /// sampled when it ends, or an immediate rejection.
     ///
-    /// Dropped before it ends, it gives its permit back and moves no limit.
+    /// Dropped before it ends, it gives its permit back and moves no limit.    ///
+    /// ```
+    /// use seawall::adaptive::{AdaptiveLimitLayer, Aimd};
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = AdaptiveLimitLayer::builder(Aimd::default()).build()?;
+    /// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// let future = service.ready().await?.call(7); // this future
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<F, C> {
         #[pin]

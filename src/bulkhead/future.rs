@@ -17,7 +17,20 @@ pin_project! {
     /// running with a permit, or an immediate rejection.
     ///
     /// Its permit is given back when the call ends or the future is dropped; dropped
-    /// while queued, it leaves the queue.
+    /// while queued, it leaves the queue.    ///
+    /// ```
+    /// use seawall::bulkhead::BulkheadLayer;
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = BulkheadLayer::builder().build()?;
+    /// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// let future = service.ready().await?.call(7); // this future
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<F, S, Req> {
         #[pin]

@@ -189,7 +189,21 @@ where
 
 pin_project! {
     /// The future of a [`Deadline`] call: the inner call, run with the deadline as the
-    /// current one, failing with [`Reason::DeadlineExceeded`] when it passes.
+    /// current one, failing with [`Reason::DeadlineExceeded`] when it passes.    ///
+    /// ```
+    /// use seawall::deadline::DeadlineLayer;
+    /// use std::time::Duration;
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = DeadlineLayer::new(Duration::from_secs(1))?;
+    /// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// let future = service.ready().await?.call(7); // this future
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]

@@ -321,7 +321,24 @@ where
 
 pin_project! {
     /// The future of an [`AcceptDeadline`] call: the handler, run with the caller's
-    /// deadline when the request carried one.
+    /// deadline when the request carried one.    ///
+    /// ```
+    /// use seawall::deadline::{self, AcceptDeadlineLayer, DeadlineHeader};
+    /// use std::time::Duration;
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = AcceptDeadlineLayer::new(DeadlineHeader::default(), Duration::from_secs(30))?;
+    /// let mut server = layer.layer(service_fn(|_: http::Request<()>| async {
+    ///     Ok::<_, BoxError>(deadline::remaining())
+    /// }));
+    /// let req = http::Request::builder().header("x-request-timeout-ms", "800").body(())?;
+    /// let future = server.ready().await?.call(req); // this future
+    /// assert_eq!(future.await?, Some(Duration::from_millis(800)));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct AcceptFuture<F> {
         #[pin]

@@ -14,7 +14,21 @@ pin_project! {
     /// The future of a [`Keyed`](super::Keyed) call: the key's own service, made ready
     /// and called, or an immediate rejection when no key could be had.
     ///
-    /// The key counts as busy (never evicted) until this future ends or is dropped.
+    /// The key counts as busy (never evicted) until this future ends or is dropped.    ///
+    /// ```
+    /// use seawall::bulkhead::BulkheadLayer;
+    /// use seawall::keyed::KeyedLayer;
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = KeyedLayer::builder(BulkheadLayer::builder(), |x: &u8| *x).build()?;
+    /// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// let future = service.ready().await?.call(7); // this future
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<S: Service<Req>, Req> {
         #[pin]

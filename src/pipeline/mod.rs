@@ -64,6 +64,31 @@ use crate::retry::{CloneRequest, RejectionHint, Retry, RetryLayer};
 use crate::timeout::{AttemptTimeout, AttemptTimeoutLayer};
 
 /// The service a [`StandardPipeline`] makes of an inner service `S`.
+///
+/// ```
+/// use seawall::pipeline::{StandardPipeline, StandardService};
+/// use tower::{BoxError, Layer};
+///
+/// #[derive(Clone)]
+/// struct Backend;
+/// # impl tower::Service<u8> for Backend {
+/// #     type Response = u8;
+/// #     type Error = BoxError;
+/// #     type Future = std::future::Ready<Result<u8, BoxError>>;
+/// #     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), BoxError>> {
+/// #         std::task::Poll::Ready(Ok(()))
+/// #     }
+/// #     fn call(&mut self, x: u8) -> Self::Future { std::future::ready(Ok(x)) }
+/// # }
+///
+/// // A field's type can be named:
+/// struct Client {
+///     inner: StandardService<Backend>,
+/// }
+/// let client = Client { inner: StandardPipeline::builder().build()?.layer(Backend) };
+/// # let _ = client.inner;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
 pub type StandardService<S, C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> =
     Bulkhead<Deadline<Retry<CircuitBreaker<AttemptTimeout<S>, C>, C, H, R>>>;
 

@@ -16,7 +16,21 @@ pin_project! {
     /// The future of a [`RateLimit`](super::RateLimit) call: the inner call, a wait for a
     /// reserved slot before it, or an immediate rejection.
     ///
-    /// Dropped while it waits, it gives its reserved slot back.
+    /// Dropped while it waits, it gives its reserved slot back.    ///
+    /// ```
+    /// use seawall::rate_limit::RateLimitLayer;
+    /// use std::time::Duration;
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = RateLimitLayer::builder(10, Duration::from_secs(1)).build()?;
+    /// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// let future = service.ready().await?.call(7); // this future
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<F, S, Req> {
         #[pin]

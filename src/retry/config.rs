@@ -57,6 +57,13 @@ pub struct RetryConfig {
 }
 
 /// The budget of a [`RetryConfig`].
+///
+/// ```
+/// use seawall::retry::{BudgetConfig, RetryConfig};
+///
+/// let config: RetryConfig = toml::from_str(r#"budget = "none""#).unwrap();
+/// assert_eq!(config.budget, BudgetConfig::None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]

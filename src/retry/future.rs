@@ -21,7 +21,20 @@ pin_project! {
     /// It resolves to the first result that is not retried: a success, a failure that
     /// may not be retried, or the last failure once attempts, time or budget run out.
     /// Dropping it cancels the attempt in flight or the pending sleep, and gives back a
-    /// retry taken from the budget but not yet sent.
+    /// retry taken from the budget but not yet sent.    ///
+    /// ```
+    /// use seawall::retry::RetryLayer;
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = RetryLayer::builder().build()?;
+    /// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// let future = service.ready().await?.call(7); // this future
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct ResponseFuture<S, Req, C, H, R>
     where
         S: Service<Req>,

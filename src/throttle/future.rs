@@ -15,7 +15,20 @@ pin_project! {
     /// The future of a [`Throttle`](super::Throttle) call: the inner call, counted when
     /// it ends, or a local rejection.
     ///
-    /// Dropped before it ends, it counts nothing.
+    /// Dropped before it ends, it counts nothing.    ///
+    /// ```
+    /// use seawall::throttle::ThrottleLayer;
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = ThrottleLayer::builder().build()?;
+    /// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// let future = service.ready().await?.call(7); // this future
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<F, C> {
         #[pin]

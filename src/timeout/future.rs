@@ -14,7 +14,21 @@ use crate::telemetry::{SharedMeter, Stopwatch};
 use crate::time::{LazyTimer, after};
 
 pin_project! {
-    /// The future of an [`AttemptTimeout`](super::AttemptTimeout) call.
+    /// The future of an [`AttemptTimeout`](super::AttemptTimeout) call.    ///
+    /// ```
+    /// use seawall::timeout::AttemptTimeoutLayer;
+    /// use std::time::Duration;
+    /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let layer = AttemptTimeoutLayer::new(Duration::from_secs(1))?;
+    /// let mut service = layer.layer(service_fn(|x: u8| async move { Ok::<_, BoxError>(x) }));
+    /// let future = service.ready().await?.call(7); // this future
+    /// assert_eq!(future.await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         // Emptied when the timeout fires, so the attempt is cancelled at once.
