@@ -31,6 +31,15 @@ pub trait Template {
     /// # Errors
     ///
     /// The builder's [`ConfigError`], if its settings are out of range.
+    ///
+    /// ```
+    /// use seawall::bulkhead::BulkheadLayer;
+    /// use seawall::keyed::Template;
+    ///
+    /// let layer = BulkheadLayer::builder().max_concurrent(2).build_layer()?;
+    /// assert_eq!(layer.handle().max_concurrent(), 2);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
     fn build_layer(&self) -> Result<Self::Layer, ConfigError>;
 }
 

@@ -106,6 +106,14 @@ pub enum Jitter {
 /// ```
 pub trait Backoff: Send + Sync {
     /// The delay before retry number `retry`.
+    ///
+    /// ```
+    /// use seawall::retry::Backoff;
+    /// use std::time::Duration;
+    ///
+    /// let doubling = |_: u32, previous: Duration| (previous * 2).max(Duration::from_millis(10));
+    /// assert_eq!(doubling.delay(2, Duration::from_millis(10)), Duration::from_millis(20));
+    /// ```
     fn delay(&self, retry: u32, previous: Duration) -> Duration;
 }
 

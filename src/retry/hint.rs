@@ -51,10 +51,26 @@ pub enum Hint {
 /// ```
 pub trait RetryHint<Res, E> {
     /// The hint a failed attempt carries.
+    ///
+    /// ```
+    /// use seawall::retry::{Hint, RetryHint};
+    ///
+    /// let never = |_: &Result<(), ()>| Hint::Stop;
+    /// assert_eq!(never.hint(&Err(())), Hint::Stop);
+    /// ```
     fn hint(&self, result: &Result<Res, E>) -> Hint;
 
     /// Notes on the result returned to the caller how many attempts were made. The
     /// default does nothing; [`RejectionHint`] stamps a returned rejection.
+    ///
+    /// ```
+    /// use seawall::retry::{RejectionHint, RetryHint};
+    /// use seawall::{Reason, Rejected};
+    ///
+    /// let mut result: Result<(), Rejected> = Err(Rejected::new(Reason::RateLimited, None));
+    /// RejectionHint.mark_attempts(&mut result, 3);
+    /// assert_eq!(result.unwrap_err().attempt(), Some(3));
+    /// ```
     fn mark_attempts(&self, result: &mut Result<Res, E>, attempts: u32) {
         let _ = (result, attempts);
     }

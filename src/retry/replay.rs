@@ -24,10 +24,22 @@
 /// ```
 pub trait Replay<Req> {
     /// A copy of `req` for a later attempt, or `None` if it must not be sent again.
+    ///
+    /// ```
+    /// use seawall::retry::{CloneRequest, Replay};
+    /// assert_eq!(CloneRequest.replay(&"GET /"), Some("GET /"));
+    /// ```
     fn replay(&self, req: &Req) -> Option<Req>;
 
     /// Marks a copy as attempt number `attempt` (2 for the first retry) before it is
     /// sent. The default does nothing.
+    ///
+    /// ```
+    /// use seawall::retry::{CloneRequest, Replay};
+    /// let mut req = 5_u32;
+    /// CloneRequest.mark(&mut req, 2);
+    /// assert_eq!(req, 5, "the default leaves the request as it is");
+    /// ```
     fn mark(&self, req: &mut Req, attempt: u32) {
         let _ = (req, attempt);
     }

@@ -132,6 +132,11 @@ impl<S, P: Clone> Layer<S> for AttemptTimeoutLayer<P> {
 /// ```
 pub trait TimeoutFor<Req> {
     /// The timeout for `req`, or `None` for the layer's default.
+    ///
+    /// ```
+    /// use seawall::timeout::{NoOverride, TimeoutFor};
+    /// assert_eq!(NoOverride.timeout_for(&"any request"), None);
+    /// ```
     fn timeout_for(&self, req: &Req) -> Option<Duration>;
 }
 
