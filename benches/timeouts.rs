@@ -83,10 +83,7 @@ fn timeouts(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30);
+    config = common::short_runs();
     targets = timeouts
 }
 criterion_main!(benches);

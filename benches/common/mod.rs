@@ -4,7 +4,9 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
+use criterion::Criterion;
 use tower::{BoxError, Service};
 
 /// Answers at once.
@@ -33,4 +35,12 @@ pub fn drive<S: Service<u64, Response = u64>>(svc: &mut S, x: u64) -> u64 {
             return out.ok().unwrap_or(0);
         }
     }
+}
+
+/// Criterion settings for benches of a layer's per-call cost: short runs, 30 samples.
+pub fn short_runs() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
 }
