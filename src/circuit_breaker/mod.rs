@@ -272,11 +272,12 @@ impl<S, C> CircuitBreaker<S, C> {
 
 impl<S, C> CircuitBreaker<S, C> {
     /// The call after `poll_ready` found the inner service not ready and the breaker
-    /// rejecting: the inner service is not called.
+    /// rejecting: the inner service is not called, and the rejection is counted now.
     #[cold]
     fn refuse<F>(&mut self, rejection: Rejected) -> ResponseFuture<F, C> {
         self.refused = None;
-        ResponseFuture::rejected(self.link.engine().refuse(rejection))
+        self.link.engine().meter().rejected(rejection.reason());
+        ResponseFuture::rejected(rejection)
     }
 }
 

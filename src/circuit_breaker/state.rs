@@ -251,14 +251,6 @@ impl Engine {
         }
     }
 
-    /// Counts a rejection found by [`would_reject`](Self::would_reject) as the call
-    /// that receives it is made.
-    #[cold]
-    pub(crate) fn refuse(&self, rejection: Rejected) -> Rejected {
-        self.meter.rejected(rejection.reason());
-        rejection
-    }
-
     /// The rejection of a call while open (the word `word`): it carries the open
     /// period's end, worked out without reading the clock.
     #[inline]
