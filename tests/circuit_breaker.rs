@@ -2,9 +2,6 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::task::Poll;
 use std::time::Duration;
 
 use common::*;
@@ -381,54 +378,6 @@ async fn open_breaker_never_calls_the_inner_service() {
         let _ = svc.ready().await.unwrap().call(()).await;
     }
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-}
-
-/// An inner service whose readiness the test controls, counting the calls it gets.
-#[derive(Clone)]
-struct Gate {
-    open: Arc<AtomicBool>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl Gate {
-    fn new() -> Self {
-        Gate {
-            open: Arc::new(AtomicBool::new(true)),
-            calls: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    fn set_ready(&self, ready: bool) {
-        self.open.store(ready, SeqCst);
-    }
-
-    fn calls(&self) -> usize {
-        self.calls.load(SeqCst)
-    }
-}
-
-impl Service<Req> for Gate {
-    type Response = ();
-    type Error = Err;
-    type Future = std::future::Ready<Result<(), Err>>;
-
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Err>> {
-        // Never woken: the tests give up on readiness with a timeout instead.
-        if self.open.load(SeqCst) {
-            Poll::Ready(Ok(()))
-        } else {
-            Poll::Pending
-        }
-    }
-
-    fn call(&mut self, req: Req) -> Self::Future {
-        self.calls.fetch_add(1, SeqCst);
-        std::future::ready(if req.fail {
-            Err(seawall::Error::Service(Boom))
-        } else {
-            Ok(())
-        })
-    }
 }
 
 /// Whether `svc` became ready within a second (of paused time).

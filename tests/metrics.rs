@@ -96,23 +96,6 @@ fn the_breaker_counts_calls_by_outcome_rejections_and_transitions() {
     assert!(matches!(state, Some(DebugValue::Gauge(g)) if g.into_inner() == 1.0));
 }
 
-/// An inner service that is never ready (and must never be called).
-struct NeverReady;
-
-impl Service<Req> for NeverReady {
-    type Response = ();
-    type Error = Err;
-    type Future = std::future::Ready<Result<(), Err>>;
-
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Err>> {
-        std::task::Poll::Pending
-    }
-
-    fn call(&mut self, _: Req) -> Self::Future {
-        unreachable!("never ready, so never called")
-    }
-}
-
 /// A refusal found by `poll_ready` in front of an unready service is counted once, when
 /// the call is made, however often readiness was asked.
 #[test]
@@ -120,13 +103,16 @@ fn a_refusal_in_poll_ready_is_counted_once_per_call() {
     let all = record(|| async {
         let layer = CircuitBreakerLayer::builder().name("db").build().unwrap();
         layer.handle().force_open();
-        let mut svc = layer.layer(NeverReady);
+        let gate = Gate::new();
+        gate.set_ready(false);
+        let mut svc = layer.layer(gate.clone());
         let waker = std::task::Waker::noop();
         let cx = &mut std::task::Context::from_waker(waker);
         for _ in 0..3 {
             assert!(svc.poll_ready(cx).is_ready());
         }
         assert!(svc.call(OK).await.is_err());
+        assert_eq!(gate.calls(), 0, "never ready, so never called");
     });
     let refused = find(
         &all,

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use tower::{Service, ServiceExt, service_fn};
@@ -201,4 +203,52 @@ pub fn tracked(
 /// Whether a [`tracked`] call's future is gone.
 pub fn is_gone(flag: &std::sync::atomic::AtomicBool) -> bool {
     flag.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// An inner service whose readiness the test controls, counting the calls it gets.
+#[derive(Clone)]
+pub struct Gate {
+    open: Arc<AtomicBool>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Gate {
+    pub fn new() -> Self {
+        Gate {
+            open: Arc::new(AtomicBool::new(true)),
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.open.store(ready, SeqCst);
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(SeqCst)
+    }
+}
+
+impl Service<Req> for Gate {
+    type Response = ();
+    type Error = Err;
+    type Future = std::future::Ready<Result<(), Err>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Err>> {
+        // Never woken: the tests give up on readiness with a timeout instead.
+        if self.open.load(SeqCst) {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.calls.fetch_add(1, SeqCst);
+        std::future::ready(if req.fail {
+            Err(seawall::Error::Service(Boom))
+        } else {
+            Ok(())
+        })
+    }
 }
