@@ -8,7 +8,6 @@
 //! cargo bench --bench circuit_breaker
 //! ```
 
-use std::convert::identity;
 use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::hint::black_box;
@@ -74,14 +73,8 @@ fn tower_call<S: Service<()>>(service: &mut S) -> Result<S::Response, S::Error> 
 // One closure per contender, each doing one call; clones are independent handles on one
 // shared breaker.
 
-/// The inner service alone, its error turned into `E` by `wrap` (as in [`seawall`]): the
-/// floor under every contender, for each error type the benches use.
-fn bare<E, W>(fail: bool, wrap: W) -> impl FnMut() -> Result<(), E> + Clone + Send + 'static
-where
-    E: 'static,
-    W: Fn(Fail) -> E + Copy + Send + 'static,
-{
-    let mut service = service_fn(move |()| ready(outcome(fail).map_err(wrap)));
+fn bare(fail: bool) -> impl FnMut() -> Result<(), Fail> + Clone + Send + 'static {
+    let mut service = service_fn(move |()| work(fail));
     move || tower_call(&mut service)
 }
 
@@ -101,18 +94,21 @@ where
     move || tower_call(&mut service)
 }
 
-/// recloser's async API around the inner call, its error turned into `E` by `wrap`.
-fn recloser_async<E, W>(
+fn recloser_async(
     breaker: &AsyncRecloser,
     fail: bool,
-    wrap: W,
-) -> impl FnMut() -> Result<(), recloser::Error<E>> + Clone + Send + 'static
-where
-    E: 'static,
-    W: Fn(Fail) -> E + Copy + Send + 'static,
-{
+) -> impl FnMut() -> Result<(), recloser::Error<Fail>> + Clone + Send + 'static {
     let breaker = breaker.clone();
-    move || now(breaker.call(ready(outcome(fail).map_err(wrap))))
+    move || now(breaker.call(work(fail)))
+}
+
+/// recloser around an inner call whose error is a `tower::BoxError`, to set beside
+/// seawall's `BoxError` row.
+fn recloser_async_boxed(
+    breaker: &AsyncRecloser,
+) -> impl FnMut() -> Result<(), recloser::Error<BoxError>> {
+    let breaker = breaker.clone();
+    move || now(breaker.call(ready(outcome(false).map_err(BoxError::from))))
 }
 
 fn recloser_sync(
@@ -170,15 +166,24 @@ fn trip<E>(call: &mut impl FnMut() -> Result<(), E>, rejected: impl Fn(&E) -> bo
     assert!(tripped, "the breaker did not open");
 }
 
+/// The inner service alone, returning the error type seawall's bench uses (one that can
+/// hold a rejection): the floor under any layer that can reject.
+fn bare_wide(fail: bool) -> impl FnMut() -> Result<(), seawall::Error<Fail>> {
+    let mut service = service_fn(move |()| ready(outcome(fail).map_err(seawall::Error::Service)));
+    move || tower_call(&mut service)
+}
+
+/// The inner service alone, returning `tower::BoxError`.
+fn bare_boxed(fail: bool) -> impl FnMut() -> Result<(), BoxError> {
+    let mut service = service_fn(move |()| ready(outcome(fail).map_err(BoxError::from)));
+    move || tower_call(&mut service)
+}
+
 fn closed(c: &mut Criterion) {
     let mut g = c.benchmark_group("closed");
-    g.bench_function("bare_service", |b| b.iter(bare(false, identity)));
-    g.bench_function("bare_service_seawall_error", |b| {
-        b.iter(bare(false, seawall::Error::Service))
-    });
-    g.bench_function("bare_service_box_error", |b| {
-        b.iter(bare(false, BoxError::from))
-    });
+    g.bench_function("bare_service", |b| b.iter(bare(false)));
+    g.bench_function("bare_service_seawall_error", |b| b.iter(bare_wide(false)));
+    g.bench_function("bare_service_box_error", |b| b.iter(bare_boxed(false)));
     let layer = seawall_layer(false);
     g.bench_function("seawall", |b| {
         b.iter(seawall(&layer, false, seawall::Error::Service))
@@ -192,10 +197,10 @@ fn closed(c: &mut Criterion) {
     });
     let breaker = AsyncRecloser::from(recloser(false));
     g.bench_function("recloser_async", |b| {
-        b.iter(recloser_async(&breaker, false, identity))
+        b.iter(recloser_async(&breaker, false))
     });
     g.bench_function("recloser_async_box_error", |b| {
-        b.iter(recloser_async(&breaker, false, BoxError::from))
+        b.iter(recloser_async_boxed(&breaker))
     });
     let breaker = Arc::new(recloser(false));
     g.bench_function("recloser_sync", |b| b.iter(recloser_sync(&breaker, false)));
@@ -229,7 +234,7 @@ fn open(c: &mut Criterion) {
     g.bench_function("seawall_static", |b| b.iter(&mut call));
 
     let is_rejected = |e: &recloser::Error<Fail>| matches!(e, recloser::Error::Rejected);
-    let mut call = recloser_async(&AsyncRecloser::from(recloser(true)), true, identity);
+    let mut call = recloser_async(&AsyncRecloser::from(recloser(true)), true);
     trip(&mut call, is_rejected);
     g.bench_function("recloser_async", |b| b.iter(&mut call));
     let mut call = recloser_sync(&Arc::new(recloser(true)), true);
@@ -290,7 +295,7 @@ fn contended(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut g = c.benchmark_group("contended");
-    contended_one(&mut g, &rt, "bare_service", bare(false, identity));
+    contended_one(&mut g, &rt, "bare_service", bare(false));
     let layer = seawall_layer(false);
     contended_one(
         &mut g,
@@ -310,7 +315,7 @@ fn contended(c: &mut Criterion) {
         &mut g,
         &rt,
         "recloser_async",
-        recloser_async(&breaker, false, identity),
+        recloser_async(&breaker, false),
     );
     contended_one(
         &mut g,
