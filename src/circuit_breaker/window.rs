@@ -115,7 +115,11 @@ impl Window {
 // `head` = gen | number of calls recorded in this generation; `slots[seq % size]` holds
 // the outcome bits of call `seq`, tagged with its generation; `counts` = gen | failures |
 // slow, kept equal to the sum of the slots' bits (every slot change adjusts the counts by
-// exactly what it replaced, so concurrent writers cannot make them drift).
+// exactly what it replaced, so concurrent writers cannot make them drift). A reset stamps
+// every slot empty for the new generation, so a slot's tag is always the current or the
+// previous generation and never comes round to the current one by wrapping; a writer
+// that finds another generation in its slot overwrites it only while the head still
+// carries its own generation (otherwise it is a straggler and writes nothing).
 //
 // A success into a full window that holds no failure and no slow call changes nothing —
 // the last `size` calls are still all successes — so it is not written at all. That keeps
@@ -209,7 +213,7 @@ impl CountWindow {
         let mut old = slot.load(Acquire);
         let old_bits = loop {
             let old_gen = u64::from(old >> 8);
-            if old_gen != generation && newer(old_gen, generation) {
+            if old_gen != generation && gen_of(self.head.load(Acquire)) != generation {
                 return None; // this call is a straggler from an older generation
             }
             match slot.compare_exchange_weak(old, new, AcqRel, Acquire) {
@@ -252,8 +256,28 @@ impl CountWindow {
     fn reset(&self, generation: u64) {
         // Counts first: a writer that already claimed a slot under the old generation
         // then fails its counts update and leaves the new generation untouched.
+        let generation = generation & GEN_MASK;
         self.counts.store(tag(generation, 0), Release);
         self.head.store(tag(generation, 0), Release);
+        self.stamp_slots(generation);
+    }
+
+    fn stamp_slots(&self, generation: u64) {
+        // Every slot is stamped empty for the new generation, so no slot keeps a
+        // generation older than the previous one: however many generations pass, an
+        // unwritten slot can never carry the current generation's tag by wrapping. A
+        // slot a writer of the new generation already filled is left alone; a
+        // straggler's write is stamped over.
+        let empty = (generation as u32) << 8;
+        for slot in self.slots.iter() {
+            let mut old = slot.load(Acquire);
+            while u64::from(old >> 8) != generation {
+                match slot.compare_exchange_weak(old, empty, AcqRel, Acquire) {
+                    Ok(_) => break,
+                    Err(now) => old = now,
+                }
+            }
+        }
     }
 
     fn tally(&self) -> Tally {
@@ -265,12 +289,6 @@ impl CountWindow {
             slow: field(counts, FIELD_BITS),
         }
     }
-}
-
-/// Whether generation `a` is newer than `b`, on the 21-bit wrapping circle.
-fn newer(a: u64, b: u64) -> bool {
-    let distance = a.wrapping_sub(b) & GEN_MASK;
-    distance != 0 && distance < 1 << (GEN_BITS - 1)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -531,10 +549,61 @@ mod tests {
     }
 
     #[test]
-    fn generations_wrap_around() {
-        assert!(newer(0, GEN_MASK));
-        assert!(!newer(GEN_MASK, 0));
-        assert!(!newer(5, 5));
+    fn count_window_counts_every_call_after_the_generations_wrap() {
+        // Every generation fills the first 4 slots only (a breaker that trips at its
+        // minimum number of calls); the other slots are written in full only every
+        // 1.5 × 2^20 generations, to check that every call still counts. Through three
+        // wraps of the 21-bit generations, it must.
+        let w = CountWindow::new(16);
+        w.reset(1);
+        for _ in 0..16 {
+            w.record(1, OK);
+        }
+        for generation in 2..(3 << GEN_BITS) {
+            w.reset(generation);
+            for _ in 0..4 {
+                w.record(generation, FAIL);
+            }
+            if generation % (3 << (GEN_BITS - 2)) == 0 {
+                for _ in 0..100 {
+                    w.record(generation, FAIL);
+                }
+                let full = Tally {
+                    calls: 16,
+                    failures: 16,
+                    slow: 0,
+                };
+                assert_eq!(w.tally(), full, "generation {generation}");
+            }
+        }
+    }
+
+    #[test]
+    fn count_window_turns_away_a_straggler_whose_slot_was_stamped() {
+        let w = CountWindow::new(2);
+        w.reset(1);
+        let seq = w.claim(1, w.head.load(Acquire)).unwrap();
+        w.reset(2);
+        assert_eq!(w.fill(1, seq, FAIL), None);
+        assert_eq!(w.tally(), Tally::default());
+        assert_eq!(w.record(2, FAIL).unwrap().failures, 1);
+    }
+
+    #[test]
+    fn count_window_reset_keeps_a_slot_the_new_generation_already_wrote() {
+        // A writer of the new generation fills its slot while the reset is still
+        // stamping: its call must stay counted in the slot and in the counts alike.
+        let w = CountWindow::new(2);
+        w.reset(1);
+        w.record(1, OK);
+        w.counts.store(tag(2, 0), Release);
+        w.head.store(tag(2, 0), Release);
+        w.record(2, FAIL);
+        w.stamp_slots(2);
+        w.record(2, OK);
+        w.record(2, OK); // replaces the failure: the counts must go back to zero
+        assert_eq!(w.tally().failures, 0);
+        assert_eq!(w.tally().calls, 2);
     }
 
     #[test]
