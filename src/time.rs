@@ -26,9 +26,19 @@ impl Epoch {
             .saturating_add(u64::from(d.subsec_millis()))
     }
 
-    /// Milliseconds since the epoch, now.
+    /// Milliseconds since the epoch, now, rounded down.
     pub(crate) fn elapsed_millis(&self) -> u64 {
         self.millis_since(Instant::now())
+    }
+
+    /// The first whole millisecond since the epoch at which `d` from now has passed:
+    /// `now + d` rounded up, so that a period stored this way never ends early.
+    pub(crate) fn millis_after(&self, d: Duration) -> u64 {
+        ceil_millis(
+            Instant::now()
+                .saturating_duration_since(self.0)
+                .saturating_add(d),
+        )
     }
 
     /// The instant `ms` milliseconds after the epoch.

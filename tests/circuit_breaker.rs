@@ -208,6 +208,25 @@ async fn calls_faster_than_the_slow_duration_are_not_slow() {
     assert_eq!(layer.handle().metrics().slow_calls, 0);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_call_shorter_than_the_slow_duration_is_never_slow_whatever_its_start() {
+    // 99.2 ms from 0.9 ms to 100.1 ms after the breaker was built: it crosses 100
+    // millisecond ticks but took less than the 100 ms limit. (A permit, because a
+    // sleeping service would wake on a whole millisecond.)
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(1)
+        .slow_call_duration(Duration::from_millis(100))
+        .slow_call_rate_threshold(50.0)
+        .build()
+        .unwrap();
+    advance(Duration::from_micros(900)).await;
+    let permit = layer.handle().try_acquire().expect("closed");
+    advance(Duration::from_micros(99_200)).await;
+    permit.success();
+    assert_eq!(layer.handle().metrics().slow_calls, 0);
+    assert_eq!(layer.handle().state(), State::Closed);
+}
+
 // ---------------------------------------------------------------- open
 
 #[tokio::test(start_paused = true)]
@@ -224,6 +243,31 @@ async fn open_breaker_rejects_with_the_time_left_open() {
     assert_eq!(rejection.reason(), Reason::CircuitOpen);
     assert_eq!(rejection.layer(), RejectedBy::CircuitBreaker);
     assert_eq!(rejection.retry_after(), Some(secs(20)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_period_lasts_at_least_its_configured_length_whatever_its_start() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .count_window(1)
+            .open_duration(Duration::from_millis(100)),
+    );
+    advance(Duration::from_micros(500)).await; // trips between two millisecond ticks
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(layer.handle().state(), State::Open);
+    advance(Duration::from_micros(99_600)).await; // 99.6 ms open
+    let result = call(&mut svc, OK).await;
+    assert_eq!(
+        rejected(&result).map(|r| r.reason()),
+        Some(Reason::CircuitOpen),
+        "refused until 100 ms have passed"
+    );
+    assert!(rejected(&result).unwrap().retry_after() > Some(Duration::ZERO));
+    // The period is kept to the millisecond, rounded up: it ends within 1 ms after.
+    advance(Duration::from_micros(1_400)).await;
+    call(&mut svc, OK)
+        .await
+        .expect("a probe once the period is over");
 }
 
 #[tokio::test(start_paused = true)]
@@ -350,7 +394,9 @@ fn without_the_open_timer_a_breaker_trips_on_a_runtime_without_timers() {
         let err = call(&mut svc, OK).await.unwrap_err();
         let rejected = err.as_rejected().expect("a rejection");
         assert_eq!(rejected.reason(), Reason::CircuitOpen);
-        assert!(rejected.retry_after().is_some_and(|left| left <= secs(10)));
+        // At most the open duration, plus the millisecond it is rounded up to.
+        let longest = secs(10) + Duration::from_millis(1);
+        assert!(rejected.retry_after().is_some_and(|left| left <= longest));
     });
     assert_eq!(layer.handle().state(), State::Open);
     paused_runtime().block_on(async {

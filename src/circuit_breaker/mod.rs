@@ -33,6 +33,11 @@
 //!   made, since the inner service was never ready for it. A breaker that would admit
 //!   waits for the inner service, probes included.
 //! * A call admitted before a state change does not count after it.
+//! * Time is kept to the millisecond and always rounded against ending early: an open
+//!   period lasts at least its open duration (and less than 1 ms more), a half-open
+//!   period is abandoned only after at least the maximum wait, and a call counts as
+//!   slow only if it took at least the slow-call duration (one that took less than 1 ms
+//!   more may not count).
 //! * The closed path takes no lock, allocates nothing and boxes no future; a count or
 //!   consecutive breaker without slow-call detection never reads the clock while closed.
 //!   Making a service (`Layer::layer`) or cloning one allocates one small record (three

@@ -196,7 +196,7 @@ impl Engine {
             match self.state.compare_exchange(word, next, AcqRel, Acquire) {
                 Ok(_) => {
                     if matches!(mode(word), OPEN | ARMED) {
-                        let since = self.epoch.elapsed_millis();
+                        let since = self.epoch.millis_after(Duration::ZERO);
                         let stamp = generation(next) << GEN_SHIFT | since.min(PAYLOAD_MASK);
                         self.half_open_since.store(stamp, Release);
                         events::transition(self, State::Open, State::HalfOpen, None);
@@ -267,6 +267,8 @@ impl Engine {
         if since >> GEN_SHIFT != generation(word) {
             return false; // the stamp of this period is not written yet
         }
+        // `since` is the period's start rounded up and the clock reads rounded down, so
+        // `waited` never exceeds the time really waited.
         let started = since & PAYLOAD_MASK;
         let waited = self.epoch.elapsed_millis().saturating_sub(started);
         waited >= ceil_millis(self.settings().max_wait_in_half_open)
@@ -292,8 +294,10 @@ impl Engine {
         self.meter.call(outcome);
         let slow = match self.slow_call_duration() {
             Some(limit) if permit.started() != 0 => {
+                // Both readings are rounded down to the millisecond, so the call took
+                // more than `took - 1` ms: it is slow only when that is at least the limit.
                 let took = clock_ms(&self.epoch).wrapping_sub(permit.started());
-                u64::from(took) >= ceil_millis(limit)
+                u64::from(took) > ceil_millis(limit)
             }
             _ => false,
         };
@@ -414,10 +418,7 @@ impl Engine {
     fn trip(&self, word: u64, tally: Option<Tally>) -> bool {
         let trips = self.trips.load(Acquire);
         let open_for = self.open_duration(trips);
-        let until = self
-            .epoch
-            .elapsed_millis()
-            .saturating_add(ceil_millis(open_for));
+        let until = self.epoch.millis_after(open_for);
         let next = pack(OPEN, generation(word) + 1, until);
         if self
             .state
