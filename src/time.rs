@@ -26,6 +26,11 @@ impl Epoch {
             .saturating_add(u64::from(d.subsec_millis()))
     }
 
+    /// The time since the epoch, now.
+    pub(crate) fn elapsed(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.0)
+    }
+
     /// Milliseconds since the epoch, now, rounded down.
     pub(crate) fn elapsed_millis(&self) -> u64 {
         self.millis_since(Instant::now())

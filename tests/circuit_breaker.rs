@@ -944,6 +944,58 @@ async fn hung_probes_reopen_the_breaker_after_the_maximum_wait() {
     hung.abort();
 }
 
+/// Against a dependency that never answers and no attempt timeout, probes of earlier
+/// half-open periods keep their slots: across a minute of periods, never more than
+/// `half_open_calls` probes are out at once.
+#[tokio::test(start_paused = true)]
+async fn hung_probes_keep_their_slots_across_half_open_periods() {
+    let layer = CircuitBreakerLayer::builder()
+        .count_window(1)
+        .half_open_calls(5)
+        .open_duration(secs(1))
+        .max_wait_in_half_open(secs(5))
+        .build()
+        .unwrap();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hangs = {
+        let reached = reached.clone();
+        tower::service_fn(move |req: Req| {
+            let first = reached.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            async move {
+                if first && req.fail {
+                    return Err(seawall::Error::Service(Boom));
+                }
+                std::future::pending::<Result<(), Err>>().await
+            }
+        })
+    };
+    let svc = layer.layer(hangs);
+    call(&mut svc.clone(), FAIL).await.unwrap_err();
+    let mut callers = Vec::new();
+    for _ in 0..600 {
+        let mut svc = svc.clone();
+        callers.push(tokio::spawn(async move { call(&mut svc, OK).await }));
+        advance(Duration::from_millis(100)).await;
+    }
+    let reached_now = reached.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        reached_now,
+        1 + 5,
+        "the failure that tripped it and 5 probes"
+    );
+    // Dropping the hung probes frees their slots for the next period.
+    for caller in callers {
+        caller.abort();
+    }
+    tokio::task::yield_now().await;
+    advance(secs(60)).await;
+    let mut svc = svc.clone();
+    let probe = tokio::spawn(async move { call(&mut svc, OK).await });
+    tokio::task::yield_now().await;
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1 + 5 + 1);
+    probe.abort();
+}
+
 #[tokio::test(start_paused = true)]
 async fn results_of_calls_admitted_before_a_state_change_are_ignored() {
     let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(2));
@@ -1347,6 +1399,45 @@ fn reconfiguring_under_parallel_load_never_loses_a_call_or_panics() {
         assert_eq!(handle.state(), State::Closed);
         assert_eq!(handle.metrics().calls, 50);
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn manual_control_reports_only_changes_of_state() {
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = heard.clone();
+    let layer = CircuitBreakerLayer::builder()
+        .on_state_change(move |c| log.lock().unwrap().push((c.from, c.to)))
+        .build()
+        .unwrap();
+    let handle = layer.handle();
+    handle.reset();
+    handle.force_open();
+    handle.force_open();
+    handle.disable();
+    handle.disable();
+    handle.metrics_only();
+    handle.metrics_only();
+    handle.reset();
+    handle.reset();
+    assert_eq!(
+        *heard.lock().unwrap(),
+        vec![
+            (State::Closed, State::ForcedOpen),
+            (State::ForcedOpen, State::Disabled),
+            (State::Disabled, State::MetricsOnly),
+            (State::MetricsOnly, State::Closed),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn reset_on_a_closed_breaker_empties_its_window_without_a_transition() {
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(4));
+    run_many(&mut svc, FAIL, 1).await;
+    assert_eq!(layer.handle().metrics().failures, 1);
+    layer.handle().reset();
+    assert_eq!(layer.handle().metrics().calls, 0);
+    assert_eq!(layer.handle().state(), State::Closed);
 }
 
 #[tokio::test(start_paused = true)]

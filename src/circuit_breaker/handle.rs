@@ -124,7 +124,8 @@ impl CircuitBreakerHandle {
         Ok(CallPermit::new(self.engine.clone(), permit))
     }
 
-    /// Rejects every call until [`reset`](Self::reset) or another manual state.
+    /// Rejects every call until [`reset`](Self::reset) or another manual state. Calling it
+    /// while forced open changes nothing.
     ///
     /// ```
     /// # use seawall::circuit_breaker::{CircuitBreakerLayer, State};
@@ -136,7 +137,8 @@ impl CircuitBreakerHandle {
         self.engine.force(State::ForcedOpen);
     }
 
-    /// Lets every call through and counts nothing (the breaker is switched off).
+    /// Lets every call through and counts nothing (the breaker is switched off). Calling
+    /// it while disabled changes nothing.
     ///
     /// ```
     /// # use seawall::circuit_breaker::{CircuitBreakerLayer, State};
@@ -149,6 +151,7 @@ impl CircuitBreakerHandle {
     }
 
     /// Counts calls as usual but never opens: useful to tune thresholds in production.
+    /// Entering it starts an empty window; calling it while metrics-only changes nothing.
     ///
     /// ```
     /// # use seawall::circuit_breaker::{CircuitBreakerLayer, State};
@@ -244,7 +247,8 @@ impl CircuitBreakerHandle {
         }
     }
 
-    /// Back to closed with an empty window and the open-duration backoff reset.
+    /// Back to closed with an empty window and the open-duration backoff reset. On a
+    /// closed breaker it empties the window without reporting a transition.
     ///
     /// ```
     /// # use seawall::circuit_breaker::{CircuitBreakerLayer, State};

@@ -13,7 +13,9 @@
 //!   [`retry_after`](Rejected::retry_after) is the time left open. The open
 //!   duration can grow on repeated trips ([`open_backoff`](Builder::open_backoff)).
 //! * **Half-open**: up to [`half_open_calls`](Builder::half_open_calls) probes run;
-//!   other calls are rejected at once. The probes' rates decide, by the same thresholds:
+//!   other calls are rejected at once. A probe holds its slot until it finishes or is
+//!   dropped, even past the end of its half-open period, so probes that hang never add
+//!   up beyond that number across periods. The probes' rates decide, by the same thresholds:
 //!   close (with an empty window) or open again. If every slot is still taken
 //!   [`max_wait_in_half_open`](Builder::max_wait_in_half_open) after it half-opened, the
 //!   next call opens it again.
@@ -36,8 +38,8 @@
 //! * Time is kept to the millisecond and always rounded against ending early: an open
 //!   period lasts at least its open duration (and less than 1 ms more), a half-open
 //!   period is abandoned only after at least the maximum wait, and a call counts as
-//!   slow only if it took at least the slow-call duration (one that took less than 1 ms
-//!   more may not count).
+//!   slow only if it took at least the slow-call duration (its start is rounded up, so
+//!   one that took less than 1 ms more may not count).
 //! * The closed path takes no lock, allocates nothing and boxes no future; a count or
 //!   consecutive breaker without slow-call detection never reads the clock while closed.
 //!   Making a service (`Layer::layer`) or cloning one allocates one small record (three
@@ -56,8 +58,9 @@
 //!   synchronous code) or is gone, the breaker still half-opens: a runtime's shutdown
 //!   ends the shortcut, and one rejection in 64 on each thread reads the clock anyway.
 //!   Opened outside any runtime, every rejection reads the clock.
-//! * `tracing` events (target `seawall::circuit_breaker`) are emitted on transitions
-//!   only.
+//! * `tracing` events (target `seawall::circuit_breaker`), transition metrics and the
+//!   state-change listener report real changes of state only: manual control that
+//!   leaves the state as it was reports nothing.
 //!
 //! # Outside tower
 //!

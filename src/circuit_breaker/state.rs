@@ -44,6 +44,10 @@ pub(crate) struct Engine {
     half_open_since: AtomicU64,
     /// Trips since the last healthy close; drives the open-duration backoff.
     trips: AtomicU32,
+    /// Probes admitted in earlier half-open periods that are still running: they keep
+    /// their slots until they finish or are dropped. Read as signed (see
+    /// [`earlier_probes`](Self::earlier_probes)).
+    earlier_probes: AtomicU64,
     draws: Draws,
     epoch: Epoch,
     /// The epoch as a [`Stamp`], to turn an open period's end into one without a clock.
@@ -74,6 +78,7 @@ impl Engine {
             window: shape.window(),
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
+            earlier_probes: AtomicU64::new(0),
             draws: Draws::new(seed),
             epoch,
             epoch_stamp: epoch.stamp(),
@@ -150,7 +155,7 @@ impl Engine {
     #[inline]
     fn stamp(&self, word: u64) -> Permit {
         let started = match self.slow_call_duration() {
-            Some(_) => clock_ms(&self.epoch).max(1),
+            Some(_) => start_ms(&self.epoch),
             None => 0,
         };
         Permit::of(word, started)
@@ -174,8 +179,11 @@ impl Engine {
                     if self.still_open(word) {
                         return Err(self.open_rejection(word));
                     }
+                    // Probes of earlier periods that still run may hold every slot: the
+                    // period begins, but this call is refused.
+                    let room = self.earlier_probes() < self.tunables.load().half_open_calls;
                     let probes = Probes {
-                        admitted: 1,
+                        admitted: u64::from(room),
                         ..Probes::default()
                     };
                     pack(HALF_OPEN, generation(word) + 1, probes.pack())
@@ -200,6 +208,9 @@ impl Engine {
                         let stamp = generation(next) << GEN_SHIFT | since.min(PAYLOAD_MASK);
                         self.half_open_since.store(stamp, Release);
                         events::transition(self, State::Open, State::HalfOpen, None);
+                        if Probes::unpack(next).admitted == 0 {
+                            return Err(Rejected::new(Reason::HalfOpenSaturated, None));
+                        }
                     }
                     return Ok(Permit::of(next, 0));
                 }
@@ -239,10 +250,11 @@ impl Engine {
         self.epoch.elapsed_millis() < word & PAYLOAD_MASK
     }
 
-    /// The probe slots of the half-open word `word`.
+    /// The probe slots of the half-open word `word`: probes of this period and those of
+    /// earlier periods still running share them.
     fn slots(&self, word: u64) -> Slots {
         let probes = Probes::unpack(word);
-        if probes.admitted < self.tunables.load().half_open_calls {
+        if probes.admitted + self.earlier_probes() < self.tunables.load().half_open_calls {
             Slots::Free(probes)
         } else if self.half_open_expired(word) {
             Slots::Expired
@@ -294,10 +306,7 @@ impl Engine {
         self.meter.call(outcome);
         let slow = match self.slow_call_duration() {
             Some(limit) if permit.started() != 0 => {
-                // Both readings are rounded down to the millisecond, so the call took
-                // more than `took - 1` ms: it is slow only when that is at least the limit.
-                let took = clock_ms(&self.epoch).wrapping_sub(permit.started());
-                u64::from(took) > ceil_millis(limit)
+                took_at_least(&self.epoch, permit.started()) >= limit
             }
             _ => false,
         };
@@ -348,6 +357,31 @@ impl Engine {
                 Err(now) => word = now,
             }
         }
+        // Its period is over: the probe was carried into the earlier ones.
+        self.earlier_probes.fetch_sub(1, AcqRel);
+    }
+
+    /// Probes of earlier half-open periods still running.
+    fn earlier_probes(&self) -> u64 {
+        (self.earlier_probes.load(Acquire) as i64).max(0) as u64
+    }
+
+    /// Replaces the state word `from` with `to`, if it is still `from`. Leaving a
+    /// half-open period carries its probes that are still running, except `finishing`
+    /// (the probe whose result makes this change), into the earlier probes; they are
+    /// added before the change, so they are never missing from the count.
+    fn transition(&self, from: u64, to: u64, finishing: u64) -> bool {
+        if mode(from) != HALF_OPEN {
+            return self.swap_word(from, to);
+        }
+        let p = Probes::unpack(from);
+        let running = p.admitted.saturating_sub(p.done + finishing);
+        self.earlier_probes.fetch_add(running, AcqRel);
+        let swapped = self.swap_word(from, to);
+        if !swapped {
+            self.earlier_probes.fetch_sub(running, AcqRel);
+        }
+        swapped
     }
 
     fn should_trip(&self, tally: &Tally) -> bool {
@@ -383,16 +417,12 @@ impl Engine {
                 slow: p.slow,
             };
             if open {
-                if self.trip(word, Some(tally)) {
+                if self.trip_finishing(word, Some(tally), 1) {
                     return;
                 }
             } else if close {
                 let next = pack(CLOSED, generation(word) + 1, 0);
-                if self
-                    .state
-                    .compare_exchange(word, next, AcqRel, Acquire)
-                    .is_ok()
-                {
+                if self.transition(word, next, 1) {
                     self.window.reset(generation(next));
                     self.trips.store(0, Release);
                     events::transition(self, State::HalfOpen, State::Closed, Some(tally));
@@ -410,21 +440,24 @@ impl Engine {
             }
             word = self.state.load(Acquire);
         }
+        // Its period is over: the probe was carried into the earlier ones.
+        self.earlier_probes.fetch_sub(1, AcqRel);
     }
 
     /// Opens the breaker if it is still in the state `word`. Returns whether this caller
     /// made the transition.
     #[cold]
     fn trip(&self, word: u64, tally: Option<Tally>) -> bool {
+        self.trip_finishing(word, tally, 0)
+    }
+
+    /// [`trip`](Self::trip), made by the result of `finishing` probes (0 or 1).
+    fn trip_finishing(&self, word: u64, tally: Option<Tally>, finishing: u64) -> bool {
         let trips = self.trips.load(Acquire);
         let open_for = self.open_duration(trips);
         let until = self.epoch.millis_after(open_for);
         let next = pack(OPEN, generation(word) + 1, until);
-        if self
-            .state
-            .compare_exchange(word, next, AcqRel, Acquire)
-            .is_err()
-        {
+        if !self.transition(word, next, finishing) {
             return false;
         }
         self.trips.fetch_add(1, AcqRel);
@@ -515,6 +548,9 @@ impl Engine {
     }
 
     /// Moves to a manual state. Entering a counting state starts an empty window.
+    /// `Closed` always starts afresh (empty window, backoff reset); another state the
+    /// breaker is already in is left as it is. A transition is reported only when the
+    /// state changes.
     pub(crate) fn force(&self, to: State) {
         let target = match to {
             State::Closed => CLOSED,
@@ -525,20 +561,24 @@ impl Engine {
         };
         let mut word = self.state.load(Acquire);
         loop {
-            let next = pack(target, generation(word) + 1, 0);
-            match self.state.compare_exchange(word, next, AcqRel, Acquire) {
-                Ok(_) => {
-                    if matches!(target, CLOSED | METRICS_ONLY) {
-                        self.window.reset(generation(next));
-                    }
-                    if target == CLOSED {
-                        self.trips.store(0, Release);
-                    }
-                    events::transition(self, State::from_mode(mode(word)), to, None);
-                    return;
-                }
-                Err(now) => word = now,
+            let from = State::from_mode(mode(word));
+            if from == to && target != CLOSED {
+                return;
             }
+            let next = pack(target, generation(word) + 1, 0);
+            if self.transition(word, next, 0) {
+                if matches!(target, CLOSED | METRICS_ONLY) {
+                    self.window.reset(generation(next));
+                }
+                if target == CLOSED {
+                    self.trips.store(0, Release);
+                }
+                if from != to {
+                    events::transition(self, from, to, None);
+                }
+                return;
+            }
+            word = self.state.load(Acquire);
         }
     }
 }

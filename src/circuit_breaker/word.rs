@@ -17,6 +17,7 @@
 
 use super::window::GEN_MASK;
 use crate::time::Epoch;
+use std::time::Duration;
 
 /// The state a circuit breaker is in.
 ///
@@ -154,10 +155,25 @@ impl Probes {
     }
 }
 
-/// Milliseconds since the epoch plus one, wrapping (every 49 days); what a timed
-/// permit records. Only differences of two readings mean anything.
-pub(crate) fn clock_ms(epoch: &Epoch) -> u32 {
-    (epoch.elapsed_millis() as u32).wrapping_add(1)
+/// When a timed call starts: milliseconds since the epoch rounded up, plus one, wrapping
+/// (every 49 days), never 0. Only [`took_at_least`] reads it.
+pub(crate) fn start_ms(epoch: &Epoch) -> u32 {
+    (epoch.millis_after(Duration::ZERO) as u32)
+        .wrapping_add(1)
+        .max(1)
+}
+
+/// How long a call that started at `started` ([`start_ms`]) has taken at least, now: the
+/// start was rounded up and the end is read exactly, so this is never more than the
+/// time it really took, and less by under a millisecond. A call over 24 days reads as 0.
+pub(crate) fn took_at_least(epoch: &Epoch, started: u32) -> Duration {
+    let now = epoch.elapsed();
+    let whole_ms = now.as_millis();
+    let ms = (whole_ms as u32).wrapping_add(1).wrapping_sub(started);
+    if ms > u32::MAX / 2 {
+        return Duration::ZERO; // started within the millisecond that is still running
+    }
+    Duration::from_millis(u64::from(ms)) + (now - Duration::from_millis(whole_ms as u64))
 }
 
 /// What a caller was admitted as; returned to the engine when the call ends.
@@ -196,7 +212,7 @@ impl Permit {
         std::mem::replace(self, Permit::SPENT)
     }
 
-    /// When the call started ([`clock_ms`]), or 0 when it is not timed.
+    /// When the call started ([`start_ms`]), or 0 when it is not timed.
     #[inline]
     pub(crate) fn started(self) -> u32 {
         self.started
