@@ -23,7 +23,7 @@ pub mod timeout;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};
 pub use config::ConfigError;
-pub use rejection::{AsRejected, Error, Reason, Rejected, RejectedBy};
+pub use rejection::{AsRejected, CarriesRejection, Error, Reason, Rejected, RejectedBy};
 
 #[doc = include_str!("../docs/GUIDE.md")]
 pub mod guide {}

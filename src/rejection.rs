@@ -8,7 +8,8 @@
 //! # How it composes
 //!
 //! seawall layers keep the inner service's error type: a breaker around a service with
-//! error `E` also has error `E`, and only asks that `E: From<Rejected>`. A whole stack of
+//! error `E` also has error `E`, and only asks that `E: From<Rejected>` (the bound is
+//! spelled [`CarriesRejection`], so that the compiler says how to meet it). A whole stack of
 //! seawall layers therefore has one error type, not `Error<Error<Error<E>>>`. Three ways
 //! to meet the bound:
 //!
@@ -521,6 +522,41 @@ impl fmt::Display for Rejected {
 }
 
 impl StdError for Rejected {}
+
+/// An error type that can carry a seawall [`Rejected`]: what every layer asks of the
+/// inner service's error. Implemented for every `E: From<Rejected>`, so there is nothing
+/// to implement; it exists so that the compiler names the fix when the bound is not met.
+///
+/// Met by `tower::BoxError`, by [`Error<E>`](Error) for any `E`, and by your own error
+/// enum once it has `impl From<Rejected>`. A client whose error you do not own (hyper,
+/// tonic) meets it once its error is wrapped under the seawall layers:
+///
+/// ```
+/// use seawall::pipeline::StandardPipeline;
+/// use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // A client with an error type of its own, which knows nothing of seawall.
+/// let client = service_fn(|n: u32| async move { Ok::<u32, std::io::Error>(n) });
+/// let mut svc = ServiceBuilder::new()
+///     .layer(StandardPipeline::builder().build().unwrap())
+///     .map_err(seawall::Error::Service) // the fix the compiler suggests
+///     .service(client);
+/// assert_eq!(svc.ready().await.unwrap().call(7).await.unwrap(), 7);
+/// # }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot carry a seawall rejection: seawall layers need the inner service's error to implement `From<seawall::Rejected>`",
+    label = "this error type cannot carry a `seawall::Rejected`",
+    note = "for a client whose error you do not own (hyper, tonic, reqwest), add `.map_err(seawall::Error::Service)` under the seawall layers in the `ServiceBuilder`, or `.map_err(tower::BoxError::from)`",
+    note = "for your own error enum, add a variant and `impl From<seawall::Rejected> for {Self}`"
+)]
+pub trait CarriesRejection: From<Rejected> {}
+
+// Not recommended, so that an unmet bound is reported as this trait, with its message.
+#[diagnostic::do_not_recommend]
+impl<E: From<Rejected>> CarriesRejection for E {}
 
 /// Finds a [`Rejected`] inside an error value.
 ///

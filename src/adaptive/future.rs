@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::algorithm::Sample;
 use super::state::Limiter;
 use crate::classify::{Classify, Outcome};
-use crate::rejection::{Reason, Rejected};
+use crate::rejection::{CarriesRejection, Reason, Rejected};
 use crate::semaphore::Permit;
 
 pin_project! {
@@ -73,7 +73,7 @@ impl<F, C> ResponseFuture<F, C> {
 impl<F, C, T, E> Future for ResponseFuture<F, C>
 where
     F: Future<Output = Result<T, E>>,
-    E: From<Rejected>,
+    E: CarriesRejection,
     C: Classify<T, E>,
 {
     type Output = Result<T, E>;

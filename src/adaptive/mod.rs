@@ -74,7 +74,7 @@ pub use future::ResponseFuture;
 pub use layer::{AdaptiveLimitHandle, AdaptiveLimitLayer};
 
 use crate::classify::{Classify, ErrorsAreFailures};
-use crate::rejection::Rejected;
+use crate::rejection::CarriesRejection;
 use crate::semaphore::Permit;
 use future::Call;
 use state::Limiter;
@@ -165,7 +165,7 @@ impl<S, C> AdaptiveLimit<S, C> {
 impl<S, C, Req> Service<Req> for AdaptiveLimit<S, C>
 where
     S: Service<Req>,
-    S::Error: From<Rejected>,
+    S::Error: CarriesRejection,
     C: Classify<S::Response, S::Error> + Clone,
 {
     type Response = S::Response;

@@ -8,7 +8,7 @@ use pin_project_lite::pin_project;
 use tower::Service;
 
 use super::wait::Wait;
-use crate::rejection::Rejected;
+use crate::rejection::{CarriesRejection, Rejected};
 use crate::semaphore::Permit;
 use crate::time::LazyTimer;
 
@@ -86,7 +86,7 @@ impl<F, S, Req, T, E> Future for ResponseFuture<F, S, Req>
 where
     F: Future<Output = Result<T, E>>,
     S: Service<Req, Future = F>,
-    E: From<Rejected>,
+    E: CarriesRejection,
 {
     type Output = Result<T, E>;
 

@@ -90,7 +90,7 @@ pub use future::ResponseFuture;
 pub use handle::BulkheadHandle;
 pub use layer::BulkheadLayer;
 
-use crate::rejection::{Reason, Rejected};
+use crate::rejection::{CarriesRejection, Reason, Rejected};
 use crate::semaphore::{Joined, MAX_PERMITS, Permit, Semaphore, Waiting};
 use crate::time::LazyTimer;
 use wait::{GiveUp, Wait};
@@ -295,7 +295,7 @@ impl<S: Clone> Clone for Bulkhead<S> {
 impl<S, Req> Service<Req> for Bulkhead<S>
 where
     S: Service<Req> + Clone,
-    S::Error: From<Rejected>,
+    S::Error: CarriesRejection,
 {
     type Response = S::Response;
     type Error = S::Error;

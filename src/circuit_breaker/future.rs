@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 use super::Link;
 use super::word::Permit;
 use crate::classify::Classify;
-use crate::rejection::Rejected;
+use crate::rejection::{CarriesRejection, Rejected};
 
 pin_project! {
     /// The future of a [`CircuitBreaker`](super::CircuitBreaker) call: the inner call,
@@ -97,7 +97,7 @@ impl<F, C> ResponseFuture<F, C> {
 impl<F, C, T, E> Future for ResponseFuture<F, C>
 where
     F: Future<Output = Result<T, E>>,
-    E: From<Rejected>,
+    E: CarriesRejection,
     C: Classify<T, E>,
 {
     type Output = Result<T, E>;

@@ -99,7 +99,8 @@
 //! let err = client.ready().await?.call(()).await.unwrap_err();
 //! let rejected = err.as_rejected().expect("the breaker refused");
 //! assert_eq!(rejected.layer(), RejectedBy::CircuitBreaker);
-//! assert!(rejected.retry_after().unwrap() <= Duration::from_secs(30));
+//! // The time left open: at most the open duration (kept to the millisecond, rounded up).
+//! assert!(rejected.retry_after().unwrap() <= Duration::from_millis(30_001));
 //! # Ok(())
 //! # }
 //! ```
@@ -132,7 +133,7 @@ pub use permit::CallPermit;
 pub use word::State;
 
 use crate::classify::{Classify, ErrorsAreFailures};
-use crate::rejection::Rejected;
+use crate::rejection::{CarriesRejection, Rejected};
 use future::Call;
 use handle::EngineRef;
 use state::Engine;
@@ -306,7 +307,7 @@ impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
 impl<S, C, Req> Service<Req> for CircuitBreaker<S, C>
 where
     S: Service<Req>,
-    S::Error: From<Rejected>,
+    S::Error: CarriesRejection,
     C: Classify<S::Response, S::Error> + Clone,
 {
     type Response = S::Response;

@@ -12,7 +12,7 @@ use tower::{Layer, Service};
 
 use super::{DEADLINE, earliest, enter};
 use crate::config::ConfigError;
-use crate::rejection::{Reason, Rejected};
+use crate::rejection::{CarriesRejection, Reason, Rejected};
 use crate::telemetry::{SharedMeter, shared_meter};
 use crate::time::{LazyTimer, after};
 use crate::timeout::TimeLimitHandle;
@@ -155,7 +155,7 @@ impl<S> Deadline<S> {
 impl<S, Req> Service<Req> for Deadline<S>
 where
     S: Service<Req>,
-    S::Error: From<Rejected>,
+    S::Error: CarriesRejection,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -230,7 +230,7 @@ pin_project! {
 impl<F, T, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<T, E>>,
-    E: From<Rejected>,
+    E: CarriesRejection,
 {
     type Output = Result<T, E>;
 

@@ -8,7 +8,7 @@ use pin_project_lite::pin_project;
 use tower::Service;
 
 use super::partitions::Active;
-use crate::rejection::Rejected;
+use crate::rejection::{CarriesRejection, Rejected};
 
 pin_project! {
     /// The future of a [`Keyed`](super::Keyed) call: the key's own service, made ready
@@ -82,7 +82,7 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
 impl<S, Req> Future for ResponseFuture<S, Req>
 where
     S: Service<Req>,
-    S::Error: From<Rejected>,
+    S::Error: CarriesRejection,
 {
     type Output = Result<S::Response, S::Error>;
 

@@ -79,7 +79,7 @@ pub use future::ResponseFuture;
 pub use template::Template;
 
 use crate::config::ConfigError;
-use crate::rejection::Rejected;
+use crate::rejection::CarriesRejection;
 use partitions::Partitions;
 
 /// Settings for a [`KeyedLayer`]: the per-key template and key function are required,
@@ -333,7 +333,7 @@ where
     T: Template,
     T::Layer: Layer<S>,
     <T::Layer as Layer<S>>::Service: Service<Req>,
-    <<T::Layer as Layer<S>>::Service as Service<Req>>::Error: From<Rejected>,
+    <<T::Layer as Layer<S>>::Service as Service<Req>>::Error: CarriesRejection,
     K: Hash + Eq + Clone,
     F: Fn(&Req) -> K,
 {

@@ -10,7 +10,7 @@ use tokio::time::Sleep;
 use tower::Service;
 
 use super::gcra::{Gcra, Slot};
-use crate::rejection::Rejected;
+use crate::rejection::{CarriesRejection, Rejected};
 
 pin_project! {
     /// The future of a [`RateLimit`](super::RateLimit) call: the inner call, a wait for a
@@ -100,7 +100,7 @@ impl<F, S, Req, T, E> Future for ResponseFuture<F, S, Req>
 where
     F: Future<Output = Result<T, E>>,
     S: Service<Req, Future = F>,
-    E: From<Rejected>,
+    E: CarriesRejection,
 {
     type Output = Result<T, E>;
 

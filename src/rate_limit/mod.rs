@@ -64,7 +64,7 @@ pub use handle::RateLimitHandle;
 pub use layer::RateLimitLayer;
 
 use crate::deadline;
-use crate::rejection::{Reason, Rejected};
+use crate::rejection::{CarriesRejection, Reason, Rejected};
 use future::Reservation;
 use gcra::{Gcra, nanos};
 
@@ -160,7 +160,7 @@ impl<S> RateLimit<S> {
 impl<S, Req> Service<Req> for RateLimit<S>
 where
     S: Service<Req> + Clone,
-    S::Error: From<Rejected>,
+    S::Error: CarriesRejection,
 {
     type Response = S::Response;
     type Error = S::Error;

@@ -49,6 +49,12 @@ pub enum Hint {
 /// };
 /// assert_eq!(hint.hint(&Err("busy:30".into())), Hint::After(Duration::from_millis(30)));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "the retry hint `{Self}` cannot read a `Result<{Res}, {E}>`",
+    label = "cannot read this service's results",
+    note = "the default hint reads seawall rejections, so `{E}` must implement `seawall::AsRejected`: for a client whose error you do not own (hyper, tonic), add `.map_err(seawall::Error::Service)` under the seawall layers, or use `tower::BoxError`",
+    note = "a hint of your own is a closure `|result: &Result<{Res}, {E}>| -> seawall::retry::Hint`"
+)]
 pub trait RetryHint<Res, E> {
     /// The hint a failed attempt carries.
     ///

@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 
 use super::state::Throttler;
 use crate::classify::{Classify, Outcome};
-use crate::rejection::Rejected;
+use crate::rejection::{CarriesRejection, Rejected};
 
 pin_project! {
     /// The future of a [`Throttle`](super::Throttle) call: the inner call, counted when
@@ -57,7 +57,7 @@ impl<F, C> ResponseFuture<F, C> {
 impl<F, C, T, E> Future for ResponseFuture<F, C>
 where
     F: Future<Output = Result<T, E>>,
-    E: From<Rejected>,
+    E: CarriesRejection,
     C: Classify<T, E>,
 {
     type Output = Result<T, E>;

@@ -72,7 +72,7 @@ pub use handle::ThrottleHandle;
 pub use layer::ThrottleLayer;
 
 use crate::classify::{Classify, ErrorsAreFailures};
-use crate::rejection::Rejected;
+use crate::rejection::CarriesRejection;
 use state::Throttler;
 
 /// A service throttled by its backend's recent acceptance; made by [`ThrottleLayer`].
@@ -157,7 +157,7 @@ impl<S, C> Throttle<S, C> {
 impl<S, C, Req> Service<Req> for Throttle<S, C>
 where
     S: Service<Req>,
-    S::Error: From<Rejected>,
+    S::Error: CarriesRejection,
     C: Classify<S::Response, S::Error> + Clone,
 {
     type Response = S::Response;

@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
 use crate::classify::Outcome;
-use crate::rejection::{Reason, Rejected};
+use crate::rejection::{CarriesRejection, Reason, Rejected};
 use crate::telemetry::{SharedMeter, Stopwatch};
 use crate::time::{LazyTimer, after};
 
@@ -57,7 +57,7 @@ impl<F> ResponseFuture<F> {
 impl<F, T, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<T, E>>,
-    E: From<Rejected>,
+    E: CarriesRejection,
 {
     type Output = Result<T, E>;
 

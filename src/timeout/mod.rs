@@ -56,7 +56,7 @@ pub use layer::{AttemptTimeoutLayer, NoOverride, TimeoutFor};
 #[cfg(feature = "http")]
 pub use layer::{FromExtension, TimeoutOverride};
 
-use crate::rejection::Rejected;
+use crate::rejection::CarriesRejection;
 use crate::telemetry::SharedMeter;
 
 /// A service whose attempts time out; made by [`AttemptTimeoutLayer`].
@@ -120,7 +120,7 @@ impl<S, P> AttemptTimeout<S, P> {
 impl<S, P, Req> Service<Req> for AttemptTimeout<S, P>
 where
     S: Service<Req>,
-    S::Error: From<Rejected>,
+    S::Error: CarriesRejection,
     P: TimeoutFor<Req>,
 {
     type Response = S::Response;
