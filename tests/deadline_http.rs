@@ -41,6 +41,22 @@ async fn send(header: &str, value: &str) -> Option<Duration> {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_accepted_budget_polled_inside_a_tighter_scope_keeps_the_tighter_deadline() {
+    let mut server = AcceptDeadlineLayer::new(DeadlineHeader::default(), ms(30_000))
+        .unwrap()
+        .layer(service_fn(|_: Request<()>| async {
+            Ok::<_, BoxError>(deadline::remaining())
+        }));
+    let req = Request::builder()
+        .header("x-request-timeout-ms", "10000")
+        .body(())
+        .unwrap();
+    let future = server.ready().await.unwrap().call(req); // made outside the scope
+    let seen = deadline::scope(tokio::time::Instant::now() + ms(300), future).await;
+    assert_eq!(seen.unwrap(), Some(ms(300)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_server_accepts_well_formed_budgets() {
     assert_eq!(send("x-request-timeout-ms", "1500").await, Some(ms(1500)));
 }
