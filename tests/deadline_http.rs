@@ -253,3 +253,46 @@ async fn an_attempt_timeout_can_come_from_a_request_extension() {
             .is_err()
     );
 }
+
+/// The largest budget each format carries: 19 digits of milliseconds, 8 digits of hours.
+const MILLIS_MAX: Duration = Duration::from_millis(9_999_999_999_999_999_999);
+const GRPC_MAX: Duration = Duration::from_secs(99_999_999 * 3600);
+
+fn any_duration() -> impl proptest::strategy::Strategy<Value = Duration> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Duration::MAX),
+        Just(Duration::ZERO),
+        (any::<u64>(), 0..1_000_000_000_u32).prop_map(|(s, n)| Duration::new(s, n)),
+        (0..u64::MAX / 1_000_000).prop_map(Duration::from_nanos),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 512,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x7E4D),
+        ..proptest::test_runner::Config::default()
+    })]
+
+    #[test]
+    fn a_millis_header_decodes_to_the_budget_in_whole_millis_capped_at_its_maximum(
+        d in any_duration(),
+    ) {
+        let header = DeadlineHeader::default();
+        let want = d.as_millis().clamp(1, MILLIS_MAX.as_millis());
+        let back = header.decode(&header.encode(d));
+        proptest::prop_assert_eq!(back.map(|b| b.as_millis()), Ok(want));
+    }
+
+    #[test]
+    fn a_grpc_timeout_decodes_to_the_budget_within_its_precision_capped_at_its_maximum(
+        d in any_duration(),
+    ) {
+        let header = DeadlineHeader::grpc();
+        let want = d.clamp(Duration::from_nanos(1), GRPC_MAX);
+        let back = header.decode(&header.encode(d)).unwrap();
+        proptest::prop_assert!(back <= want, "{:?} decoded as {:?}", d, back);
+        proptest::prop_assert!(want - back <= want / 100_000, "{:?} decoded as {:?}", d, back);
+    }
+}
