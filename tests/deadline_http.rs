@@ -41,6 +41,22 @@ async fn send(header: &str, value: &str) -> Option<Duration> {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_accepted_budget_polled_inside_a_tighter_scope_keeps_the_tighter_deadline() {
+    let mut server = AcceptDeadlineLayer::new(DeadlineHeader::default(), ms(30_000))
+        .unwrap()
+        .layer(service_fn(|_: Request<()>| async {
+            Ok::<_, BoxError>(deadline::remaining())
+        }));
+    let req = Request::builder()
+        .header("x-request-timeout-ms", "10000")
+        .body(())
+        .unwrap();
+    let future = server.ready().await.unwrap().call(req); // made outside the scope
+    let seen = deadline::scope(tokio::time::Instant::now() + ms(300), future).await;
+    assert_eq!(seen.unwrap(), Some(ms(300)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_server_accepts_well_formed_budgets() {
     assert_eq!(send("x-request-timeout-ms", "1500").await, Some(ms(1500)));
 }
@@ -236,4 +252,47 @@ async fn an_attempt_timeout_can_come_from_a_request_extension() {
             .await
             .is_err()
     );
+}
+
+/// The largest budget each format carries: 19 digits of milliseconds, 8 digits of hours.
+const MILLIS_MAX: Duration = Duration::from_millis(9_999_999_999_999_999_999);
+const GRPC_MAX: Duration = Duration::from_secs(99_999_999 * 3600);
+
+fn any_duration() -> impl proptest::strategy::Strategy<Value = Duration> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Duration::MAX),
+        Just(Duration::ZERO),
+        (any::<u64>(), 0..1_000_000_000_u32).prop_map(|(s, n)| Duration::new(s, n)),
+        (0..u64::MAX / 1_000_000).prop_map(Duration::from_nanos),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 512,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x7E4D),
+        ..proptest::test_runner::Config::default()
+    })]
+
+    #[test]
+    fn a_millis_header_decodes_to_the_budget_in_whole_millis_capped_at_its_maximum(
+        d in any_duration(),
+    ) {
+        let header = DeadlineHeader::default();
+        let want = d.as_millis().clamp(1, MILLIS_MAX.as_millis());
+        let back = header.decode(&header.encode(d));
+        proptest::prop_assert_eq!(back.map(|b| b.as_millis()), Ok(want));
+    }
+
+    #[test]
+    fn a_grpc_timeout_decodes_to_the_budget_within_its_precision_capped_at_its_maximum(
+        d in any_duration(),
+    ) {
+        let header = DeadlineHeader::grpc();
+        let want = d.clamp(Duration::from_nanos(1), GRPC_MAX);
+        let back = header.decode(&header.encode(d)).unwrap();
+        proptest::prop_assert!(back <= want, "{:?} decoded as {:?}", d, back);
+        proptest::prop_assert!(want - back <= want / 100_000, "{:?} decoded as {:?}", d, back);
+    }
 }

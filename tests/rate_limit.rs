@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use common::*;
@@ -179,6 +181,36 @@ async fn a_waiting_call_dropped_gives_its_slot_back() {
     );
     call(&mut svc, OK).await.unwrap();
     assert_eq!(at.elapsed(), ms(100), "and was not counted twice");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_waiter_with_later_waiters_behind_it_never_lets_two_calls_share_a_slot() {
+    let (_, mut svc) = limited(
+        RateLimitLayer::builder(10, secs(1))
+            .burst(1)
+            .max_wait(secs(1)),
+    );
+    let started = Instant::now();
+    let admitted_after = |call: Pin<Box<dyn Future<Output = Result<(), Err>> + Send>>| {
+        tokio::spawn(async move {
+            call.await.unwrap();
+            started.elapsed()
+        })
+    };
+    let first = admitted_after(Box::pin(svc.ready().await.unwrap().call(OK)));
+    let dropped = svc.ready().await.unwrap().call(OK); // reserves the slot at 100 ms
+    let second = admitted_after(Box::pin(svc.ready().await.unwrap().call(OK)));
+    let third = admitted_after(Box::pin(svc.ready().await.unwrap().call(OK)));
+    drop(dropped);
+    let late = admitted_after(Box::pin(svc.ready().await.unwrap().call(OK)));
+    assert_eq!(first.await.unwrap(), ms(0));
+    assert_eq!(second.await.unwrap(), ms(200));
+    assert_eq!(third.await.unwrap(), ms(300));
+    assert_eq!(
+        late.await.unwrap(),
+        ms(400),
+        "the dropped slot is not handed out again behind later reservations"
+    );
 }
 
 #[tokio::test(start_paused = true)]

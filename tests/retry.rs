@@ -310,6 +310,99 @@ impl Service<u8> for Slow {
 }
 
 #[tokio::test(start_paused = true)]
+async fn no_retry_starts_once_the_deadline_has_passed_even_with_a_zero_backoff() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let service = plain(3, Duration::ZERO)
+        .build()
+        .unwrap()
+        .layer(Slow(calls.clone()));
+    let start = Instant::now();
+    let result = deadline::scope(start + 20 * MS, service.oneshot(0)).await;
+    assert_eq!(result.unwrap_err().to_string(), "timed out");
+    assert_eq!(
+        calls.load(SeqCst),
+        1,
+        "the attempt ended after the deadline"
+    );
+    assert_eq!(start.elapsed(), 50 * MS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_retry_starts_once_the_deadline_has_passed_even_with_a_zero_hint() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let service = plain(3, MS)
+        .hints(|_: &Result<(), BoxError>| Hint::After(Duration::ZERO))
+        .build()
+        .unwrap()
+        .layer(Slow(calls.clone()));
+    let start = Instant::now();
+    assert!(
+        deadline::scope(start + 20 * MS, service.oneshot(0))
+            .await
+            .is_err()
+    );
+    assert_eq!(calls.load(SeqCst), 1);
+}
+
+/// An inner service whose calls fail at once and leave it unready for 200 ms.
+struct BusyAfterEachCall {
+    calls: Arc<AtomicU32>,
+    busy_until: Arc<Mutex<Instant>>,
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Clone for BusyAfterEachCall {
+    fn clone(&self) -> Self {
+        BusyAfterEachCall {
+            calls: self.calls.clone(),
+            busy_until: self.busy_until.clone(),
+            wait: None,
+        }
+    }
+}
+
+impl Service<u8> for BusyAfterEachCall {
+    type Response = ();
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<(), BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        let until = *self.busy_until.lock().unwrap();
+        let wait = self
+            .wait
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        std::task::ready!(wait.as_mut().poll(cx));
+        self.wait = None;
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: u8) -> Self::Future {
+        self.calls.fetch_add(1, SeqCst);
+        *self.busy_until.lock().unwrap() = Instant::now() + 200 * MS;
+        std::future::ready(Err("overloaded".into()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_retry_starts_once_the_deadline_has_passed_while_the_service_got_ready() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let inner = BusyAfterEachCall {
+        calls: calls.clone(),
+        busy_until: Arc::new(Mutex::new(Instant::now())),
+        wait: None,
+    };
+    let service = plain(3, 10 * MS).build().unwrap().layer(inner);
+    let start = Instant::now();
+    let result = deadline::scope(start + 100 * MS, service.oneshot(0)).await;
+    assert_eq!(result.unwrap_err().to_string(), "overloaded");
+    assert_eq!(
+        calls.load(SeqCst),
+        1,
+        "ready again at 200 ms, after the deadline"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn max_elapsed_counts_attempts_and_sleeps() {
     let calls = Arc::new(AtomicU32::new(0));
     let layer = plain(10, 100 * MS).max_elapsed(300 * MS).build().unwrap();

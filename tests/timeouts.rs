@@ -151,6 +151,72 @@ async fn nested_deadlines_keep_the_earliest() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deadline_layer_called_outside_a_tighter_scope_keeps_the_tighter_deadline() {
+    let mut svc = DeadlineLayer::new(ms(10_000))
+        .unwrap()
+        .layer(remaining_probe());
+    let future = svc.ready().await.unwrap().call(()); // made outside the scope
+    let (_, after_await) = deadline::scope(Instant::now() + ms(300), future)
+        .await
+        .unwrap();
+    assert_eq!(
+        after_await,
+        Some(ms(200)),
+        "the outer 300 ms, not the layer's 10 s"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_layer_called_outside_a_tighter_scope_expires_at_the_tighter_deadline() {
+    let mut svc = DeadlineLayer::new(ms(10_000)).unwrap().layer(backend());
+    let start = Instant::now();
+    let future = svc.ready().await.unwrap().call(slow(1000, false));
+    let result = deadline::scope(start + ms(300), future).await;
+    assert_eq!(
+        rejected(&result).unwrap().reason(),
+        Reason::DeadlineExceeded
+    );
+    assert_eq!(start.elapsed(), ms(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scope_made_outside_a_tighter_scope_does_not_extend_it() {
+    let start = Instant::now();
+    let later = deadline::scope(start + ms(10_000), async { deadline::current() });
+    let seen = deadline::scope(start + ms(300), later).await;
+    assert_eq!(seen, Some(start + ms(300)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_under_a_deadline_layer_called_outside_a_tighter_scope_stops_at_it() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let mut svc = ServiceBuilder::new()
+        .layer(DeadlineLayer::new(ms(10_000)).unwrap())
+        .layer(
+            seawall::retry::RetryLayer::builder()
+                .max_attempts(3)
+                .constant(ms(1000))
+                .jitter(seawall::retry::Jitter::None)
+                .no_budget()
+                .build()
+                .unwrap(),
+        )
+        .service(service_fn(move |()| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Err::<(), Err>(seawall::Error::Service(Boom)) }
+        }));
+    let future = svc.ready().await.unwrap().call(());
+    let result = deadline::scope(Instant::now() + ms(300), future).await;
+    assert!(result.is_err());
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        1,
+        "a retry 1 s later would pass the outer 300 ms"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_outer_deadline_expires_an_inner_longer_one() {
     let inner = DeadlineLayer::new(ms(5000)).unwrap().layer(backend());
     let mut svc = DeadlineLayer::new(ms(100)).unwrap().layer(inner);

@@ -110,18 +110,24 @@ impl DeadlineHeader {
     }
 
     /// The header value for a remaining budget. Rounds down (the receiver must not
-    /// believe it has more time than it has), but never below the smallest unit.
+    /// believe it has more time than it has), but never below the smallest unit, and
+    /// never above the largest value [`decode`](Self::decode) accepts: 19 digits of
+    /// milliseconds, or `99999999H` for gRPC. So every value it writes decodes, to the
+    /// budget rounded down and capped at that maximum.
     ///
     /// ```
     /// use seawall::deadline::DeadlineHeader;
     /// use std::time::Duration;
-    /// assert_eq!(DeadlineHeader::default().encode(Duration::from_micros(2_999_999)), "2999");
+    /// let header = DeadlineHeader::default();
+    /// assert_eq!(header.encode(Duration::from_micros(2_999_999)), "2999");
+    /// assert_eq!(header.encode(Duration::MAX), "9999999999999999999");
+    /// assert!(header.decode(&header.encode(Duration::MAX)).is_ok());
     /// ```
     pub fn encode(&self, remaining: Duration) -> HeaderValue {
         let text = match self.format {
             Format::Millis => {
                 let ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX);
-                ms.max(1).to_string()
+                ms.clamp(1, MILLIS_MAX_VALUE).to_string()
             }
             Format::Grpc => encode_grpc(remaining),
         };
@@ -147,7 +153,7 @@ impl DeadlineHeader {
     pub fn decode(&self, value: &HeaderValue) -> Result<Duration, BadBudget> {
         let text = value.to_str().map_err(|_| BadBudget::Malformed)?.trim();
         let budget = match self.format {
-            Format::Millis => Duration::from_millis(digits(text, 19)?),
+            Format::Millis => Duration::from_millis(digits(text, MILLIS_MAX_DIGITS)?),
             Format::Grpc => decode_grpc(text)?,
         };
         if budget.is_zero() {
@@ -157,6 +163,10 @@ impl DeadlineHeader {
         }
     }
 }
+
+/// The longest millisecond value read, and the largest written: 19 digits.
+const MILLIS_MAX_DIGITS: usize = 19;
+const MILLIS_MAX_VALUE: u64 = 9_999_999_999_999_999_999;
 
 /// A run of 1..=`max` ASCII digits and nothing else, saturating on overflow.
 fn digits(text: &str, max: usize) -> Result<u64, BadBudget> {
@@ -177,6 +187,8 @@ const GRPC_UNITS: [(char, Duration); 6] = [
     ('H', Duration::from_secs(3600)),
 ];
 
+/// The longest gRPC value read, and the largest written: 8 digits (gRPC's limit).
+const GRPC_MAX_DIGITS: usize = 8;
 const GRPC_MAX_VALUE: u128 = 99_999_999;
 
 fn decode_grpc(text: &str) -> Result<Duration, BadBudget> {
@@ -185,7 +197,7 @@ fn decode_grpc(text: &str) -> Result<Duration, BadBudget> {
         .iter()
         .find(|(c, _)| *c == unit_char)
         .ok_or(BadBudget::Malformed)?;
-    let value = digits(&text[..text.len() - 1], 8)?;
+    let value = digits(&text[..text.len() - 1], GRPC_MAX_DIGITS)?;
     let value = u32::try_from(value).map_err(|_| BadBudget::Malformed)?;
     Ok(unit.saturating_mul(value))
 }
@@ -228,6 +240,12 @@ mod tests {
             decode(&h, "9999999999999999999"),
             Ok(Duration::from_millis(9_999_999_999_999_999_999))
         );
+    }
+
+    #[test]
+    fn the_largest_values_written_have_exactly_as_many_digits_as_are_read() {
+        assert_eq!(MILLIS_MAX_VALUE.to_string().len(), MILLIS_MAX_DIGITS);
+        assert_eq!(GRPC_MAX_VALUE.to_string().len(), GRPC_MAX_DIGITS);
     }
 
     #[test]

@@ -6,11 +6,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
-use super::{DEADLINE, earliest, enter};
+use super::{Scope, earliest, enter};
 use crate::config::ConfigError;
 use crate::rejection::{CarriesRejection, Reason, Rejected};
 use crate::telemetry::{SharedMeter, shared_meter};
@@ -178,9 +177,9 @@ where
         let inner = enter(deadline, || self.inner.call(req));
         ResponseFuture {
             kind: Kind::Running {
-                inner: DEADLINE.scope(deadline, inner),
+                inner: Scope::new(deadline, inner),
                 timer: LazyTimer::new(),
-                deadline,
+                timer_at: deadline,
             },
             meter: self.meter.clone(),
         }
@@ -189,7 +188,12 @@ where
 
 pin_project! {
     /// The future of a [`Deadline`] call: the inner call, run with the deadline as the
-    /// current one, failing with [`Reason::DeadlineExceeded`] when it passes.    ///
+    /// current one, failing with [`Reason::DeadlineExceeded`] when it passes.
+    ///
+    /// The deadline is the earliest of the layer's and the one current wherever this
+    /// future is polled, so awaiting it inside a tighter [`scope`](super::scope) than
+    /// the one it was made in shortens it (see the [module docs](super)).
+    ///
     /// ```
     /// use seawall::deadline::DeadlineLayer;
     /// use std::time::Duration;
@@ -218,10 +222,11 @@ pin_project! {
     enum Kind<F> {
         Running {
             #[pin]
-            inner: TaskLocalFuture<Instant, F>,
+            inner: Scope<F>,
             #[pin]
             timer: LazyTimer,
-            deadline: Instant,
+            // When the timer, once armed, fires.
+            timer_at: Instant,
         },
         Expired,
     }
@@ -239,15 +244,20 @@ where
         let meter = this.meter;
         let mut kind = this.kind;
         if let KindProj::Running {
-            inner,
-            timer,
-            deadline,
+            mut inner,
+            mut timer,
+            timer_at,
         } = kind.as_mut().project()
         {
-            if let Poll::Ready(result) = inner.poll(cx) {
+            if let Poll::Ready(result) = inner.as_mut().poll(cx) {
                 return Poll::Ready(result);
             }
-            let deadline = *deadline;
+            let deadline = inner.deadline();
+            if deadline < *timer_at {
+                // Polled inside a tighter deadline: arm the timer for that one.
+                *timer_at = deadline;
+                timer.set(LazyTimer::new());
+            }
             if timer.poll_expired(cx, || deadline).is_pending() {
                 return Poll::Pending;
             }

@@ -2,8 +2,13 @@
 //!
 //! A deadline is an absolute [`Instant`] by which the whole call (all attempts, sleeps and
 //! queue waits) must be done. It travels with the call in a tokio task-local, so it
-//! survives `.await` points and reaches any request type. Nested deadlines never extend
-//! an outer one: the earliest wins.
+//! survives `.await` points and reaches any request type.
+//!
+//! **A nested deadline can only shorten.** A [`scope`], or a call through a
+//! [`DeadlineLayer`] or `AcceptDeadlineLayer`, runs with the earliest of its own
+//! deadline and the one current where its future is *polled*, taken again at every
+//! poll: a future made (by `call`) outside a tighter scope and awaited inside it keeps
+//! the tighter deadline, and once shortened it stays short.
 //!
 //! Layers that wait (retry backoff, queues) read [`remaining`] and give up instead of
 //! waiting past it. The [`DeadlineLayer`] sets a deadline for every call through it and
@@ -86,11 +91,11 @@ mod header;
 mod layer;
 #[cfg(feature = "http")]
 mod propagate;
+mod scope;
 
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 
 #[cfg(feature = "http")]
@@ -101,6 +106,7 @@ pub use propagate::{
     AcceptDeadline, AcceptDeadlineLayer, AcceptFuture, PropagateDeadline, PropagateDeadlineLayer,
     RequestDeadline,
 };
+pub use scope::Scope;
 
 tokio::task_local! {
     static DEADLINE: Instant;
@@ -124,7 +130,11 @@ pub fn remaining() -> Option<std::time::Duration> {
     current().map(|d| d.saturating_duration_since(Instant::now()))
 }
 
-/// Runs `future` with `deadline`, or with the current deadline if that is earlier.
+/// Runs `future` with `deadline`, or with the deadline current where it is polled if
+/// that is earlier.
+///
+/// The outer deadline is taken at every poll, so a scope made outside a tighter one
+/// and awaited inside it cannot extend it: a nested deadline can only shorten.
 ///
 /// ```
 /// use seawall::deadline;
@@ -138,8 +148,8 @@ pub fn remaining() -> Option<std::time::Duration> {
 /// assert!(left.unwrap() <= Duration::from_secs(1));
 /// # }
 /// ```
-pub fn scope<F: Future>(deadline: Instant, future: F) -> TaskLocalFuture<Instant, F> {
-    DEADLINE.scope(earliest(deadline), future)
+pub fn scope<F: Future>(deadline: Instant, future: F) -> Scope<F> {
+    Scope::new(deadline, future)
 }
 
 /// `deadline`, or the current deadline if that is earlier.

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use http::Request;
 use pin_project_lite::pin_project;
-use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
 use super::header::DeadlineHeader;
-use super::{DEADLINE, earliest, enter};
+use super::{Scope, earliest, enter};
 use crate::config::ConfigError;
 use crate::time::after;
 
@@ -313,7 +312,7 @@ where
         let inner = enter(deadline, || self.inner.call(req));
         AcceptFuture {
             kind: AcceptKind::Scoped {
-                inner: DEADLINE.scope(deadline, inner),
+                inner: Scope::new(deadline, inner),
             },
         }
     }
@@ -321,7 +320,9 @@ where
 
 pin_project! {
     /// The future of an [`AcceptDeadline`] call: the handler, run with the caller's
-    /// deadline when the request carried one.    ///
+    /// deadline when the request carried one, or with the deadline current where this
+    /// future is polled if that is earlier.
+    ///
     /// ```
     /// use seawall::deadline::{self, AcceptDeadlineLayer, DeadlineHeader};
     /// use std::time::Duration;
@@ -350,7 +351,7 @@ pin_project! {
     #[project = AcceptProj]
     #[derive(Debug)]
     enum AcceptKind<F> {
-        Scoped { #[pin] inner: TaskLocalFuture<Instant, F> },
+        Scoped { #[pin] inner: Scope<F> },
         Plain { #[pin] inner: F },
     }
 }

@@ -16,7 +16,10 @@ pin_project! {
     /// The future of a [`RateLimit`](super::RateLimit) call: the inner call, a wait for a
     /// reserved slot before it, or an immediate rejection.
     ///
-    /// Dropped while it waits, it gives its reserved slot back.    ///
+    /// Dropped while it waits, it gives its reserved slot back if no later call has
+    /// reserved one since; otherwise the slot goes unused (see the
+    /// [module docs](super)).
+    ///
     /// ```
     /// use seawall::rate_limit::RateLimitLayer;
     /// use std::time::Duration;
@@ -54,7 +57,7 @@ pin_project! {
     }
 }
 
-/// A slot reserved ahead of time; given back if dropped unused.
+/// A slot reserved ahead of time; given back if dropped unused while still the latest.
 #[derive(Debug)]
 pub(crate) struct Reservation {
     pub(crate) gcra: Arc<Gcra>,

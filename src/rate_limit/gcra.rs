@@ -5,7 +5,9 @@
 //! emission interval `T = per / permits` and a burst of `b` calls, a call at `now` is
 //! allowed if `TAT <= now + T·(b − 1)`; it then moves the TAT to `max(TAT, now) + T`.
 //! A call that would have to wait `TAT − now − T·(b − 1)` may reserve its slot by the
-//! same compare-and-swap, and give it back if it is dropped before its time.
+//! same compare-and-swap. Dropped before its time, it gives the slot back only while it
+//! is still the latest reservation (a compare-and-swap from its own TAT back to the one
+//! before it); a slot with later reservations behind it is lost, never issued twice.
 //!
 //! The rate can change at run time; the interval and burst are read with relaxed loads,
 //! so a call racing with a change sees either the old or the new rate.
@@ -25,11 +27,13 @@ pub(crate) struct Gcra {
     per_ns: AtomicU64,
 }
 
-/// A granted call: how long it must wait for its slot (zero: go now).
+/// A granted call: how long it must wait for its slot (zero: go now), and the TAT
+/// before and after it took the slot, so that it can be given back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Slot {
     pub(crate) wait_ns: u64,
-    pub(crate) interval_ns: u64,
+    tat_before: u64,
+    tat_after: u64,
 }
 
 pub(crate) fn nanos(d: Duration) -> u64 {
@@ -96,7 +100,8 @@ impl Gcra {
                 Ok(_) => {
                     return Ok(Slot {
                         wait_ns,
-                        interval_ns,
+                        tat_before: tat,
+                        tat_after: next,
                     });
                 }
                 Err(seen) => tat = seen,
@@ -104,11 +109,16 @@ impl Gcra {
         }
     }
 
-    /// Gives back a reserved slot that will not be used.
+    /// Gives back a reserved slot that will not be used, if no later slot was taken
+    /// since: the TAT goes back to what it was before, as if the slot had never been
+    /// taken. A slot with later ones behind it stays taken (it is lost, never issued
+    /// twice): moving the TAT back would put the next call on the last one's slot.
     pub(crate) fn refund(&self, slot: Slot) {
-        let _ = self.tat.fetch_update(AcqRel, Relaxed, |tat| {
-            Some(tat.saturating_sub(slot.interval_ns))
-        });
+        // Only this slot's own TAT can be undone. The TAT only grows except here, so
+        // seeing `tat_after` again means every later slot was itself given back.
+        let _ = self
+            .tat
+            .compare_exchange(slot.tat_after, slot.tat_before, AcqRel, Relaxed);
     }
 }
 
@@ -138,5 +148,16 @@ mod tests {
         g.refund(slot);
         assert_eq!(g.acquire(0, 0), Err(100 * MS));
         assert_eq!(g.acquire(100 * MS, 0).map(|s| s.wait_ns), Ok(0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reserved_slot_with_a_later_one_behind_it_is_not_given_back() {
+        let g = Gcra::new(10, Duration::from_secs(1), 1);
+        g.acquire(0, 0).unwrap();
+        let dropped = g.acquire(0, 500 * MS).unwrap();
+        let behind = g.acquire(0, 500 * MS).unwrap();
+        assert_eq!(behind.wait_ns, 200 * MS);
+        g.refund(dropped);
+        assert_eq!(g.acquire(0, 500 * MS).map(|s| s.wait_ns), Ok(300 * MS));
     }
 }

@@ -14,7 +14,16 @@
 //!   it, if that is within the maximum wait and before the call's
 //!   [deadline]; otherwise it is rejected at once, as above. A waiting call
 //!   moves the already-ready inner service into its future and leaves a clone in its place
-//!   (the inner service must be `Clone`). Dropped while waiting, it gives its slot back.
+//!   (the inner service must be `Clone`). Dropped while waiting, it gives its slot back
+//!   if no later call has reserved one behind it; otherwise that slot goes unused.
+//!
+//! # Guarantee
+//!
+//! With `permits` per `per` and a burst of `b`, the calls let through (at once, or when
+//! their wait ends) in any interval of length `w` number at most
+//! `b + ⌊w · permits / per⌋`, whatever the pattern of waiting calls dropped: a slot is
+//! issued once at most, so cancelling can only ever leave a slot unused.
+//! (`tests/rate_limit_property.rs` checks this under random arrivals and drops.)
 //!
 //! `poll_ready` is the inner service's: the limiter never makes a service unready.
 //!

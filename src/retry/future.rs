@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
@@ -12,7 +13,7 @@ use tower::Service;
 
 use super::backoff::Progress;
 use super::budget::Withdrawal;
-use super::{Next, Policy, Replay, RetryHint, Shared};
+use super::{Next, Policy, Replay, RetryHint, Shared, starts_too_late};
 use crate::classify::Classify;
 
 pin_project! {
@@ -21,7 +22,8 @@ pin_project! {
     /// It resolves to the first result that is not retried: a success, a failure that
     /// may not be retried, or the last failure once attempts, time or budget run out.
     /// Dropping it cancels the attempt in flight or the pending sleep, and gives back a
-    /// retry taken from the budget but not yet sent.    ///
+    /// retry taken from the budget but not yet sent.
+    ///
     /// ```
     /// use seawall::retry::RetryLayer;
     /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
@@ -47,6 +49,8 @@ pin_project! {
         progress: Progress,
         started: Option<Instant>,
         held: Option<Held>,
+        // The failure a planned retry follows: returned if that retry is not sent.
+        last: Option<Result<S::Response, S::Error>>,
     }
 }
 
@@ -103,6 +107,7 @@ where
             progress: Progress::default(),
             started,
             held: None,
+            last: None,
         }
     }
 }
@@ -142,6 +147,7 @@ where
                                 shared: policy.shared.clone(),
                                 withdrawal: Some(withdrawal),
                             });
+                            *this.last = Some(result);
                             if delay.is_zero() {
                                 this.state.set(State::GettingReady);
                             } else {
@@ -156,6 +162,16 @@ where
                     this.state.set(State::GettingReady);
                 }
                 StateProj::GettingReady => {
+                    let policy = &**this.policy;
+                    if starts_too_late(Duration::ZERO) {
+                        // The deadline passed while sleeping or getting ready: the
+                        // retry is not sent, its budget goes back.
+                        this.held.take();
+                        policy.not_retrying(*this.attempts, "deadline passed");
+                        let mut result = this.last.take().expect("a retry follows a failure");
+                        policy.hints.mark_attempts(&mut result, *this.attempts);
+                        return Poll::Ready(result);
+                    }
                     let Some(retry) = this.retry.as_mut() else {
                         unreachable!("a retry is planned only for a replayable request");
                     };
@@ -166,7 +182,6 @@ where
                     }
                     *this.attempts += 1;
                     let attempt = *this.attempts;
-                    let policy = &**this.policy;
                     let copy = (attempt < policy.shared.max_attempts)
                         .then(|| policy.replay.replay(&retry.request))
                         .flatten();
@@ -190,6 +205,8 @@ where
                     if let Some(held) = this.held.take() {
                         held.spend();
                     }
+                    *this.last = None;
+                    policy.shared.meter.retry();
                     this.state.set(State::Attempting { future });
                 }
             }

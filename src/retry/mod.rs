@@ -13,12 +13,18 @@
 //!    retried after its [`retry_after`](crate::Rejected::retry_after), not before, and
 //!    not at all without one; an HTTP `Retry-After` works the same (`http` feature); a
 //!    hint above [`max_hint`](Builder::max_hint) means stop;
-//! 3. the delay would pass [`max_elapsed`](Builder::max_elapsed) or the call's
+//! 3. the delay would pass [`max_elapsed`](Builder::max_elapsed), or reach the call's
 //!    [`deadline`](mod@crate::deadline): the last failure is returned at once rather than
 //!    sleeping past it;
 //! 4. the budget is spent: the last failure is returned at once.
 //!
 //! Responses can be failures too: pass a classifier that looks at them.
+//!
+//! **No attempt starts once the call's deadline has passed**, whatever the delay (a zero
+//! backoff or a zero hint included): a retry is planned only if its delay ends before
+//! the deadline, and a planned retry whose deadline passes while it sleeps or waits for
+//! the inner service to get ready is not sent. The last failure is returned instead, and
+//! the retry's budget goes back. (That failure is kept until the retry is sent.)
 //!
 //! # Choosing a backoff and a jitter
 //!
@@ -230,8 +236,7 @@ impl<C, H, R> Policy<C, H, R> {
             return Next::Return;
         }
         let give_up = |why: &'static str| {
-            tracing::debug!(target: "seawall::retry", attempts, reason = why, "not retrying");
-            shared.meter.call(outcome);
+            self.not_retrying(attempts, why);
             Next::Return
         };
         if attempts >= shared.max_attempts {
@@ -256,16 +261,27 @@ impl<C, H, R> Policy<C, H, R> {
         {
             return give_up("max_elapsed would be passed");
         }
-        if deadline::would_exceed(delay) {
+        if starts_too_late(delay) {
             return give_up("deadline would be passed");
         }
         let Some(withdrawal) = shared.budget.try_withdraw() else {
             return give_up("budget spent");
         };
         tracing::debug!(target: "seawall::retry", attempt = attempts + 1, ?delay, reason, "retrying");
-        shared.meter.retry();
         Next::Retry(delay, withdrawal)
     }
+
+    /// Records that the failure of attempt number `attempts` is returned, and why.
+    pub(crate) fn not_retrying(&self, attempts: u32, why: &'static str) {
+        tracing::debug!(target: "seawall::retry", attempts, reason = why, "not retrying");
+        self.shared.meter.call(Outcome::Failure);
+    }
+}
+
+/// Whether an attempt `delay` from now would start with no time left before the
+/// call's deadline.
+pub(crate) fn starts_too_late(delay: Duration) -> bool {
+    deadline::remaining().is_some_and(|left| delay >= left)
 }
 
 impl<S, C, H, R> Retry<S, C, H, R> {
