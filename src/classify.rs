@@ -29,6 +29,7 @@
 /// assert_ne!(Outcome::Success, Outcome::Failure);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The call worked; it lowers failure rates.
     Success,

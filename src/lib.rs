@@ -27,3 +27,40 @@ pub use rejection::{AsRejected, CarriesRejection, Error, Reason, Rejected, Rejec
 
 #[doc = include_str!("../docs/GUIDE.md")]
 pub mod guide {}
+
+/// Public enums and configuration structs that will grow are `#[non_exhaustive]`: a
+/// `match` outside the crate needs a wildcard arm, and a configuration is made from its
+/// `Default` and then changed field by field. Each check below must fail to compile.
+///
+/// ```compile_fail,E0004
+/// use seawall::circuit_breaker::State;
+/// fn code(s: State) -> u8 {
+///     match s {
+///         State::Closed | State::Open | State::HalfOpen => 0,
+///         State::ForcedOpen | State::Disabled | State::MetricsOnly => 1,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0004
+/// use seawall::Outcome;
+/// fn code(o: Outcome) -> u8 {
+///     match o { Outcome::Success => 0, Outcome::Failure => 1, Outcome::Ignored => 2 }
+/// }
+/// ```
+///
+/// ```compile_fail,E0004
+/// use seawall::bulkhead::Mode;
+/// fn code(m: Mode) -> u8 {
+///     match m { Mode::FailFast => 0, Mode::Backpressure => 1 }
+/// }
+/// ```
+///
+/// ```compile_fail,E0004
+/// use seawall::adaptive::Algorithm;
+/// fn code(a: Algorithm) -> u8 {
+///     match a { Algorithm::Aimd(_) => 0, Algorithm::Gradient2(_) => 1, Algorithm::Vegas(_) => 2 }
+/// }
+/// ```
+#[cfg(doctest)]
+pub struct NonExhaustiveChecks;

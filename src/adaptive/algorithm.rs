@@ -250,6 +250,7 @@ impl Vegas {
     feature = "serde",
     serde(rename_all = "snake_case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum Algorithm {
     /// See [`Aimd`].
     Aimd(Aimd),

@@ -104,6 +104,7 @@ use wait::{GiveUp, Wait};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Mode {
     /// `call` rejects (after an optional bounded wait in a queue).
     #[default]

@@ -27,6 +27,7 @@ use std::time::Duration;
 /// assert_eq!(layer.handle().state(), State::Closed);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum State {
     /// Calls flow and are counted; too many failures or slow calls open the breaker.
     Closed,
