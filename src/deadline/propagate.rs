@@ -39,6 +39,13 @@ pub struct RequestDeadline(pub Instant);
 /// Place it directly above the HTTP client, below the [`DeadlineLayer`](super::DeadlineLayer)
 /// and any retry, so every attempt carries the time that is actually left.
 ///
+/// The header is written when `call` is made, since the request leaves then: it carries
+/// the deadline in force at that moment. A tighter [`scope`](super::scope) entered only
+/// after `call` (as in `deadline::scope(d, svc.call(req))`) is still enforced by the
+/// layers above, but the first attempt's header cannot carry it; make the call inside
+/// the scope (`deadline::scope(d, async { svc.ready().await?.call(req).await })`) and it
+/// does.
+///
 /// ```
 /// use seawall::deadline::{DeadlineHeader, DeadlineLayer, PropagateDeadlineLayer};
 /// use std::time::Duration;
