@@ -1,8 +1,19 @@
-//! Outcome classification: how a call's result counts toward failure rates.
+//! Outcome classification: how a call's result counts as success, failure or neither.
 //!
-//! Every seawall layer that judges health (the circuit breaker today; retry, hedging and
-//! adaptive limits later) asks one question of a finished call: did it succeed, fail, or
-//! should it be ignored? A [`Classify`] implementation answers it.
+//! Four layers judge a finished call, and each asks a [`Classify`] implementation one
+//! question: did it succeed, fail, or should it be ignored?
+//!
+//! * the [circuit breaker](crate::circuit_breaker): failures raise its failure rate;
+//!   ignored calls count toward no rate;
+//! * [retry](crate::retry): only failures are retried; successes and ignored results are
+//!   returned;
+//! * the [throttle](crate::throttle): successes are what the backend accepted; ignored
+//!   calls count nothing;
+//! * the [adaptive limit](crate::adaptive): a failure shrinks the limit under AIMD and
+//!   Vegas (Gradient2 reads latency only); ignored calls give no sample.
+//!
+//! All four take the same classifier type, so "failure" can mean the same thing in every
+//! layer of a stack.
 //!
 //! * [`ErrorsAreFailures`] (the default) counts `Err` as a failure and `Ok` as a success.
 //! * Any closure `Fn(&Result<Res, E>) -> Outcome` is a classifier, so responses can count

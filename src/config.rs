@@ -181,7 +181,7 @@ pub mod human {
             ("ns", 1),
         ];
         for (name, size) in units {
-            if nanos != 0 && nanos % size == 0 {
+            if nanos != 0 && nanos.is_multiple_of(size) {
                 return format!("{}{name}", nanos / size);
             }
         }

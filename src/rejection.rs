@@ -128,7 +128,7 @@ enum Kind {
 /// Whole milliseconds, rounded up, saturating below `NONE` (about 49 days).
 const fn millis(d: Duration) -> u32 {
     let nanos = d.as_nanos();
-    let ms = nanos / 1_000_000 + (nanos % 1_000_000 != 0) as u128;
+    let ms = nanos / 1_000_000 + !nanos.is_multiple_of(1_000_000) as u128;
     if ms >= NONE as u128 {
         NONE - 1
     } else {

@@ -348,10 +348,10 @@ impl Waiting {
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            if !self.semaphore.cancel(ticket) {
-                self.semaphore.release();
-            }
+        if let Some(ticket) = self.ticket.take()
+            && !self.semaphore.cancel(ticket)
+        {
+            self.semaphore.release();
         }
     }
 }

@@ -92,7 +92,7 @@ impl Stamp {
 /// A duration in whole milliseconds, rounded up so that a wait never ends early.
 pub(crate) fn ceil_millis(d: Duration) -> u64 {
     let ms = saturating_millis(d);
-    if d.subsec_nanos() % 1_000_000 != 0 {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
         ms.saturating_add(1)
     } else {
         ms

@@ -324,12 +324,13 @@ impl Engine {
                 } else {
                     0
                 };
-                if let Some(tally) = self.window.record(generation(permit.word()), sample, now) {
-                    if mode(permit.word()) == CLOSED && self.should_trip(&tally) {
-                        // The closed state's word: a permit's payload is its own.
-                        let closed = pack(CLOSED, generation(permit.word()), 0);
-                        self.trip(closed, Some(tally));
-                    }
+                if let Some(tally) = self.window.record(generation(permit.word()), sample, now)
+                    && mode(permit.word()) == CLOSED
+                    && self.should_trip(&tally)
+                {
+                    // The closed state's word: a permit's payload is its own.
+                    let closed = pack(CLOSED, generation(permit.word()), 0);
+                    self.trip(closed, Some(tally));
                 }
             }
             HALF_OPEN => self.complete_probe(permit, sample),

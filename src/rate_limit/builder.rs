@@ -117,10 +117,10 @@ impl Builder {
 
     fn validate(&self) -> Result<(), ConfigError> {
         check_rate(self.permits, self.per)?;
-        if let Some(burst) = self.burst {
-            if !(1..=MAX_BURST).contains(&burst) {
-                return Err(ConfigError::new("burst", burst, "1..=1000000"));
-            }
+        if let Some(burst) = self.burst
+            && !(1..=MAX_BURST).contains(&burst)
+        {
+            return Err(ConfigError::new("burst", burst, "1..=1000000"));
         }
         if self.max_wait > MAX_PERIOD {
             let shown = format!("{:?}", self.max_wait);
