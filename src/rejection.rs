@@ -1,7 +1,7 @@
 //! Rejections: the one error every seawall layer returns when it refuses a call.
 //!
-//! A layer that refuses a call (an open breaker, later a full bulkhead or a spent retry
-//! budget) never runs the inner service; it returns a [`Rejected`] that says which layer
+//! A layer that refuses a call (an open breaker, a full bulkhead, a rate limit, a passed
+//! deadline) never runs the inner service; it returns a [`Rejected`] that says which layer
 //! refused ([`Rejected::layer`]), why ([`Rejected::reason`]) and, where the layer knows,
 //! when trying again makes sense ([`Rejected::retry_after`]).
 //!
