@@ -100,68 +100,45 @@ impl fmt::Display for ConfigError {
 
 impl StdError for ConfigError {}
 
-/// Human-readable durations: `"250ms"`, `"30s"`, `"1m30s"`, `"1.5h"`.
+/// Human-readable durations in files (feature `serde`): `"250ms"`, `"30s"`, `"1h 30m"`,
+/// `"1.5s"`.
 ///
-/// Units: `ns`, `us` (or `µs`), `ms`, `s`, `m`, `h`, `d`. Several parts add up; a number
-/// without a unit, a sign, or anything else is refused. With the `serde` feature, the
-/// submodules serialize and deserialize `Duration` fields in this form.
+/// Parsing is [`humantime`]'s, in integer arithmetic: decimals are exact down to the
+/// nanosecond (`"123456789.123456789s"` is `Duration::new(123456789, 123456789)`), and
+/// a finer fraction is refused rather than rounded. Units: `ns`, `us` (or `µs`), `ms`,
+/// `s`, `m`, `h`, `d`, `w`, and their long forms (`sec`, `min`, `hours`, ...); also `M`
+/// (months of 30.44 days) and `y` (years of 365.25 days). Several parts add up, with or
+/// without spaces between them. A number without a unit, a sign, or anything else is
+/// refused, with a message that shows the accepted form: no unit is ever guessed.
 ///
 /// ```
 /// use seawall::config::human;
 /// use std::time::Duration;
 ///
-/// assert_eq!(human::parse("1m30s"), Ok(Duration::from_secs(90)));
+/// assert_eq!(human::parse("1h 30m"), Ok(Duration::from_secs(5400)));
 /// assert_eq!(human::parse("1.5s"), Ok(Duration::from_millis(1500)));
-/// assert!(human::parse("30").is_err());
+/// assert!(human::parse("30").unwrap_err().contains(r#"such as "250ms""#));
 /// assert_eq!(human::format(Duration::from_millis(250)), "250ms");
 /// ```
+#[cfg(feature = "serde")]
 pub mod human {
     use std::time::Duration;
 
-    const UNITS: [(&str, f64); 8] = [
-        ("ns", 1e-9),
-        ("us", 1e-6),
-        ("µs", 1e-6),
-        ("ms", 1e-3),
-        ("s", 1.0),
-        ("m", 60.0),
-        ("h", 3600.0),
-        ("d", 86_400.0),
-    ];
+    /// What a duration in a file looks like, for error messages.
+    const EXPECTED: &str = r#"a duration string such as "250ms", "30s" or "1h 30m""#;
 
     /// Parses a human duration.
     ///
     /// # Errors
     ///
-    /// A message saying what is wrong with `text`.
+    /// A message saying what is wrong with `text` and which form is expected.
     ///
     /// ```
-    /// assert!(seawall::config::human::parse("-1s").is_err());
+    /// let err = seawall::config::human::parse("-1s").unwrap_err();
+    /// assert!(err.starts_with(r#""-1s" is not a duration string such as "250ms""#), "{err}");
     /// ```
     pub fn parse(text: &str) -> Result<Duration, String> {
-        let bad = || format!("{text:?} is not a duration like \"250ms\", \"30s\" or \"1m30s\"");
-        let mut rest = text.trim();
-        if rest.is_empty() {
-            return Err(bad());
-        }
-        let mut total = 0.0f64;
-        while !rest.is_empty() {
-            let number_len = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .ok_or_else(bad)?;
-            let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
-            rest = &rest[number_len..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let (_, scale) = UNITS
-                .iter()
-                .find(|(name, _)| *name == &rest[..unit_len])
-                .ok_or_else(bad)?;
-            total += number * scale;
-            rest = &rest[unit_len..];
-        }
-        Duration::try_from_secs_f64(total).map_err(|_| bad())
+        humantime::parse_duration(text).map_err(|e| format!("{text:?} is not {EXPECTED} ({e})"))
     }
 
     /// Formats a duration in the largest unit that keeps it exact.
@@ -199,11 +176,12 @@ pub mod human {
     /// let s: Settings = serde_json::from_str(r#"{ "timeout": "250ms" }"#).unwrap();
     /// assert_eq!(s.timeout, std::time::Duration::from_millis(250));
     /// ```
-    #[cfg(feature = "serde")]
     pub mod serde {
+        use std::fmt;
         use std::time::Duration;
 
-        use serde::{Deserialize, Deserializer, Serializer};
+        use serde::de::{self, Visitor};
+        use serde::{Deserializer, Serializer};
 
         /// Writes a duration as human text.
         ///
@@ -229,8 +207,23 @@ pub mod human {
         /// # Ok::<(), serde_json::Error>(())
         /// ```
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-            let text = String::deserialize(d)?;
-            super::parse(&text).map_err(serde::de::Error::custom)
+            d.deserialize_str(Text)
+        }
+
+        /// Accepts only text; a number gets serde's "invalid type" error, which then
+        /// names the expected form.
+        struct Text;
+
+        impl Visitor<'_> for Text {
+            type Value = Duration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(super::EXPECTED)
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
+                super::parse(text).map_err(E::custom)
+            }
         }
     }
 
@@ -245,11 +238,12 @@ pub mod human {
     /// let s: Settings = serde_json::from_str(r#"{}"#).unwrap();
     /// assert_eq!(s.slow, None);
     /// ```
-    #[cfg(feature = "serde")]
     pub mod option {
+        use std::fmt;
         use std::time::Duration;
 
-        use serde::{Deserialize, Deserializer, Serializer};
+        use serde::de::{self, Visitor};
+        use serde::{Deserializer, Serializer};
 
         /// Writes an optional duration as human text (or nothing).
         ///
@@ -277,9 +271,25 @@ pub mod human {
         /// # Ok::<(), serde_json::Error>(())
         /// ```
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|text| super::parse(&text).map_err(serde::de::Error::custom))
-                .transpose()
+            d.deserialize_option(MaybeText)
+        }
+
+        struct MaybeText;
+
+        impl<'de> Visitor<'de> for MaybeText {
+            type Value = Option<Duration>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(super::EXPECTED)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                super::serde::deserialize(d).map(Some)
+            }
         }
     }
 
@@ -295,6 +305,9 @@ pub mod human {
             assert_eq!(parse("10us"), Ok(Duration::from_micros(10)));
             assert_eq!(parse("1h1m1s"), Ok(Duration::from_secs(3661)));
             assert_eq!(parse(" 5s "), Ok(Duration::from_secs(5)));
+            assert_eq!(parse("1h 30m"), Ok(Duration::from_secs(5400)));
+            assert_eq!(parse("2 hours 3 min"), Ok(Duration::from_secs(7380)));
+            assert_eq!(parse("0.000000001s"), Ok(Duration::from_nanos(1)));
         }
 
         #[test]
@@ -303,12 +316,12 @@ pub mod human {
                 "",
                 "s",
                 "5",
-                "5 s",
                 "-5s",
                 "5x",
                 "1..5s",
-                "5sec",
                 "1e3s",
+                "1.5ns",
+                "1.s",
                 "ms5",
                 "999999999999999999999d",
             ] {

@@ -108,9 +108,9 @@ fn unknown_fields_and_bad_durations_are_refused_by_the_parser() {
             .contains("unknown field `failure_rate_treshold`"),
         "{typo}"
     );
-    let bad = toml::from_str::<CircuitBreakerConfig>(r#"open_duration = "5 seconds""#).unwrap_err();
+    let bad = toml::from_str::<CircuitBreakerConfig>(r#"open_duration = "5 parsecs""#).unwrap_err();
     assert!(
-        bad.to_string().contains(r#""5 seconds" is not a duration"#),
+        bad.to_string().contains(r#""5 parsecs" is not a duration"#),
         "{bad}"
     );
     let two =
@@ -229,4 +229,30 @@ fn every_configurable_layer_reads_from_one_file() {
             .starts_with("bulkhead.max_concurrent: 0 is outside"),
         "{err}"
     );
+}
+
+#[test]
+fn durations_in_files_take_spaced_parts_and_exact_decimals() {
+    use seawall::config::human;
+    assert_eq!(human::parse("1h 30m"), Ok(Duration::from_secs(5400)));
+    assert_eq!(human::parse("1.5s"), Ok(Duration::from_millis(1500)));
+    assert_eq!(
+        human::parse("123456789.123456789s"),
+        Ok(Duration::new(123_456_789, 123_456_789))
+    );
+    let config: CircuitBreakerConfig = toml::from_str(r#"open_duration = "1m 30s""#).unwrap();
+    assert_eq!(config.open_duration, Duration::from_secs(90));
+}
+
+#[test]
+fn a_bare_number_for_a_duration_is_refused_with_the_accepted_forms() {
+    use seawall::pipeline::PipelineConfig;
+    let err = toml::from_str::<PipelineConfig>("total_timeout = 10").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(r#"a duration string such as "250ms", "30s" or "1h 30m""#),
+        "{err}"
+    );
+    let err = toml::from_str::<PipelineConfig>(r#"total_timeout = "10""#).unwrap_err();
+    assert!(err.to_string().contains(r#""1h 30m""#), "{err}");
 }
