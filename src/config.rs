@@ -100,6 +100,15 @@ impl fmt::Display for ConfigError {
 
 impl StdError for ConfigError {}
 
+/// Replaces `target` with the value a file gave, if it gave one: a setting left out of a
+/// file keeps the value of the builder the file is applied to.
+#[cfg(feature = "serde")]
+pub(crate) fn keep_unless_set<T: Clone>(target: &mut T, from_file: &Option<T>) {
+    if let Some(value) = from_file {
+        *target = value.clone();
+    }
+}
+
 /// Human-readable durations in files (feature `serde`): `"250ms"`, `"30s"`, `"1h 30m"`,
 /// `"1.5s"`.
 ///

@@ -50,7 +50,8 @@ impl Builder {
         Builder::from_config(CircuitBreakerConfig::default())
     }
 
-    /// Starts from a whole configuration, e.g. one read from a file.
+    /// Starts from a whole configuration, e.g. one a handle reported; for a file, see
+    /// [`with_config`](Self::with_config).
     ///
     /// ```
     /// use seawall::circuit_breaker::{Builder, CircuitBreakerConfig};
@@ -68,6 +69,22 @@ impl Builder {
 }
 
 impl<C> Builder<C> {
+    /// Applies the settings a file gives; those it leaves out keep this builder's
+    /// values (feature `serde`).
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{CircuitBreakerLayer, CircuitBreakerOverrides};
+    /// let file: CircuitBreakerOverrides = toml::from_str(r#"name = "db""#).unwrap();
+    /// let layer = CircuitBreakerLayer::builder().with_config(&file).build()?;
+    /// assert_eq!(layer.handle().name(), "db");
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn with_config(mut self, file: &super::CircuitBreakerOverrides) -> Self {
+        file.apply_to(&mut self.config);
+        self
+    }
+
     /// Names the breaker in events and metrics. Default: `"circuit_breaker"`.
     ///
     /// ```

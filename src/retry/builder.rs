@@ -183,6 +183,19 @@ impl<C, H, R> Builder<C, H, R> {
         self
     }
 
+    /// The exponential backoff's initial delay, multiplier and maximum: this builder's,
+    /// or the defaults' when it has another shape.
+    #[cfg(feature = "serde")]
+    pub(crate) fn exponential_parts(&self) -> (Duration, f64, Duration) {
+        match self.settings.shape {
+            Shape::Exponential {
+                initial,
+                multiplier,
+            } => (initial, multiplier, self.settings.max_delay),
+            _ => Builder::new().exponential_parts(),
+        }
+    }
+
     /// How delays are spread at random; see [`Jitter`]. Default: [`Jitter::Full`].
     ///
     /// ```

@@ -203,7 +203,10 @@ impl<C> Builder<C> {
     }
 }
 
-/// A throttle's settings as data, for configuration files (feature `serde`).
+/// A throttle's settings as a configuration file gives them (feature `serde`): each
+/// field left out keeps the value of the builder the file is applied to (the defaults
+/// of [`ThrottleLayer::builder`] with [`Builder::from_config`]). Unknown fields are
+/// errors.
 ///
 /// ```
 /// use seawall::throttle::{Builder, ThrottleConfig};
@@ -217,43 +220,29 @@ impl<C> Builder<C> {
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[cfg(feature = "serde")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ThrottleConfig {
     /// Name in events and metrics.
-    pub name: String,
+    pub name: Option<String>,
     /// How many requests per accepted one are tolerated before rejecting locally.
-    pub k: f64,
+    pub k: Option<f64>,
     /// How far back requests and accepts count.
-    #[serde(with = "crate::config::human::serde")]
-    pub window: Duration,
+    #[serde(with = "crate::config::human::option")]
+    pub window: Option<Duration>,
     /// Buckets of the window.
-    pub buckets: u32,
+    pub buckets: Option<u32>,
     /// The highest rejection probability.
-    pub max_reject_probability: f64,
-    /// Seed of the random draw; random when unset.
+    pub max_reject_probability: Option<f64>,
+    /// Seed of the random draw.
     pub seed: Option<u64>,
 }
 
 #[cfg(feature = "serde")]
-impl Default for ThrottleConfig {
-    fn default() -> Self {
-        let b = Builder::new();
-        ThrottleConfig {
-            name: b.name,
-            k: b.k,
-            window: b.window,
-            buckets: b.buckets,
-            max_reject_probability: b.max_reject_probability,
-            seed: b.seed,
-        }
-    }
-}
-
-#[cfg(feature = "serde")]
 impl Builder {
-    /// A builder with the settings of `config`; `build()` validates them.
+    /// A builder with the defaults of [`ThrottleLayer::builder`] and the settings of
+    /// `config`; `build()` validates them.
     ///
     /// ```
     /// use seawall::throttle::{Builder, ThrottleConfig};
@@ -262,14 +251,33 @@ impl Builder {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn from_config(config: &ThrottleConfig) -> Self {
-        Builder {
-            name: config.name.clone(),
-            k: config.k,
-            window: config.window,
-            buckets: config.buckets,
-            max_reject_probability: config.max_reject_probability,
-            seed: config.seed,
-            classifier: ErrorsAreFailures,
-        }
+        Builder::new().with_config(config)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<C> Builder<C> {
+    /// Applies the settings `config` gives; those it leaves out keep this builder's
+    /// values.
+    ///
+    /// ```
+    /// use seawall::throttle::{ThrottleConfig, ThrottleLayer};
+    /// let config: ThrottleConfig = toml::from_str("k = 1.5").unwrap();
+    /// let layer = ThrottleLayer::builder().seed(7).with_config(&config).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn with_config(mut self, config: &ThrottleConfig) -> Self {
+        use crate::config::keep_unless_set as set;
+        set(&mut self.name, &config.name);
+        set(&mut self.k, &config.k);
+        set(&mut self.window, &config.window);
+        set(&mut self.buckets, &config.buckets);
+        set(
+            &mut self.max_reject_probability,
+            &config.max_reject_probability,
+        );
+        set(&mut self.seed, &config.seed.map(Some));
+        self
     }
 }
