@@ -17,7 +17,7 @@ const FILE: &str = r#"
 [payments.circuit_breaker]
 name = "payments"
 window = { time = { window = "30s", buckets = 10 } }
-failure_rate_threshold = 25.0
+failure_rate_threshold = "25%"
 slow_call_duration = "1500ms"
 open_duration = "5s"
 open_backoff = { multiplier = 2.0, max = "1m" }
@@ -99,7 +99,7 @@ fn the_running_config_round_trips_through_a_file() {
 
 #[test]
 fn an_out_of_range_value_names_its_full_path() {
-    let file = "[payments.circuit_breaker]\nfailure_rate_threshold = 140.0\n";
+    let file = "[payments.circuit_breaker]\nfailure_rate_threshold = \"140%\"\n";
     let deps: BTreeMap<String, Dependency> = toml::from_str(file).unwrap();
     let err = CircuitBreakerLayer::builder()
         .with_config(&deps["payments"].circuit_breaker)
@@ -153,7 +153,7 @@ fn a_whole_pipeline_reads_from_a_file_and_reports_errors_by_path() {
     assert_eq!(pipeline.circuit_breaker().name(), "payments");
 
     let mut bad = config.clone();
-    bad.circuit_breaker = toml::from_str("failure_rate_threshold = 140.0").unwrap();
+    bad.circuit_breaker = toml::from_str("failure_rate_threshold = \"140%\"").unwrap();
     let err = Pipeline::from_config(&bad).build().unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -284,10 +284,11 @@ fn assert_same_settings(from_file: impl std::fmt::Debug, in_code: impl std::fmt:
 fn a_one_field_breaker_table_in_a_pipeline_keeps_every_other_pipeline_setting() {
     use seawall::pipeline::{Builder as Pipeline, PipelineConfig, StandardPipeline};
     let config: PipelineConfig =
-        toml::from_str("[circuit_breaker]\nfailure_rate_threshold = 25.0").unwrap();
+        toml::from_str("[circuit_breaker]\nfailure_rate_threshold = \"25%\"").unwrap();
     assert_same_settings(
         Pipeline::from_config(&config),
-        StandardPipeline::builder().circuit_breaker(|b| b.failure_rate_threshold(25.0)),
+        StandardPipeline::builder()
+            .circuit_breaker(|b| b.failure_rate_threshold(seawall::Ratio::percent(25.0))),
     );
 }
 
@@ -379,5 +380,44 @@ fn a_rate_limit_file_with_only_the_rate_keeps_every_other_standalone_setting() {
     assert_same_settings(
         Builder::from_config(&file),
         RateLimitLayer::builder(5, Duration::from_secs(1)),
+    );
+}
+
+#[test]
+fn a_bare_number_for_a_rate_is_refused_with_the_accepted_form() {
+    use seawall::pipeline::PipelineConfig;
+    for file in [
+        "[circuit_breaker]\nfailure_rate_threshold = 0.5",
+        "[circuit_breaker]\nslow_call_rate_threshold = 50",
+        "[retry]\nbudget = { window = { ttl = \"10s\", min_per_sec = 1, percent = 20.0 } }",
+    ] {
+        let err = toml::from_str::<PipelineConfig>(file).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(r#"a percentage string such as "25%""#),
+            "{file}: {err}"
+        );
+    }
+    let config: PipelineConfig =
+        toml::from_str("[circuit_breaker]\nfailure_rate_threshold = \"0.5%\"").unwrap();
+    let pipeline = seawall::pipeline::Builder::from_config(&config)
+        .build()
+        .unwrap();
+    assert_eq!(
+        pipeline.circuit_breaker().config().failure_rate_threshold,
+        0.5
+    );
+}
+
+#[test]
+fn a_rate_means_the_same_whether_written_as_a_fraction_or_a_percentage() {
+    use seawall::Ratio;
+    let quarter = CircuitBreakerLayer::builder().failure_rate_threshold(Ratio::fraction(0.25));
+    let file: CircuitBreakerOverrides =
+        toml::from_str(r#"failure_rate_threshold = "25%""#).unwrap();
+    assert_eq!(quarter.config().failure_rate_threshold, 25.0);
+    assert_eq!(
+        CircuitBreakerLayer::builder().with_config(&file).config(),
+        quarter.config()
     );
 }

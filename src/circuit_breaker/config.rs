@@ -6,6 +6,8 @@ use std::time::Duration;
 use super::settings::{OpenDuration, Settings};
 use super::window::{ConsecutiveWindow, CountWindow, TimeWindow, Window};
 use crate::config::ConfigError;
+#[cfg(feature = "serde")]
+use crate::config::Ratio;
 
 const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_DURATION_TEXT: &str = "(0s, 7 days]";
@@ -37,9 +39,18 @@ pub struct CircuitBreakerConfig {
     pub name: String,
     /// How a closed breaker judges health.
     pub window: WindowConfig,
-    /// Percent of failed calls that opens the breaker, in `(0, 100]`.
+    /// Percent of failed calls that opens the breaker, in `(0, 100]` (in files,
+    /// `"25%"`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::config::serialize_percent")
+    )]
     pub failure_rate_threshold: f64,
-    /// Percent of slow calls that opens the breaker, in `(0, 100]`.
+    /// Percent of slow calls that opens the breaker, in `(0, 100]` (in files, `"25%"`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::config::serialize_percent")
+    )]
     pub slow_call_rate_threshold: f64,
     /// Calls at least this long are slow; `None` turns slow-call detection off.
     #[cfg_attr(feature = "serde", serde(with = "crate::config::human::option"))]
@@ -171,10 +182,10 @@ pub struct CircuitBreakerOverrides {
     pub name: Option<String>,
     /// How a closed breaker judges health.
     pub window: Option<WindowConfig>,
-    /// Percent of failed calls that opens the breaker, in `(0, 100]`.
-    pub failure_rate_threshold: Option<f64>,
-    /// Percent of slow calls that opens the breaker, in `(0, 100]`.
-    pub slow_call_rate_threshold: Option<f64>,
+    /// Share of failed calls that opens the breaker, in `(0%, 100%]`; `"25%"`.
+    pub failure_rate_threshold: Option<Ratio>,
+    /// Share of slow calls that opens the breaker, in `(0%, 100%]`; `"25%"`.
+    pub slow_call_rate_threshold: Option<Ratio>,
     /// Calls at least this long are slow (turns slow-call detection on).
     #[serde(with = "crate::config::human::option")]
     pub slow_call_duration: Option<Duration>,
@@ -208,7 +219,7 @@ impl CircuitBreakerOverrides {
     /// use seawall::circuit_breaker::{CircuitBreakerLayer, CircuitBreakerOverrides};
     ///
     /// let handle = CircuitBreakerLayer::builder().half_open_calls(3).build()?.handle();
-    /// let file: CircuitBreakerOverrides = toml::from_str("failure_rate_threshold = 20.0").unwrap();
+    /// let file: CircuitBreakerOverrides = toml::from_str(r#"failure_rate_threshold = "20%""#).unwrap();
     /// let mut config = handle.config();
     /// file.apply_to(&mut config);
     /// handle.reconfigure(&config)?;
@@ -219,13 +230,14 @@ impl CircuitBreakerOverrides {
         use crate::config::keep_unless_set as set;
         set(&mut config.name, &self.name);
         set(&mut config.window, &self.window);
+        let percent = |rate: Option<Ratio>| rate.map(Ratio::as_percent);
         set(
             &mut config.failure_rate_threshold,
-            &self.failure_rate_threshold,
+            &percent(self.failure_rate_threshold),
         );
         set(
             &mut config.slow_call_rate_threshold,
-            &self.slow_call_rate_threshold,
+            &percent(self.slow_call_rate_threshold),
         );
         set(
             &mut config.slow_call_duration,

@@ -25,7 +25,7 @@ use crate::retry::RetryConfig;
 ///     initial_backoff = "100ms"
 ///     jitter = "full"
 ///     [circuit_breaker]
-///     failure_rate_threshold = 25.0
+///     failure_rate_threshold = "25%"
 /// "#).unwrap();
 /// let pipeline = Builder::from_config(&config).build()?;
 /// let breaker = pipeline.circuit_breaker().config();

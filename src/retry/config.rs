@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::backoff::Jitter;
 use super::builder::Builder;
+use crate::config::Ratio;
 
 /// A retry layer's settings as a configuration file gives them: each field left out
 /// keeps the value of the builder the file is applied to (the defaults of
@@ -26,7 +27,7 @@ use super::builder::Builder;
 ///     initial_backoff = "50ms"
 ///     max_backoff = "2s"
 ///     jitter = "decorrelated_v2"
-///     budget = { window = { ttl = "10s", min_per_sec = 10, percent = 20.0 } }
+///     budget = { window = { ttl = "10s", min_per_sec = 10, percent = "20%" } }
 /// "#).unwrap();
 /// let layer = RetryLayer::builder().with_config(&config).build()?;
 /// # let _ = layer;
@@ -82,8 +83,8 @@ pub enum BudgetConfig {
         ttl: Duration,
         /// Retries always allowed per second.
         min_per_sec: u32,
-        /// Retries allowed as a percentage of requests.
-        percent: f64,
+        /// Retries allowed as a share of requests, `"20%"`.
+        percent: Ratio,
     },
     /// gRPC-style throttling.
     Throttle {

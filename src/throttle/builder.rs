@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::layer::ThrottleLayer;
 use super::state::{Settings, Throttler};
 use crate::classify::ErrorsAreFailures;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Ratio};
 
 /// Settings for a [`ThrottleLayer`]; every one has a default.
 ///
@@ -16,13 +16,13 @@ use crate::config::ConfigError;
 /// struggling backend and its recovery shows within one window.
 ///
 /// ```
-/// use seawall::throttle::ThrottleLayer;
+/// use seawall::{throttle::ThrottleLayer, Ratio};
 /// use std::time::Duration;
 ///
 /// let layer = ThrottleLayer::builder()
 ///     .k(1.5)
 ///     .window(Duration::from_secs(60), 6)
-///     .max_reject_probability(0.5)
+///     .max_reject_probability(Ratio::percent(50.0))
 ///     .seed(7)
 ///     .build()?;
 /// # let _ = layer;
@@ -96,16 +96,20 @@ impl<C> Builder<C> {
         self
     }
 
-    /// The highest probability with which a call is rejected. Allowed: `(0, 1]`.
-    /// Default: 0.9.
+    /// The highest probability with which a call is rejected. Allowed: `(0%, 100%]`,
+    /// reported as a fraction in `(0, 1]`. Default: 90 %.
     ///
     /// ```
     /// # use seawall::throttle::ThrottleLayer;
-    /// let layer = ThrottleLayer::builder().max_reject_probability(0.75).build().unwrap();
+    /// use seawall::Ratio;
+    /// let layer = ThrottleLayer::builder()
+    ///     .max_reject_probability(Ratio::fraction(0.75))
+    ///     .build()
+    ///     .unwrap();
     /// # let _ = layer;
     /// ```
-    pub fn max_reject_probability(mut self, p: f64) -> Self {
-        self.max_reject_probability = p;
+    pub fn max_reject_probability(mut self, p: Ratio) -> Self {
+        self.max_reject_probability = p.as_fraction();
         self
     }
 
@@ -233,8 +237,8 @@ pub struct ThrottleConfig {
     pub window: Option<Duration>,
     /// Buckets of the window.
     pub buckets: Option<u32>,
-    /// The highest rejection probability.
-    pub max_reject_probability: Option<f64>,
+    /// The highest rejection probability, `"90%"`.
+    pub max_reject_probability: Option<Ratio>,
     /// Seed of the random draw.
     pub seed: Option<u64>,
 }
@@ -273,10 +277,8 @@ impl<C> Builder<C> {
         set(&mut self.k, &config.k);
         set(&mut self.window, &config.window);
         set(&mut self.buckets, &config.buckets);
-        set(
-            &mut self.max_reject_probability,
-            &config.max_reject_probability,
-        );
+        let fraction = config.max_reject_probability.map(Ratio::as_fraction);
+        set(&mut self.max_reject_probability, &fraction);
         set(&mut self.seed, &config.seed.map(Some));
         self
     }
