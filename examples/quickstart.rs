@@ -186,7 +186,7 @@ async fn main() -> Result<(), BoxError> {
         .circuit_breaker(|b| {
             b.count_window(10)
                 .minimum_calls(5)
-                .failure_rate_threshold(50.0)
+                .failure_rate_threshold(seawall::Ratio::percent(50.0))
                 .open_duration(Duration::from_millis(500))
                 .open_backoff(2.0, Duration::from_secs(1))
                 .half_open_calls(2)

@@ -1,11 +1,13 @@
-//! Configuration errors: every `build()` in seawall validates its settings and says which
-//! field is wrong and what range is allowed, instead of panicking.
+//! Configuration: every `build()` in seawall validates its settings and says which
+//! field is wrong and what range is allowed, instead of panicking; shares are written as
+//! a [`Ratio`] with their unit; with the `serde` feature, files give durations as
+//! [`human`] text and shares as `"25%"`.
 //!
 //! ```
-//! use seawall::circuit_breaker::CircuitBreakerLayer;
+//! use seawall::{circuit_breaker::CircuitBreakerLayer, Ratio};
 //!
 //! let err = CircuitBreakerLayer::builder()
-//!     .failure_rate_threshold(140.0)
+//!     .failure_rate_threshold(Ratio::percent(140.0))
 //!     .build()
 //!     .unwrap_err();
 //! assert_eq!(err.field(), "circuit_breaker.failure_rate_threshold");
@@ -100,68 +102,197 @@ impl fmt::Display for ConfigError {
 
 impl StdError for ConfigError {}
 
-/// Human-readable durations: `"250ms"`, `"30s"`, `"1m30s"`, `"1.5h"`.
+/// A share of a whole (a rate threshold, a retry budget, a probability), its unit
+/// written where it is made, so that 25 % and 0.25 cannot be mixed up: every setting
+/// that is a share takes a `Ratio`, never a bare number.
 ///
-/// Units: `ns`, `us` (or `µs`), `ms`, `s`, `m`, `h`, `d`. Several parts add up; a number
-/// without a unit, a sign, or anything else is refused. With the `serde` feature, the
-/// submodules serialize and deserialize `Duration` fields in this form.
+/// In files (feature `serde`) a ratio is a percentage string, `"25%"`; a bare number
+/// is refused with a message that shows that form. Whether a value is in range is
+/// checked by `build()`, which names the field and the allowed range.
+///
+/// ```
+/// use seawall::Ratio;
+///
+/// assert_eq!(Ratio::percent(25.0), Ratio::fraction(0.25));
+/// assert_eq!(Ratio::fraction(0.25).as_percent(), 25.0);
+/// assert_eq!(Ratio::percent(0.5).as_fraction(), 0.005);
+/// assert_eq!("12.5%".parse::<Ratio>(), Ok(Ratio::percent(12.5)));
+/// assert_eq!(Ratio::percent(12.5).to_string(), "12.5%");
+/// ```
+#[derive(Clone, Copy)]
+pub struct Ratio {
+    value: f64,
+    in_percent: bool,
+}
+
+impl Ratio {
+    /// `percent` hundredths: `Ratio::percent(25.0)` is a quarter.
+    ///
+    /// ```
+    /// assert_eq!(seawall::Ratio::percent(50.0).as_fraction(), 0.5);
+    /// ```
+    pub const fn percent(percent: f64) -> Self {
+        Ratio {
+            value: percent,
+            in_percent: true,
+        }
+    }
+
+    /// A fraction of one: `Ratio::fraction(0.25)` is a quarter.
+    ///
+    /// ```
+    /// assert_eq!(seawall::Ratio::fraction(0.5).as_percent(), 50.0);
+    /// ```
+    pub const fn fraction(fraction: f64) -> Self {
+        Ratio {
+            value: fraction,
+            in_percent: false,
+        }
+    }
+
+    /// The ratio in percent.
+    ///
+    /// ```
+    /// assert_eq!(seawall::Ratio::percent(10.0).as_percent(), 10.0);
+    /// ```
+    pub fn as_percent(self) -> f64 {
+        if self.in_percent {
+            self.value
+        } else {
+            self.value * 100.0
+        }
+    }
+
+    /// The ratio as a fraction of one.
+    ///
+    /// ```
+    /// assert_eq!(seawall::Ratio::fraction(0.9).as_fraction(), 0.9);
+    /// ```
+    pub fn as_fraction(self) -> f64 {
+        if self.in_percent {
+            self.value / 100.0
+        } else {
+            self.value
+        }
+    }
+}
+
+impl PartialEq for Ratio {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_percent() == other.as_percent()
+    }
+}
+
+impl fmt::Debug for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.as_percent())
+    }
+}
+
+/// What a ratio in a file looks like, for error messages.
+const RATIO_EXPECTED: &str = r#"a percentage string such as "25%""#;
+
+impl std::str::FromStr for Ratio {
+    type Err = String;
+
+    /// Reads a percentage, `"25%"` or `"0.5 %"`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.trim()
+            .strip_suffix('%')
+            .and_then(|number| number.trim_end().parse::<f64>().ok())
+            .filter(|percent| percent.is_finite())
+            .map(Ratio::percent)
+            .ok_or_else(|| format!("{text:?} is not {RATIO_EXPECTED}"))
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Ratio {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Ratio {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Percentage;
+        impl serde::de::Visitor<'_> for Percentage {
+            type Value = Ratio;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(RATIO_EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Ratio, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Percentage)
+    }
+}
+
+/// Writes a setting kept in percent as a [`Ratio`], `"25%"`.
+#[cfg(feature = "serde")]
+pub(crate) fn serialize_percent<S: serde::Serializer>(
+    percent: &f64,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&Ratio::percent(*percent), s)
+}
+
+/// Replaces `target` with the value a file gave, if it gave one: a setting left out of a
+/// file keeps the value of the builder the file is applied to.
+#[cfg(feature = "serde")]
+pub(crate) fn keep_unless_set<T: Clone>(target: &mut T, from_file: &Option<T>) {
+    if let Some(value) = from_file {
+        *target = value.clone();
+    }
+}
+
+/// Human-readable durations in files (feature `serde`): `"250ms"`, `"30s"`, `"1h 30m"`,
+/// `"1.5s"`.
+///
+/// Parsing is [`humantime`]'s, in integer arithmetic: decimals are exact down to the
+/// nanosecond (`"123456789.123456789s"` is `Duration::new(123456789, 123456789)`), and
+/// a finer fraction is refused rather than rounded. Units: `ns`, `us` (or `µs`), `ms`,
+/// `s`, `m`, `h`, `d`, `w`, and their long forms (`sec`, `min`, `hours`, ...); also `M`
+/// (months of 30.44 days) and `y` (years of 365.25 days). Several parts add up, with or
+/// without spaces between them. A number without a unit, a sign, or anything else is
+/// refused, with a message that shows the accepted form: no unit is ever guessed.
 ///
 /// ```
 /// use seawall::config::human;
 /// use std::time::Duration;
 ///
-/// assert_eq!(human::parse("1m30s"), Ok(Duration::from_secs(90)));
+/// assert_eq!(human::parse("1h 30m"), Ok(Duration::from_secs(5400)));
 /// assert_eq!(human::parse("1.5s"), Ok(Duration::from_millis(1500)));
-/// assert!(human::parse("30").is_err());
+/// assert!(human::parse("30").unwrap_err().contains(r#"such as "250ms""#));
 /// assert_eq!(human::format(Duration::from_millis(250)), "250ms");
 /// ```
+#[cfg(feature = "serde")]
 pub mod human {
     use std::time::Duration;
 
-    const UNITS: [(&str, f64); 8] = [
-        ("ns", 1e-9),
-        ("us", 1e-6),
-        ("µs", 1e-6),
-        ("ms", 1e-3),
-        ("s", 1.0),
-        ("m", 60.0),
-        ("h", 3600.0),
-        ("d", 86_400.0),
-    ];
+    /// What a duration in a file looks like, for error messages.
+    const EXPECTED: &str = r#"a duration string such as "250ms", "30s" or "1h 30m""#;
 
     /// Parses a human duration.
     ///
     /// # Errors
     ///
-    /// A message saying what is wrong with `text`.
+    /// A message saying what is wrong with `text` and which form is expected.
     ///
     /// ```
-    /// assert!(seawall::config::human::parse("-1s").is_err());
+    /// let err = seawall::config::human::parse("-1s").unwrap_err();
+    /// assert!(err.starts_with(r#""-1s" is not a duration string such as "250ms""#), "{err}");
     /// ```
     pub fn parse(text: &str) -> Result<Duration, String> {
-        let bad = || format!("{text:?} is not a duration like \"250ms\", \"30s\" or \"1m30s\"");
-        let mut rest = text.trim();
-        if rest.is_empty() {
-            return Err(bad());
-        }
-        let mut total = 0.0f64;
-        while !rest.is_empty() {
-            let number_len = rest
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .ok_or_else(bad)?;
-            let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
-            rest = &rest[number_len..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let (_, scale) = UNITS
-                .iter()
-                .find(|(name, _)| *name == &rest[..unit_len])
-                .ok_or_else(bad)?;
-            total += number * scale;
-            rest = &rest[unit_len..];
-        }
-        Duration::try_from_secs_f64(total).map_err(|_| bad())
+        humantime::parse_duration(text).map_err(|e| format!("{text:?} is not {EXPECTED} ({e})"))
     }
 
     /// Formats a duration in the largest unit that keeps it exact.
@@ -199,11 +330,12 @@ pub mod human {
     /// let s: Settings = serde_json::from_str(r#"{ "timeout": "250ms" }"#).unwrap();
     /// assert_eq!(s.timeout, std::time::Duration::from_millis(250));
     /// ```
-    #[cfg(feature = "serde")]
     pub mod serde {
+        use std::fmt;
         use std::time::Duration;
 
-        use serde::{Deserialize, Deserializer, Serializer};
+        use serde::de::{self, Visitor};
+        use serde::{Deserializer, Serializer};
 
         /// Writes a duration as human text.
         ///
@@ -229,8 +361,23 @@ pub mod human {
         /// # Ok::<(), serde_json::Error>(())
         /// ```
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-            let text = String::deserialize(d)?;
-            super::parse(&text).map_err(serde::de::Error::custom)
+            d.deserialize_str(Text)
+        }
+
+        /// Accepts only text; a number gets serde's "invalid type" error, which then
+        /// names the expected form.
+        struct Text;
+
+        impl Visitor<'_> for Text {
+            type Value = Duration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(super::EXPECTED)
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
+                super::parse(text).map_err(E::custom)
+            }
         }
     }
 
@@ -245,11 +392,12 @@ pub mod human {
     /// let s: Settings = serde_json::from_str(r#"{}"#).unwrap();
     /// assert_eq!(s.slow, None);
     /// ```
-    #[cfg(feature = "serde")]
     pub mod option {
+        use std::fmt;
         use std::time::Duration;
 
-        use serde::{Deserialize, Deserializer, Serializer};
+        use serde::de::{self, Visitor};
+        use serde::{Deserializer, Serializer};
 
         /// Writes an optional duration as human text (or nothing).
         ///
@@ -277,9 +425,25 @@ pub mod human {
         /// # Ok::<(), serde_json::Error>(())
         /// ```
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|text| super::parse(&text).map_err(serde::de::Error::custom))
-                .transpose()
+            d.deserialize_option(MaybeText)
+        }
+
+        struct MaybeText;
+
+        impl<'de> Visitor<'de> for MaybeText {
+            type Value = Option<Duration>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(super::EXPECTED)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                super::serde::deserialize(d).map(Some)
+            }
         }
     }
 
@@ -295,6 +459,9 @@ pub mod human {
             assert_eq!(parse("10us"), Ok(Duration::from_micros(10)));
             assert_eq!(parse("1h1m1s"), Ok(Duration::from_secs(3661)));
             assert_eq!(parse(" 5s "), Ok(Duration::from_secs(5)));
+            assert_eq!(parse("1h 30m"), Ok(Duration::from_secs(5400)));
+            assert_eq!(parse("2 hours 3 min"), Ok(Duration::from_secs(7380)));
+            assert_eq!(parse("0.000000001s"), Ok(Duration::from_nanos(1)));
         }
 
         #[test]
@@ -303,12 +470,12 @@ pub mod human {
                 "",
                 "s",
                 "5",
-                "5 s",
                 "-5s",
                 "5x",
                 "1..5s",
-                "5sec",
                 "1e3s",
+                "1.5ns",
+                "1.s",
                 "ms5",
                 "999999999999999999999d",
             ] {
@@ -327,6 +494,29 @@ pub mod human {
             }
             assert_eq!(format(Duration::from_millis(1500)), "1500ms");
             assert_eq!(format(Duration::ZERO), "0s");
+        }
+    }
+}
+
+#[cfg(test)]
+mod ratio_tests {
+    use super::Ratio;
+
+    #[test]
+    fn only_a_percentage_parses() {
+        assert_eq!("25%".parse(), Ok(Ratio::percent(25.0)));
+        assert_eq!(" 0.5 % ".parse(), Ok(Ratio::percent(0.5)));
+        for bad in ["25", "0.25", "%", "x%", "NaN%", "inf%", "25%%"] {
+            let err = bad.parse::<Ratio>().unwrap_err();
+            assert!(err.contains(r#"such as "25%""#), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn written_percentages_read_back_exactly() {
+        for percent in [0.1, 12.5, 33.3, 100.0, 1000.0] {
+            let text = Ratio::percent(percent).to_string();
+            assert_eq!(text.parse::<Ratio>().unwrap().as_percent(), percent);
         }
     }
 }

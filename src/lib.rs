@@ -22,7 +22,7 @@ mod time;
 pub mod timeout;
 
 pub use classify::{Classify, ErrorsAreFailures, Outcome};
-pub use config::ConfigError;
+pub use config::{ConfigError, Ratio};
 pub use rejection::{AsRejected, CarriesRejection, Error, Reason, Rejected, RejectedBy};
 
 #[doc = include_str!("../docs/GUIDE.md")]

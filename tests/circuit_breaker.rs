@@ -41,7 +41,7 @@ async fn count_window_opens_when_failure_rate_reaches_threshold() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
             .count_window(4)
-            .failure_rate_threshold(50.0),
+            .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     );
     run_many(&mut svc, OK, 2).await;
     run_many(&mut svc, FAIL, 1).await;
@@ -72,7 +72,7 @@ async fn count_window_of_ten_opens_within_five_failures_after_a_thousand_success
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
             .count_window(10)
-            .failure_rate_threshold(50.0),
+            .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     );
     run_many(&mut svc, OK, 1000).await;
     for failures in 1..=5 {
@@ -90,7 +90,7 @@ async fn count_window_slides_old_failures_out() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
             .count_window(4)
-            .failure_rate_threshold(75.0),
+            .failure_rate_threshold(seawall::Ratio::percent(75.0)),
     );
     run_many(&mut svc, FAIL, 2).await;
     run_many(&mut svc, OK, 4).await; // the two failures leave the window
@@ -142,7 +142,7 @@ async fn time_window_opens_on_failures_within_the_window() {
         CircuitBreakerLayer::builder()
             .time_window(secs(10), 10)
             .minimum_calls(4)
-            .failure_rate_threshold(50.0),
+            .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     );
     run_many(&mut svc, OK, 2).await;
     advance(secs(3)).await;
@@ -156,7 +156,7 @@ async fn time_window_forgets_calls_older_than_the_window() {
         CircuitBreakerLayer::builder()
             .time_window(secs(10), 10)
             .minimum_calls(4)
-            .failure_rate_threshold(50.0),
+            .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     );
     run_many(&mut svc, FAIL, 3).await;
     advance(secs(11)).await; // the failures expire
@@ -187,7 +187,7 @@ async fn slow_successful_calls_open_the_breaker_by_slow_call_rate() {
         CircuitBreakerLayer::builder()
             .count_window(4)
             .slow_call_duration(Duration::from_millis(100))
-            .slow_call_rate_threshold(50.0),
+            .slow_call_rate_threshold(seawall::Ratio::percent(50.0)),
     );
     run_many(&mut svc, OK, 2).await;
     run_many(&mut svc, slow(150, false), 2).await;
@@ -201,7 +201,7 @@ async fn calls_faster_than_the_slow_duration_are_not_slow() {
         CircuitBreakerLayer::builder()
             .count_window(4)
             .slow_call_duration(Duration::from_millis(100))
-            .slow_call_rate_threshold(50.0),
+            .slow_call_rate_threshold(seawall::Ratio::percent(50.0)),
     );
     run_many(&mut svc, slow(99, false), 4).await;
     assert_eq!(layer.handle().state(), State::Closed);
@@ -216,7 +216,7 @@ async fn a_call_shorter_than_the_slow_duration_is_never_slow_whatever_its_start(
     let layer = CircuitBreakerLayer::builder()
         .count_window(1)
         .slow_call_duration(Duration::from_millis(100))
-        .slow_call_rate_threshold(50.0)
+        .slow_call_rate_threshold(seawall::Ratio::percent(50.0))
         .build()
         .unwrap();
     advance(Duration::from_micros(900)).await;
@@ -688,8 +688,8 @@ async fn slow_probes_open_the_breaker_again() {
     let (layer, mut svc) = tripped(
         CircuitBreakerLayer::builder()
             .slow_call_duration(Duration::from_millis(100))
-            .slow_call_rate_threshold(50.0)
-            .failure_rate_threshold(100.0)
+            .slow_call_rate_threshold(seawall::Ratio::percent(50.0))
+            .failure_rate_threshold(seawall::Ratio::percent(100.0))
             .half_open_calls(2),
     )
     .await;
@@ -755,7 +755,7 @@ async fn consecutive_trips_are_counted_until_a_healthy_close() {
 async fn half_open_closes_after_successful_probes() {
     let builder = CircuitBreakerLayer::builder()
         .half_open_calls(3)
-        .failure_rate_threshold(30.0);
+        .failure_rate_threshold(seawall::Ratio::percent(30.0));
     let (layer, mut svc) = tripped(builder).await;
     run_many(&mut svc, OK, 2).await;
     assert_eq!(layer.handle().state(), State::HalfOpen);
@@ -772,7 +772,7 @@ async fn half_open_closes_after_successful_probes() {
 async fn half_open_decides_as_soon_as_the_outcome_is_certain() {
     let builder = CircuitBreakerLayer::builder()
         .half_open_calls(3)
-        .failure_rate_threshold(50.0);
+        .failure_rate_threshold(seawall::Ratio::percent(50.0));
     let (layer, mut svc) = tripped(builder).await;
     run_many(&mut svc, OK, 2).await; // even a failing third probe would be 33 % < 50 %
     assert_eq!(layer.handle().state(), State::Closed);
@@ -783,7 +783,7 @@ async fn half_open_reopens_when_probes_reach_the_failure_threshold() {
     let (layer, mut svc) = tripped(
         CircuitBreakerLayer::builder()
             .half_open_calls(4)
-            .failure_rate_threshold(50.0),
+            .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     )
     .await;
     run_many(&mut svc, FAIL, 1).await;
@@ -1220,7 +1220,7 @@ async fn a_permit_is_timed_from_acquire_to_report() {
         CircuitBreakerLayer::builder()
             .count_window(1)
             .slow_call_duration(secs(1))
-            .slow_call_rate_threshold(100.0),
+            .slow_call_rate_threshold(seawall::Ratio::percent(100.0)),
     );
     let handle = layer.handle();
     let permit = handle.try_acquire().unwrap();
@@ -1236,19 +1236,19 @@ fn invalid_settings_are_reported_by_field_and_range() {
     let b = CircuitBreakerLayer::builder;
     let cases: Vec<(Builder, &str)> = vec![
         (
-            b().failure_rate_threshold(0.0),
+            b().failure_rate_threshold(seawall::Ratio::percent(0.0)),
             "circuit_breaker.failure_rate_threshold: 0 is outside (0, 100]",
         ),
         (
-            b().failure_rate_threshold(100.5),
+            b().failure_rate_threshold(seawall::Ratio::percent(100.5)),
             "circuit_breaker.failure_rate_threshold: 100.5 is outside (0, 100]",
         ),
         (
-            b().failure_rate_threshold(f64::NAN),
+            b().failure_rate_threshold(seawall::Ratio::percent(f64::NAN)),
             "circuit_breaker.failure_rate_threshold: NaN is outside (0, 100]",
         ),
         (
-            b().slow_call_rate_threshold(-1.0),
+            b().slow_call_rate_threshold(seawall::Ratio::percent(-1.0)),
             "circuit_breaker.slow_call_rate_threshold: -1 is outside (0, 100]",
         ),
         (
@@ -1316,7 +1316,7 @@ async fn reconfigure_changes_thresholds_while_keeping_the_counted_calls() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
             .count_window(10)
-            .failure_rate_threshold(50.0),
+            .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     );
     run_many(&mut svc, OK, 7).await;
     run_many(&mut svc, FAIL, 3).await; // 30 %: below 50 %

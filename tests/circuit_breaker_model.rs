@@ -189,8 +189,8 @@ fn check(r: Rules, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .unwrap();
     rt.block_on(async {
         let builder = CircuitBreakerLayer::builder()
-            .failure_rate_threshold(r.threshold)
-            .slow_call_rate_threshold(r.slow_threshold)
+            .failure_rate_threshold(seawall::Ratio::percent(r.threshold))
+            .slow_call_rate_threshold(seawall::Ratio::percent(r.slow_threshold))
             .slow_call_duration(Duration::from_millis(r.slow_ms))
             .half_open_calls(r.probes as u32)
             .open_duration(Duration::from_millis(r.open_ms))

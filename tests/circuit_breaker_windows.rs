@@ -20,7 +20,7 @@ fn secs(s: u64) -> Duration {
 async fn assert_straggler_ignored(window: Builder) {
     let layer = window
         .minimum_calls(1)
-        .failure_rate_threshold(50.0)
+        .failure_rate_threshold(seawall::Ratio::percent(50.0))
         .open_duration(secs(1))
         .half_open_calls(1)
         .build()
@@ -57,7 +57,7 @@ async fn time_window_counts_calls_of_the_current_closed_period() {
     let builder = CircuitBreakerLayer::builder()
         .time_window(secs(60), 6)
         .minimum_calls(2)
-        .failure_rate_threshold(50.0)
+        .failure_rate_threshold(seawall::Ratio::percent(50.0))
         .open_duration(secs(1))
         .half_open_calls(1);
     let layer = builder.build().expect("valid config");

@@ -418,7 +418,7 @@ async fn a_spent_budget_returns_the_last_error_at_once() {
     let inner = Scripted::new(always_fails);
     // A reserve of 1 retry/s over 1 s, no share of requests: one retry in all.
     let layer = plain(3, MS)
-        .budget(Duration::from_secs(1), 1, 0.0)
+        .budget(Duration::from_secs(1), 1, seawall::Ratio::percent(0.0))
         .build()
         .unwrap();
     let mut service = layer.layer(inner.clone());
@@ -439,7 +439,7 @@ async fn the_budget_is_shared_by_every_service_and_clone_of_a_layer() {
         }
     });
     let layer = plain(2, MS)
-        .budget(Duration::from_secs(10), 0, 50.0)
+        .budget(Duration::from_secs(10), 0, seawall::Ratio::percent(50.0))
         .build()
         .unwrap();
     let a = layer.layer(inner.clone());
@@ -461,7 +461,7 @@ async fn concurrent_callers_never_retry_more_than_the_budget() {
     let layer = RetryLayer::builder()
         .max_attempts(3)
         .constant(Duration::ZERO)
-        .budget(Duration::from_secs(60), 0, 10.0)
+        .budget(Duration::from_secs(60), 0, seawall::Ratio::percent(10.0))
         .build()
         .unwrap();
     let service = layer.layer(inner.clone());
@@ -552,7 +552,7 @@ async fn errors_without_rejections_work_with_no_hint() {
 async fn dropping_a_sleeping_call_gives_its_retry_back_to_the_budget() {
     let inner = Scripted::new(always_fails);
     let layer = plain(2, Duration::from_secs(1))
-        .budget(Duration::from_secs(1), 1, 0.0)
+        .budget(Duration::from_secs(1), 1, seawall::Ratio::percent(0.0))
         .build()
         .unwrap();
     let service = layer.layer(inner.clone());
@@ -601,13 +601,13 @@ fn out_of_range_settings_are_named_in_the_error() {
         ),
         (
             RetryLayer::builder()
-                .budget(Duration::from_secs(10), 10, 1000.5)
+                .budget(Duration::from_secs(10), 10, seawall::Ratio::percent(1000.5))
                 .build(),
             "retry.budget.percent",
         ),
         (
             RetryLayer::builder()
-                .budget(Duration::ZERO, 10, 20.0)
+                .budget(Duration::ZERO, 10, seawall::Ratio::percent(20.0))
                 .build(),
             "retry.budget.ttl",
         ),
@@ -720,7 +720,7 @@ proptest! {
             let layer = RetryLayer::builder()
                 .max_attempts(max_attempts)
                 .constant(Duration::ZERO)
-                .budget(Duration::from_secs(ttl_secs), min_per_sec, percent)
+                .budget(Duration::from_secs(ttl_secs), min_per_sec, seawall::Ratio::percent(percent))
                 .build()
                 .unwrap();
             // Request i fails its first `failures[i]` attempts.

@@ -61,7 +61,7 @@ async fn the_rejection_probability_follows_the_formula_as_history_grows() {
     let (handle, mut svc) = throttle(
         ThrottleLayer::builder()
             .k(1.5)
-            .max_reject_probability(0.8)
+            .max_reject_probability(seawall::Ratio::fraction(0.8))
             .seed(3),
     );
     for i in 0..500_u32 {
@@ -78,7 +78,7 @@ async fn calls_are_rejected_about_as_often_as_the_probability_says() {
     // A failing backend and a cap of 0.5: from the second call on, p is exactly 0.5.
     let (handle, mut svc) = throttle(
         ThrottleLayer::builder()
-            .max_reject_probability(0.5)
+            .max_reject_probability(seawall::Ratio::fraction(0.5))
             .seed(42),
     );
     let _ = call(&mut svc, FAIL).await;
@@ -95,7 +95,11 @@ async fn calls_are_rejected_about_as_often_as_the_probability_says() {
 
 #[tokio::test(start_paused = true)]
 async fn the_cap_bounds_the_rejection_probability() {
-    let (handle, mut svc) = throttle(ThrottleLayer::builder().max_reject_probability(0.3).seed(9));
+    let (handle, mut svc) = throttle(
+        ThrottleLayer::builder()
+            .max_reject_probability(seawall::Ratio::fraction(0.3))
+            .seed(9),
+    );
     for _ in 0..200 {
         let _ = call(&mut svc, FAIL).await;
     }
@@ -183,7 +187,7 @@ async fn every_service_and_clone_of_a_layer_shares_one_history() {
 #[test]
 fn build_names_the_setting_that_is_out_of_range() {
     let err = ThrottleLayer::builder()
-        .max_reject_probability(0.0)
+        .max_reject_probability(seawall::Ratio::fraction(0.0))
         .build()
         .unwrap_err();
     assert_eq!(

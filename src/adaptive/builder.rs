@@ -206,7 +206,10 @@ fn check_smoothing(field: &str, smoothing: f64) -> Result<(), ConfigError> {
     }
 }
 
-/// An adaptive limiter's settings as data, for configuration files (feature `serde`).
+/// An adaptive limiter's settings as a configuration file gives them (feature `serde`):
+/// each field left out keeps the value of the builder the file is applied to. An
+/// `algorithm` table replaces the algorithm; its own missing fields take that
+/// algorithm's defaults. Unknown fields are errors.
 ///
 /// ```
 /// use seawall::adaptive::{AdaptiveConfig, Builder};
@@ -220,39 +223,27 @@ fn check_smoothing(field: &str, smoothing: f64) -> Result<(), ConfigError> {
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[cfg(feature = "serde")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AdaptiveConfig {
     /// Name in events and metrics.
-    pub name: String,
+    pub name: Option<String>,
     /// How the limit moves.
-    pub algorithm: Algorithm,
+    pub algorithm: Option<Algorithm>,
     /// The limit at start.
-    pub initial_limit: u32,
+    pub initial_limit: Option<u32>,
     /// The lowest limit.
-    pub min_limit: u32,
+    pub min_limit: Option<u32>,
     /// The highest limit.
-    pub max_limit: u32,
-}
-
-#[cfg(feature = "serde")]
-impl Default for AdaptiveConfig {
-    fn default() -> Self {
-        let b = Builder::new(Algorithm::Aimd(super::Aimd::default()));
-        AdaptiveConfig {
-            name: b.name,
-            algorithm: b.algorithm,
-            initial_limit: b.initial,
-            min_limit: b.min,
-            max_limit: b.max,
-        }
-    }
+    pub max_limit: Option<u32>,
 }
 
 #[cfg(feature = "serde")]
 impl Builder {
-    /// A builder with the settings of `config`; `build()` validates them.
+    /// A builder with the defaults of [`AdaptiveLimitLayer::builder`] and the settings
+    /// of `config`, [`Aimd`](super::Aimd) when it names no algorithm; `build()`
+    /// validates them.
     ///
     /// ```
     /// use seawall::adaptive::{AdaptiveConfig, Builder};
@@ -261,13 +252,35 @@ impl Builder {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn from_config(config: &AdaptiveConfig) -> Self {
-        Builder {
-            name: config.name.clone(),
-            algorithm: config.algorithm,
-            initial: config.initial_limit,
-            min: config.min_limit,
-            max: config.max_limit,
-            classifier: ErrorsAreFailures,
-        }
+        let algorithm = config
+            .algorithm
+            .unwrap_or(Algorithm::Aimd(super::Aimd::default()));
+        Builder::new(algorithm).with_config(config)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<C> Builder<C> {
+    /// Applies the settings `config` gives; those it leaves out keep this builder's
+    /// values.
+    ///
+    /// ```
+    /// use seawall::adaptive::{AdaptiveConfig, AdaptiveLimitLayer, Vegas};
+    /// let config: AdaptiveConfig = toml::from_str("max_limit = 50").unwrap();
+    /// let layer = AdaptiveLimitLayer::builder(Vegas::default())
+    ///     .initial_limit(30)
+    ///     .with_config(&config)
+    ///     .build()?;
+    /// assert_eq!(layer.handle().limit(), 30);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn with_config(mut self, config: &AdaptiveConfig) -> Self {
+        use crate::config::keep_unless_set as set;
+        set(&mut self.name, &config.name);
+        set(&mut self.algorithm, &config.algorithm);
+        set(&mut self.initial, &config.initial_limit);
+        set(&mut self.min, &config.min_limit);
+        set(&mut self.max, &config.max_limit);
+        self
     }
 }

@@ -178,8 +178,10 @@ pub(crate) fn check_max_concurrent(calls: u32) -> Result<(), ConfigError> {
     }
 }
 
-/// A bulkhead's settings as data, for configuration files (feature `serde`); missing
-/// fields keep their defaults, unknown fields are errors.
+/// A bulkhead's settings as a configuration file gives them (feature `serde`): each
+/// field left out keeps the value of the builder the file is applied to (the defaults
+/// of [`BulkheadLayer::builder`] with [`Builder::from_config`]). Unknown fields are
+/// errors.
 ///
 /// ```
 /// use seawall::bulkhead::{Builder, BulkheadConfig};
@@ -194,55 +196,56 @@ pub(crate) fn check_max_concurrent(calls: u32) -> Result<(), ConfigError> {
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[cfg(feature = "serde")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BulkheadConfig {
     /// Name in events and metrics.
-    pub name: String,
+    pub name: Option<String>,
     /// Calls allowed at once.
-    pub max_concurrent: u32,
+    pub max_concurrent: Option<u32>,
     /// How long a caller may wait for a permit (0: fail fast rejects at once,
     /// backpressure waits without limit).
-    #[serde(with = "crate::config::human::serde")]
-    pub max_wait: Duration,
+    #[serde(with = "crate::config::human::option")]
+    pub max_wait: Option<Duration>,
     /// Callers allowed to wait at once.
-    pub max_queued: u32,
+    pub max_queued: Option<u32>,
     /// Fail fast or backpressure.
-    pub mode: Mode,
-}
-
-#[cfg(feature = "serde")]
-impl Default for BulkheadConfig {
-    fn default() -> Self {
-        let b = Builder::new();
-        BulkheadConfig {
-            name: b.name,
-            max_concurrent: b.max_concurrent,
-            max_wait: b.max_wait,
-            max_queued: b.max_queued,
-            mode: b.mode,
-        }
-    }
+    pub mode: Option<Mode>,
 }
 
 #[cfg(feature = "serde")]
 impl Builder {
-    /// A builder with the settings of `config`; `build()` validates them.
+    /// A builder with the defaults of [`BulkheadLayer::builder`] and the settings of
+    /// `config`; `build()` validates them.
     ///
     /// ```
     /// use seawall::bulkhead::{Builder, BulkheadConfig};
     /// let layer = Builder::from_config(&BulkheadConfig::default()).build()?;
-    /// # let _ = layer;
+    /// assert_eq!(layer.handle().max_concurrent(), 25);
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn from_config(config: &BulkheadConfig) -> Self {
-        Builder {
-            name: config.name.clone(),
-            max_concurrent: config.max_concurrent,
-            max_wait: config.max_wait,
-            max_queued: config.max_queued,
-            mode: config.mode,
-        }
+        Builder::new().with_config(config)
+    }
+
+    /// Applies the settings `config` gives; those it leaves out keep this builder's
+    /// values.
+    ///
+    /// ```
+    /// use seawall::bulkhead::{BulkheadConfig, BulkheadLayer};
+    /// let config: BulkheadConfig = toml::from_str("max_queued = 5").unwrap();
+    /// let layer = BulkheadLayer::builder().max_concurrent(4).with_config(&config).build()?;
+    /// assert_eq!(layer.handle().max_concurrent(), 4);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn with_config(mut self, config: &BulkheadConfig) -> Self {
+        use crate::config::keep_unless_set as set;
+        set(&mut self.name, &config.name);
+        set(&mut self.max_concurrent, &config.max_concurrent);
+        set(&mut self.max_wait, &config.max_wait);
+        set(&mut self.max_queued, &config.max_queued);
+        set(&mut self.mode, &config.mode);
+        self
     }
 }

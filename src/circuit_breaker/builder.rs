@@ -8,7 +8,7 @@ use super::events::{Listener, StateChange};
 use super::layer::CircuitBreakerLayer;
 use super::state::Engine;
 use crate::classify::ErrorsAreFailures;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Ratio};
 
 /// Settings for a [`CircuitBreakerLayer`]; every one has a default.
 ///
@@ -19,16 +19,16 @@ use crate::config::ConfigError;
 /// [`slow_call_duration`](Self::slow_call_duration) is set.
 ///
 /// ```
-/// use seawall::circuit_breaker::CircuitBreakerLayer;
+/// use seawall::{circuit_breaker::CircuitBreakerLayer, Ratio};
 /// use std::time::Duration;
 ///
 /// let layer = CircuitBreakerLayer::builder()
 ///     .name("payments")
 ///     .time_window(Duration::from_secs(30), 10)
 ///     .minimum_calls(20)
-///     .failure_rate_threshold(25.0)
+///     .failure_rate_threshold(Ratio::percent(25.0))
 ///     .slow_call_duration(Duration::from_secs(2))
-///     .slow_call_rate_threshold(80.0)
+///     .slow_call_rate_threshold(Ratio::percent(80.0))
 ///     .open_duration(Duration::from_secs(5))
 ///     .open_backoff(2.0, Duration::from_secs(120))
 ///     .open_jitter(0.1)
@@ -50,7 +50,8 @@ impl Builder {
         Builder::from_config(CircuitBreakerConfig::default())
     }
 
-    /// Starts from a whole configuration, e.g. one read from a file.
+    /// Starts from a whole configuration, e.g. one a handle reported; for a file, see
+    /// [`with_config`](Self::with_config).
     ///
     /// ```
     /// use seawall::circuit_breaker::{Builder, CircuitBreakerConfig};
@@ -68,6 +69,22 @@ impl Builder {
 }
 
 impl<C> Builder<C> {
+    /// Applies the settings a file gives; those it leaves out keep this builder's
+    /// values (feature `serde`).
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{CircuitBreakerLayer, CircuitBreakerOverrides};
+    /// let file: CircuitBreakerOverrides = toml::from_str(r#"name = "db""#).unwrap();
+    /// let layer = CircuitBreakerLayer::builder().with_config(&file).build()?;
+    /// assert_eq!(layer.handle().name(), "db");
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn with_config(mut self, file: &super::CircuitBreakerOverrides) -> Self {
+        file.apply_to(&mut self.config);
+        self
+    }
+
     /// Names the breaker in events and metrics. Default: `"circuit_breaker"`.
     ///
     /// ```
@@ -130,29 +147,38 @@ impl<C> Builder<C> {
         self
     }
 
-    /// Opens when this percentage of counted calls failed. Allowed: `(0, 100]`.
-    /// Default: 50.
+    /// Opens when this share of counted calls failed. Allowed: `(0%, 100%]`, reported
+    /// in percent. Default: 50 %.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
-    /// let layer = CircuitBreakerLayer::builder().failure_rate_threshold(10.0).build().unwrap();
-    /// # let _ = layer;
+    /// use seawall::Ratio;
+    /// let layer = CircuitBreakerLayer::builder()
+    ///     .failure_rate_threshold(Ratio::percent(10.0))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(layer.handle().config().failure_rate_threshold, 10.0);
     /// ```
-    pub fn failure_rate_threshold(mut self, percent: f64) -> Self {
-        self.config.failure_rate_threshold = percent;
+    pub fn failure_rate_threshold(mut self, rate: Ratio) -> Self {
+        self.config.failure_rate_threshold = rate.as_percent();
         self
     }
 
-    /// Opens when this percentage of counted calls was slow. Allowed: `(0, 100]`.
-    /// Default: 100. Has effect once [`slow_call_duration`](Self::slow_call_duration) is set.
+    /// Opens when this share of counted calls was slow. Allowed: `(0%, 100%]`, reported
+    /// in percent. Default: 100 %. Has effect once
+    /// [`slow_call_duration`](Self::slow_call_duration) is set.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
-    /// let layer = CircuitBreakerLayer::builder().slow_call_rate_threshold(50.0).build().unwrap();
-    /// # let _ = layer;
+    /// use seawall::Ratio;
+    /// let layer = CircuitBreakerLayer::builder()
+    ///     .slow_call_rate_threshold(Ratio::fraction(0.5))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(layer.handle().config().slow_call_rate_threshold, 50.0);
     /// ```
-    pub fn slow_call_rate_threshold(mut self, percent: f64) -> Self {
-        self.config.slow_call_rate_threshold = percent;
+    pub fn slow_call_rate_threshold(mut self, rate: Ratio) -> Self {
+        self.config.slow_call_rate_threshold = rate.as_percent();
         self
     }
 

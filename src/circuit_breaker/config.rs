@@ -1,20 +1,23 @@
-//! A breaker's settings as plain data: what the builder fills in, what a configuration
-//! file deserializes into (feature `serde`), and what a handle can reload.
+//! A breaker's settings as plain data: what the builder fills in and a handle reports
+//! and reloads, and the part of them a configuration file sets (feature `serde`).
 
 use std::time::Duration;
 
 use super::settings::{OpenDuration, Settings};
 use super::window::{ConsecutiveWindow, CountWindow, TimeWindow, Window};
 use crate::config::ConfigError;
+#[cfg(feature = "serde")]
+use crate::config::Ratio;
 
 const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_DURATION_TEXT: &str = "(0s, 7 days]";
 
-/// All settings of a circuit breaker; see [`Builder`](super::Builder) for what each means
-/// and its default.
+/// All settings of a circuit breaker, as the builder holds them and the handle reports
+/// and reloads them; see [`Builder`](super::Builder) for what each means and its default.
 ///
-/// With the `serde` feature it deserializes from TOML, YAML or JSON, durations written
-/// as `"250ms"`, `"30s"`; missing fields keep their defaults, unknown fields are errors.
+/// With the `serde` feature it serializes (durations as `"250ms"`); a file is read
+/// into [`CircuitBreakerOverrides`], which sets only the fields the file names, so the
+/// written settings read back unchanged.
 ///
 /// ```
 /// use seawall::circuit_breaker::{Builder, CircuitBreakerConfig, WindowConfig};
@@ -29,17 +32,25 @@ const MAX_DURATION_TEXT: &str = "(0s, 7 days]";
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CircuitBreakerConfig {
     /// Name used in events and metrics.
     pub name: String,
     /// How a closed breaker judges health.
     pub window: WindowConfig,
-    /// Percent of failed calls that opens the breaker, in `(0, 100]`.
+    /// Percent of failed calls that opens the breaker, in `(0, 100]` (in files,
+    /// `"25%"`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::config::serialize_percent")
+    )]
     pub failure_rate_threshold: f64,
-    /// Percent of slow calls that opens the breaker, in `(0, 100]`.
+    /// Percent of slow calls that opens the breaker, in `(0, 100]` (in files, `"25%"`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::config::serialize_percent")
+    )]
     pub slow_call_rate_threshold: f64,
     /// Calls at least this long are slow; `None` turns slow-call detection off.
     #[cfg_attr(feature = "serde", serde(with = "crate::config::human::option"))]
@@ -140,6 +151,109 @@ impl Default for CircuitBreakerConfig {
             seed: None,
             open_timer: true,
         }
+    }
+}
+
+/// The breaker settings a configuration file gives (feature `serde`): each field left
+/// out keeps the value of the builder or configuration it is applied to, so the same
+/// table means the same change on a standalone breaker and inside a
+/// [pipeline](crate::pipeline). Unknown fields are errors. A `window` or `open_backoff`
+/// table replaces the whole window or backoff, and needs all of its fields.
+///
+/// ```
+/// use seawall::circuit_breaker::{CircuitBreakerLayer, CircuitBreakerOverrides};
+/// use std::time::Duration;
+///
+/// let file: CircuitBreakerOverrides = toml::from_str(r#"
+///     window = { count = 20 }
+///     open_duration = "5s"
+/// "#).unwrap();
+/// let builder = CircuitBreakerLayer::builder().half_open_calls(3).with_config(&file);
+/// assert_eq!(builder.config().open_duration, Duration::from_secs(5));
+/// assert_eq!(builder.config().half_open_calls, 3, "not in the file: kept");
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[cfg(feature = "serde")]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CircuitBreakerOverrides {
+    /// Name used in events and metrics.
+    pub name: Option<String>,
+    /// How a closed breaker judges health.
+    pub window: Option<WindowConfig>,
+    /// Share of failed calls that opens the breaker, in `(0%, 100%]`; `"25%"`.
+    pub failure_rate_threshold: Option<Ratio>,
+    /// Share of slow calls that opens the breaker, in `(0%, 100%]`; `"25%"`.
+    pub slow_call_rate_threshold: Option<Ratio>,
+    /// Calls at least this long are slow (turns slow-call detection on).
+    #[serde(with = "crate::config::human::option")]
+    pub slow_call_duration: Option<Duration>,
+    /// Calls counted before any rate is judged.
+    pub minimum_calls: Option<u32>,
+    /// How long the breaker stays open.
+    #[serde(with = "crate::config::human::option")]
+    pub open_duration: Option<Duration>,
+    /// Growth of the open duration on repeated trips.
+    pub open_backoff: Option<OpenBackoffConfig>,
+    /// Spread of open durations, a fraction in `[0, 1)`.
+    pub open_jitter: Option<f64>,
+    /// Probe calls allowed while half-open.
+    pub half_open_calls: Option<u32>,
+    /// How long after half-opening, with every probe slot taken, a call opens the
+    /// breaker again.
+    #[serde(with = "crate::config::human::option")]
+    pub max_wait_in_half_open: Option<Duration>,
+    /// Seed for the open-duration jitter.
+    pub seed: Option<u64>,
+    /// Whether opening sets a tokio timer for the end of the open period.
+    pub open_timer: Option<bool>,
+}
+
+#[cfg(feature = "serde")]
+impl CircuitBreakerOverrides {
+    /// Sets in `config` every field given here and keeps the others, e.g. to reload a
+    /// running breaker from a file that names only what changes.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{CircuitBreakerLayer, CircuitBreakerOverrides};
+    ///
+    /// let handle = CircuitBreakerLayer::builder().half_open_calls(3).build()?.handle();
+    /// let file: CircuitBreakerOverrides = toml::from_str(r#"failure_rate_threshold = "20%""#).unwrap();
+    /// let mut config = handle.config();
+    /// file.apply_to(&mut config);
+    /// handle.reconfigure(&config)?;
+    /// assert_eq!(handle.config().half_open_calls, 3);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn apply_to(&self, config: &mut CircuitBreakerConfig) {
+        use crate::config::keep_unless_set as set;
+        set(&mut config.name, &self.name);
+        set(&mut config.window, &self.window);
+        let percent = |rate: Option<Ratio>| rate.map(Ratio::as_percent);
+        set(
+            &mut config.failure_rate_threshold,
+            &percent(self.failure_rate_threshold),
+        );
+        set(
+            &mut config.slow_call_rate_threshold,
+            &percent(self.slow_call_rate_threshold),
+        );
+        set(
+            &mut config.slow_call_duration,
+            &self.slow_call_duration.map(Some),
+        );
+        set(&mut config.minimum_calls, &self.minimum_calls.map(Some));
+        set(&mut config.open_duration, &self.open_duration);
+        set(&mut config.open_backoff, &self.open_backoff.map(Some));
+        set(&mut config.open_jitter, &self.open_jitter);
+        set(&mut config.half_open_calls, &self.half_open_calls);
+        set(
+            &mut config.max_wait_in_half_open,
+            &self.max_wait_in_half_open,
+        );
+        set(&mut config.seed, &self.seed.map(Some));
+        set(&mut config.open_timer, &self.open_timer);
     }
 }
 

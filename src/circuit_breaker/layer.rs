@@ -45,7 +45,7 @@ impl CircuitBreakerLayer {
     /// let layer = CircuitBreakerLayer::builder()
     ///     .count_window(20)
     ///     .minimum_calls(10)
-    ///     .failure_rate_threshold(50.0)
+    ///     .failure_rate_threshold(seawall::Ratio::percent(50.0))
     ///     .open_duration(Duration::from_secs(5))
     ///     .build()?;
     /// # let _ = layer;

@@ -124,6 +124,8 @@ use std::task::{Context, Poll};
 use tower::Service;
 
 pub use builder::Builder;
+#[cfg(feature = "serde")]
+pub use config::CircuitBreakerOverrides;
 pub use config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
 pub use events::StateChange;
 pub use future::ResponseFuture;

@@ -6,7 +6,7 @@ use super::StandardPipeline;
 use crate::bulkhead::{self, BulkheadLayer};
 use crate::circuit_breaker::{self, CircuitBreakerLayer, WindowConfig};
 use crate::classify::ErrorsAreFailures;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Ratio};
 use crate::deadline::DeadlineLayer;
 use crate::retry::{self, CloneRequest, Jitter, RejectionHint, RetryLayer};
 use crate::timeout::AttemptTimeoutLayer;
@@ -14,7 +14,7 @@ use crate::timeout::AttemptTimeoutLayer;
 /// Configures a [`StandardPipeline`]; starts from Microsoft's standard handler defaults.
 ///
 /// ```
-/// use seawall::pipeline::StandardPipeline;
+/// use seawall::{pipeline::StandardPipeline, Ratio};
 /// use std::time::Duration;
 ///
 /// let pipeline = StandardPipeline::builder()
@@ -23,7 +23,7 @@ use crate::timeout::AttemptTimeoutLayer;
 ///     .total_timeout(Duration::from_secs(5))
 ///     .attempt_timeout(Duration::from_secs(1))
 ///     .retry(|r| r.max_attempts(2))
-///     .circuit_breaker(|b| b.failure_rate_threshold(25.0))
+///     .circuit_breaker(|b| b.failure_rate_threshold(Ratio::percent(25.0)))
 ///     .build()?;
 /// # let _ = pipeline;
 /// # Ok::<(), seawall::ConfigError>(())
@@ -52,7 +52,7 @@ impl Builder {
                 .exponential(Duration::from_secs(2), 2.0, Duration::from_secs(30))
                 .jitter(Jitter::DecorrelatedV2),
             breaker: CircuitBreakerLayer::builder()
-                .failure_rate_threshold(10.0)
+                .failure_rate_threshold(Ratio::percent(10.0))
                 .minimum_calls(100)
                 .time_window(Duration::from_secs(30), 10)
                 .open_duration(Duration::from_secs(5))
@@ -265,9 +265,10 @@ impl<C, H, R> Builder<C, H, R> {
     ///
     /// ```
     /// # use seawall::pipeline::StandardPipeline;
+    /// use seawall::Ratio;
     /// let err = StandardPipeline::builder()
     ///     .name("payments")
-    ///     .circuit_breaker(|b| b.failure_rate_threshold(140.0))
+    ///     .circuit_breaker(|b| b.failure_rate_threshold(Ratio::percent(140.0)))
     ///     .build()
     ///     .unwrap_err();
     /// assert_eq!(err.to_string(), "payments.circuit_breaker.failure_rate_threshold: 140 is outside (0, 100]");

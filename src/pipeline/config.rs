@@ -1,16 +1,20 @@
-//! The standard pipeline's settings as data, for configuration files (feature `serde`).
+//! The standard pipeline's settings as a file gives them (feature `serde`).
 
 use std::time::Duration;
 
 use super::builder::Builder;
-use crate::circuit_breaker::CircuitBreakerConfig;
-use crate::retry::{Jitter, RetryConfig};
+use crate::circuit_breaker::CircuitBreakerOverrides;
+use crate::retry::RetryConfig;
 
-/// Every setting of a [`StandardPipeline`](super::StandardPipeline) that a file can set;
-/// missing fields keep the standard defaults, unknown fields are errors.
+/// The settings of a [`StandardPipeline`](super::StandardPipeline) a file gives: each
+/// field left out, here or in the `retry` and `circuit_breaker` tables, keeps the value
+/// of the pipeline builder the file is applied to (the standard pipeline's with
+/// [`Builder::from_config`]), never a standalone layer's default. Unknown fields are
+/// errors.
 ///
 /// ```
 /// use seawall::pipeline::{Builder, PipelineConfig};
+/// use std::time::Duration;
 ///
 /// let config: PipelineConfig = toml::from_str(r#"
 ///     name = "payments"
@@ -21,62 +25,37 @@ use crate::retry::{Jitter, RetryConfig};
 ///     initial_backoff = "100ms"
 ///     jitter = "full"
 ///     [circuit_breaker]
-///     failure_rate_threshold = 25.0
+///     failure_rate_threshold = "25%"
 /// "#).unwrap();
 /// let pipeline = Builder::from_config(&config).build()?;
-/// assert_eq!(pipeline.circuit_breaker().config().failure_rate_threshold, 25.0);
+/// let breaker = pipeline.circuit_breaker().config();
+/// assert_eq!(breaker.failure_rate_threshold, 25.0);
+/// assert_eq!(breaker.open_duration, Duration::from_secs(5), "the pipeline's, kept");
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct PipelineConfig {
     /// Names every layer.
-    pub name: String,
+    pub name: Option<String>,
     /// Calls allowed at once (the bulkhead; no queue).
-    pub max_concurrent: u32,
+    pub max_concurrent: Option<u32>,
     /// Time for the whole call.
-    #[serde(with = "crate::config::human::serde")]
-    pub total_timeout: Duration,
+    #[serde(with = "crate::config::human::option")]
+    pub total_timeout: Option<Duration>,
     /// Time for each attempt.
-    #[serde(with = "crate::config::human::serde")]
-    pub attempt_timeout: Duration,
-    /// Retry settings. Unset: the standard pipeline's (4 attempts, exponential from
-    /// 2 s, decorrelated jitter). Set: they replace those, and fields missing from the
-    /// table take the retry layer's own defaults (see [`RetryConfig`]).
-    #[serde(default = "standard_retry")]
+    #[serde(with = "crate::config::human::option")]
+    pub attempt_timeout: Option<Duration>,
+    /// Changes to the pipeline's retry settings.
     pub retry: RetryConfig,
-    /// Circuit breaker settings. Unset: the standard pipeline's (10 %, 100 calls, 30 s,
-    /// 5 s). Set: they replace those, and fields missing from the table take the
-    /// breaker's own defaults (see [`CircuitBreakerConfig`]).
-    pub circuit_breaker: Option<CircuitBreakerConfig>,
-}
-
-fn standard_retry() -> RetryConfig {
-    RetryConfig {
-        max_attempts: 4,
-        initial_backoff: Duration::from_secs(2),
-        max_backoff: Duration::from_secs(30),
-        jitter: Jitter::DecorrelatedV2,
-        ..RetryConfig::default()
-    }
-}
-
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        PipelineConfig {
-            name: "standard".to_owned(),
-            max_concurrent: 1000,
-            total_timeout: Duration::from_secs(30),
-            attempt_timeout: Duration::from_secs(10),
-            retry: standard_retry(),
-            circuit_breaker: None,
-        }
-    }
+    /// Changes to the pipeline's circuit breaker settings.
+    pub circuit_breaker: CircuitBreakerOverrides,
 }
 
 impl Builder {
-    /// A builder with the settings of `config`; `build()` validates them.
+    /// A builder with the standard pipeline's settings and those of `config`;
+    /// `build()` validates them.
     ///
     /// ```
     /// use seawall::pipeline::{Builder, PipelineConfig};
@@ -85,16 +64,39 @@ impl Builder {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn from_config(config: &PipelineConfig) -> Self {
-        let retry = config.retry.clone();
-        let mut builder = Builder::new()
-            .name(config.name.clone())
-            .max_concurrent(config.max_concurrent)
-            .total_timeout(config.total_timeout)
-            .attempt_timeout(config.attempt_timeout)
-            .retry(|b| b.with_config(&retry));
-        if let Some(breaker) = &config.circuit_breaker {
-            builder = builder
-                .circuit_breaker(|_| crate::circuit_breaker::Builder::from_config(breaker.clone()));
+        Builder::new().with_config(config)
+    }
+}
+
+impl<C, H, R> Builder<C, H, R> {
+    /// Applies the settings `config` gives; those it leaves out keep this builder's
+    /// values.
+    ///
+    /// ```
+    /// use seawall::pipeline::{PipelineConfig, StandardPipeline};
+    /// let config: PipelineConfig = toml::from_str("[retry]\nmax_attempts = 2").unwrap();
+    /// let pipeline = StandardPipeline::builder()
+    ///     .max_concurrent(50)
+    ///     .with_config(&config)
+    ///     .build()?;
+    /// assert_eq!(pipeline.bulkhead().max_concurrent(), 50);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn with_config(self, config: &PipelineConfig) -> Self {
+        let mut builder = self
+            .retry(|r| r.with_config(&config.retry))
+            .circuit_breaker(|b| b.with_config(&config.circuit_breaker));
+        if let Some(name) = &config.name {
+            builder = builder.name(name.clone());
+        }
+        if let Some(calls) = config.max_concurrent {
+            builder = builder.max_concurrent(calls);
+        }
+        if let Some(timeout) = config.total_timeout {
+            builder = builder.total_timeout(timeout);
+        }
+        if let Some(timeout) = config.attempt_timeout {
+            builder = builder.attempt_timeout(timeout);
         }
         builder
     }

@@ -7,7 +7,7 @@ use super::backoff::{Backoff, Delays, Jitter, Shape};
 use super::settings::{BudgetKind, Settings};
 use super::{CloneRequest, RejectionHint, RetryLayer};
 use crate::classify::ErrorsAreFailures;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Ratio};
 
 /// Settings for a [`RetryLayer`]; every one has a default.
 ///
@@ -17,7 +17,7 @@ use crate::config::ConfigError;
 /// budget (20 % of the requests of the last 10 s, plus 10 retries a second).
 ///
 /// ```
-/// use seawall::retry::{Jitter, RetryLayer};
+/// use seawall::{retry::{Jitter, RetryLayer}, Ratio};
 /// use std::time::Duration;
 ///
 /// let layer = RetryLayer::builder()
@@ -26,7 +26,7 @@ use crate::config::ConfigError;
 ///     .exponential(Duration::from_millis(50), 2.0, Duration::from_secs(2))
 ///     .jitter(Jitter::Proportional(0.2))
 ///     .max_hint(Duration::from_secs(3))
-///     .budget(Duration::from_secs(10), 5, 10.0)
+///     .budget(Duration::from_secs(10), 5, Ratio::percent(10.0))
 ///     .seed(7)
 ///     .build()?;
 /// # let _ = layer;
@@ -183,6 +183,19 @@ impl<C, H, R> Builder<C, H, R> {
         self
     }
 
+    /// The exponential backoff's initial delay, multiplier and maximum: this builder's,
+    /// or the defaults' when it has another shape.
+    #[cfg(feature = "serde")]
+    pub(crate) fn exponential_parts(&self) -> (Duration, f64, Duration) {
+        match self.settings.shape {
+            Shape::Exponential {
+                initial,
+                multiplier,
+            } => (initial, multiplier, self.settings.max_delay),
+            _ => Builder::new().exponential_parts(),
+        }
+    }
+
     /// How delays are spread at random; see [`Jitter`]. Default: [`Jitter::Full`].
     ///
     /// ```
@@ -211,22 +224,27 @@ impl<C, H, R> Builder<C, H, R> {
         self
     }
 
-    /// Finagle's retry budget (the default): retries may add `percent` % to the
-    /// requests of the last `ttl`, plus `min_per_sec` retries a second that are always
-    /// there. Allowed: `ttl` in `[1s, 60s]`, `min_per_sec` in `0..=1000000`, `percent`
-    /// in `[0, 1000]` with 0.1 % resolution (rounded down). Default: 10 s, 10, 20 %.
+    /// Finagle's retry budget (the default): retries may add `share` of the requests
+    /// of the last `ttl`, plus `min_per_sec` retries a second that are always there.
+    /// Allowed: `ttl` in `[1s, 60s]`, `min_per_sec` in `0..=1000000`, `share` in
+    /// `[0%, 1000%]` with 0.1 % resolution (rounded down), reported in percent.
+    /// Default: 10 s, 10, 20 %.
     ///
     /// ```
     /// # use seawall::retry::RetryLayer;
     /// # use std::time::Duration;
-    /// let layer = RetryLayer::builder().budget(Duration::from_secs(10), 1, 5.0).build().unwrap();
+    /// use seawall::Ratio;
+    /// let layer = RetryLayer::builder()
+    ///     .budget(Duration::from_secs(10), 1, Ratio::percent(5.0))
+    ///     .build()
+    ///     .unwrap();
     /// # let _ = layer;
     /// ```
-    pub fn budget(mut self, ttl: Duration, min_per_sec: u32, percent: f64) -> Self {
+    pub fn budget(mut self, ttl: Duration, min_per_sec: u32, share: Ratio) -> Self {
         self.settings.budget = BudgetKind::Window {
             ttl,
             min_per_sec,
-            percent,
+            percent: share.as_percent(),
         };
         self
     }

@@ -4,10 +4,17 @@ use std::time::Duration;
 
 use super::backoff::Jitter;
 use super::builder::Builder;
+use crate::config::Ratio;
 
-/// A retry layer's settings as data: exponential backoff with a jitter, limits, and the
-/// budget. Missing fields keep their defaults (those of [`RetryLayer::builder`]), unknown
-/// fields are errors.
+/// A retry layer's settings as a configuration file gives them: each field left out
+/// keeps the value of the builder the file is applied to (the defaults of
+/// [`RetryLayer::builder`], or the standard pipeline's inside a
+/// [`PipelineConfig`](crate::pipeline::PipelineConfig)). Unknown fields are errors.
+///
+/// `initial_backoff`, `multiplier` and `max_backoff` describe an exponential backoff:
+/// setting any of them makes the backoff exponential, with the parts left out taken
+/// from the builder's exponential backoff (or the defaults, if it had another shape).
+/// A `budget` table replaces the whole budget and needs all of its fields.
 ///
 /// [`RetryLayer::builder`]: super::RetryLayer::builder
 ///
@@ -20,39 +27,39 @@ use super::builder::Builder;
 ///     initial_backoff = "50ms"
 ///     max_backoff = "2s"
 ///     jitter = "decorrelated_v2"
-///     budget = { window = { ttl = "10s", min_per_sec = 10, percent = 20.0 } }
+///     budget = { window = { ttl = "10s", min_per_sec = 10, percent = "20%" } }
 /// "#).unwrap();
 /// let layer = RetryLayer::builder().with_config(&config).build()?;
 /// # let _ = layer;
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RetryConfig {
     /// Name in events and metrics.
-    pub name: String,
+    pub name: Option<String>,
     /// Attempts in all, the first included.
-    pub max_attempts: u32,
+    pub max_attempts: Option<u32>,
     /// The first backoff.
-    #[serde(with = "crate::config::human::serde")]
-    pub initial_backoff: Duration,
+    #[serde(with = "crate::config::human::option")]
+    pub initial_backoff: Option<Duration>,
     /// Growth per retry.
-    pub multiplier: f64,
+    pub multiplier: Option<f64>,
     /// The longest backoff.
-    #[serde(with = "crate::config::human::serde")]
-    pub max_backoff: Duration,
+    #[serde(with = "crate::config::human::option")]
+    pub max_backoff: Option<Duration>,
     /// How delays are spread.
-    pub jitter: Jitter,
-    /// A limit on the whole call, attempts and sleeps; none by default.
+    pub jitter: Option<Jitter>,
+    /// A limit on the whole call, attempts and sleeps.
     #[serde(with = "crate::config::human::option")]
     pub max_elapsed: Option<Duration>,
     /// The longest server hint honoured.
-    #[serde(with = "crate::config::human::serde")]
-    pub max_hint: Duration,
+    #[serde(with = "crate::config::human::option")]
+    pub max_hint: Option<Duration>,
     /// What keeps retries from adding load.
-    pub budget: BudgetConfig,
-    /// Seed for the jitter; random when unset.
+    pub budget: Option<BudgetConfig>,
+    /// Seed for the jitter.
     pub seed: Option<u64>,
 }
 
@@ -62,7 +69,7 @@ pub struct RetryConfig {
 /// use seawall::retry::{BudgetConfig, RetryConfig};
 ///
 /// let config: RetryConfig = toml::from_str(r#"budget = "none""#).unwrap();
-/// assert_eq!(config.budget, BudgetConfig::None);
+/// assert_eq!(config.budget, Some(BudgetConfig::None));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -76,8 +83,8 @@ pub enum BudgetConfig {
         ttl: Duration,
         /// Retries always allowed per second.
         min_per_sec: u32,
-        /// Retries allowed as a percentage of requests.
-        percent: f64,
+        /// Retries allowed as a share of requests, `"20%"`.
+        percent: Ratio,
     },
     /// gRPC-style throttling.
     Throttle {
@@ -90,64 +97,60 @@ pub enum BudgetConfig {
     None,
 }
 
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            name: "retry".to_owned(),
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(100),
-            multiplier: 2.0,
-            max_backoff: Duration::from_secs(10),
-            jitter: Jitter::Full,
-            max_elapsed: None,
-            max_hint: Duration::from_secs(10),
-            budget: BudgetConfig::Window {
-                ttl: Duration::from_secs(10),
-                min_per_sec: 10,
-                percent: 20.0,
-            },
-            seed: None,
-        }
-    }
-}
-
 impl<C, H, R> Builder<C, H, R> {
-    /// Applies every setting of `config`; `build()` validates them.
+    /// Applies the settings `config` gives; those it leaves out keep this builder's
+    /// values; `build()` validates them.
     ///
     /// ```
     /// use seawall::retry::{RetryConfig, RetryLayer};
-    /// let layer = RetryLayer::builder().with_config(&RetryConfig::default()).build()?;
+    /// let config: RetryConfig = toml::from_str("max_attempts = 5").unwrap();
+    /// let layer = RetryLayer::builder().no_budget().with_config(&config).build()?;
     /// # let _ = layer;
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn with_config(self, config: &RetryConfig) -> Self {
-        let mut builder = self
-            .name(config.name.clone())
-            .max_attempts(config.max_attempts)
-            .exponential(
-                config.initial_backoff,
-                config.multiplier,
-                config.max_backoff,
-            )
-            .jitter(config.jitter)
-            .max_hint(config.max_hint);
+        let mut builder = self;
+        if let Some(name) = &config.name {
+            builder = builder.name(name.clone());
+        }
+        if let Some(attempts) = config.max_attempts {
+            builder = builder.max_attempts(attempts);
+        }
+        if config.initial_backoff.is_some()
+            || config.multiplier.is_some()
+            || config.max_backoff.is_some()
+        {
+            let (initial, multiplier, max) = builder.exponential_parts();
+            builder = builder.exponential(
+                config.initial_backoff.unwrap_or(initial),
+                config.multiplier.unwrap_or(multiplier),
+                config.max_backoff.unwrap_or(max),
+            );
+        }
+        if let Some(jitter) = config.jitter {
+            builder = builder.jitter(jitter);
+        }
         if let Some(limit) = config.max_elapsed {
             builder = builder.max_elapsed(limit);
+        }
+        if let Some(limit) = config.max_hint {
+            builder = builder.max_hint(limit);
         }
         if let Some(seed) = config.seed {
             builder = builder.seed(seed);
         }
         match config.budget {
-            BudgetConfig::Window {
+            Some(BudgetConfig::Window {
                 ttl,
                 min_per_sec,
                 percent,
-            } => builder.budget(ttl, min_per_sec, percent),
-            BudgetConfig::Throttle {
+            }) => builder.budget(ttl, min_per_sec, percent),
+            Some(BudgetConfig::Throttle {
                 max_tokens,
                 token_ratio,
-            } => builder.throttle(max_tokens, token_ratio),
-            BudgetConfig::None => builder.no_budget(),
+            }) => builder.throttle(max_tokens, token_ratio),
+            Some(BudgetConfig::None) => builder.no_budget(),
+            None => builder,
         }
     }
 }

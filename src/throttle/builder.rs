@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::layer::ThrottleLayer;
 use super::state::{Settings, Throttler};
 use crate::classify::ErrorsAreFailures;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Ratio};
 
 /// Settings for a [`ThrottleLayer`]; every one has a default.
 ///
@@ -16,13 +16,13 @@ use crate::config::ConfigError;
 /// struggling backend and its recovery shows within one window.
 ///
 /// ```
-/// use seawall::throttle::ThrottleLayer;
+/// use seawall::{throttle::ThrottleLayer, Ratio};
 /// use std::time::Duration;
 ///
 /// let layer = ThrottleLayer::builder()
 ///     .k(1.5)
 ///     .window(Duration::from_secs(60), 6)
-///     .max_reject_probability(0.5)
+///     .max_reject_probability(Ratio::percent(50.0))
 ///     .seed(7)
 ///     .build()?;
 /// # let _ = layer;
@@ -96,16 +96,20 @@ impl<C> Builder<C> {
         self
     }
 
-    /// The highest probability with which a call is rejected. Allowed: `(0, 1]`.
-    /// Default: 0.9.
+    /// The highest probability with which a call is rejected. Allowed: `(0%, 100%]`,
+    /// reported as a fraction in `(0, 1]`. Default: 90 %.
     ///
     /// ```
     /// # use seawall::throttle::ThrottleLayer;
-    /// let layer = ThrottleLayer::builder().max_reject_probability(0.75).build().unwrap();
+    /// use seawall::Ratio;
+    /// let layer = ThrottleLayer::builder()
+    ///     .max_reject_probability(Ratio::fraction(0.75))
+    ///     .build()
+    ///     .unwrap();
     /// # let _ = layer;
     /// ```
-    pub fn max_reject_probability(mut self, p: f64) -> Self {
-        self.max_reject_probability = p;
+    pub fn max_reject_probability(mut self, p: Ratio) -> Self {
+        self.max_reject_probability = p.as_fraction();
         self
     }
 
@@ -203,7 +207,10 @@ impl<C> Builder<C> {
     }
 }
 
-/// A throttle's settings as data, for configuration files (feature `serde`).
+/// A throttle's settings as a configuration file gives them (feature `serde`): each
+/// field left out keeps the value of the builder the file is applied to (the defaults
+/// of [`ThrottleLayer::builder`] with [`Builder::from_config`]). Unknown fields are
+/// errors.
 ///
 /// ```
 /// use seawall::throttle::{Builder, ThrottleConfig};
@@ -217,43 +224,29 @@ impl<C> Builder<C> {
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[cfg(feature = "serde")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ThrottleConfig {
     /// Name in events and metrics.
-    pub name: String,
+    pub name: Option<String>,
     /// How many requests per accepted one are tolerated before rejecting locally.
-    pub k: f64,
+    pub k: Option<f64>,
     /// How far back requests and accepts count.
-    #[serde(with = "crate::config::human::serde")]
-    pub window: Duration,
+    #[serde(with = "crate::config::human::option")]
+    pub window: Option<Duration>,
     /// Buckets of the window.
-    pub buckets: u32,
-    /// The highest rejection probability.
-    pub max_reject_probability: f64,
-    /// Seed of the random draw; random when unset.
+    pub buckets: Option<u32>,
+    /// The highest rejection probability, `"90%"`.
+    pub max_reject_probability: Option<Ratio>,
+    /// Seed of the random draw.
     pub seed: Option<u64>,
 }
 
 #[cfg(feature = "serde")]
-impl Default for ThrottleConfig {
-    fn default() -> Self {
-        let b = Builder::new();
-        ThrottleConfig {
-            name: b.name,
-            k: b.k,
-            window: b.window,
-            buckets: b.buckets,
-            max_reject_probability: b.max_reject_probability,
-            seed: b.seed,
-        }
-    }
-}
-
-#[cfg(feature = "serde")]
 impl Builder {
-    /// A builder with the settings of `config`; `build()` validates them.
+    /// A builder with the defaults of [`ThrottleLayer::builder`] and the settings of
+    /// `config`; `build()` validates them.
     ///
     /// ```
     /// use seawall::throttle::{Builder, ThrottleConfig};
@@ -262,14 +255,31 @@ impl Builder {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn from_config(config: &ThrottleConfig) -> Self {
-        Builder {
-            name: config.name.clone(),
-            k: config.k,
-            window: config.window,
-            buckets: config.buckets,
-            max_reject_probability: config.max_reject_probability,
-            seed: config.seed,
-            classifier: ErrorsAreFailures,
-        }
+        Builder::new().with_config(config)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<C> Builder<C> {
+    /// Applies the settings `config` gives; those it leaves out keep this builder's
+    /// values.
+    ///
+    /// ```
+    /// use seawall::throttle::{ThrottleConfig, ThrottleLayer};
+    /// let config: ThrottleConfig = toml::from_str("k = 1.5").unwrap();
+    /// let layer = ThrottleLayer::builder().seed(7).with_config(&config).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn with_config(mut self, config: &ThrottleConfig) -> Self {
+        use crate::config::keep_unless_set as set;
+        set(&mut self.name, &config.name);
+        set(&mut self.k, &config.k);
+        set(&mut self.window, &config.window);
+        set(&mut self.buckets, &config.buckets);
+        let fraction = config.max_reject_probability.map(Ratio::as_fraction);
+        set(&mut self.max_reject_probability, &fraction);
+        set(&mut self.seed, &config.seed.map(Some));
+        self
     }
 }
