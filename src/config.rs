@@ -236,15 +236,6 @@ impl<'de> serde::Deserialize<'de> for Ratio {
     }
 }
 
-/// Writes a setting kept in percent as a [`Ratio`], `"25%"`.
-#[cfg(feature = "serde")]
-pub(crate) fn serialize_percent<S: serde::Serializer>(
-    percent: &f64,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    serde::Serialize::serialize(&Ratio::percent(*percent), s)
-}
-
 /// Replaces `target` with the value a file gave, if it gave one: a setting left out of a
 /// file keeps the value of the builder the file is applied to.
 #[cfg(feature = "serde")]

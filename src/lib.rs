@@ -62,5 +62,20 @@ pub mod guide {}
 ///     match a { Algorithm::Aimd(_) => 0, Algorithm::Gradient2(_) => 1, Algorithm::Vegas(_) => 2 }
 /// }
 /// ```
+///
+/// ```compile_fail,E0004
+/// use seawall::circuit_breaker::WindowConfig;
+/// fn size(w: WindowConfig) -> u32 {
+///     match w {
+///         WindowConfig::Count(n) | WindowConfig::ConsecutiveFailures(n) => n,
+///         WindowConfig::Time { buckets, .. } => buckets,
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0639
+/// use seawall::circuit_breaker::OpenBackoffConfig;
+/// let b = OpenBackoffConfig { multiplier: 2.0, max: std::time::Duration::from_secs(60) };
+/// ```
 #[cfg(doctest)]
 pub struct NonExhaustiveChecks;

@@ -628,7 +628,8 @@ impl AsRejected for Box<dyn StdError + Send + Sync> {
 /// A service error or a seawall rejection, for services whose error type you do not own.
 ///
 /// Put `map_err(seawall::Error::Service)` under the seawall layers; the whole stack then
-/// returns `seawall::Error<E>`, and one `match` separates the two cases.
+/// returns `seawall::Error<E>`, and one `match` separates the two cases. It is exhaustive
+/// on purpose and will stay two cases: every other detail lives in [`Rejected`].
 ///
 /// ```
 /// use seawall::{Error, Reason, Rejected};

@@ -1322,7 +1322,7 @@ async fn reconfigure_changes_thresholds_while_keeping_the_counted_calls() {
     run_many(&mut svc, FAIL, 3).await; // 30 %: below 50 %
     assert_eq!(layer.handle().state(), State::Closed);
     let mut config = layer.handle().config();
-    config.failure_rate_threshold = 30.0;
+    config.failure_rate_threshold = seawall::Ratio::percent(30.0);
     layer.handle().reconfigure(&config).unwrap();
     assert_eq!(layer.handle().metrics().failures, 3, "the window is kept");
     run_many(&mut svc, FAIL, 1).await; // 40 % >= 30 %
@@ -1388,7 +1388,7 @@ fn reconfiguring_under_parallel_load_never_loses_a_call_or_panics() {
         let handle = layer.handle();
         for i in 0..2_000u32 {
             let mut config = handle.config();
-            config.failure_rate_threshold = f64::from(1 + i % 100);
+            config.failure_rate_threshold = seawall::Ratio::percent(f64::from(1 + i % 100));
             config.slow_call_duration = (i % 2 == 0).then(|| Duration::from_secs(1));
             handle.reconfigure(&config).unwrap();
             tokio::task::yield_now().await;

@@ -45,10 +45,7 @@ fn a_toml_file_configures_breakers_with_human_durations_and_defaults() {
     );
     assert_eq!(
         payments.open_backoff,
-        Some(OpenBackoffConfig {
-            multiplier: 2.0,
-            max: Duration::from_secs(60)
-        })
+        Some(OpenBackoffConfig::new(2.0, Duration::from_secs(60)))
     );
     assert_eq!(
         payments.half_open_calls, 10,
@@ -405,7 +402,7 @@ fn a_bare_number_for_a_rate_is_refused_with_the_accepted_form() {
         .unwrap();
     assert_eq!(
         pipeline.circuit_breaker().config().failure_rate_threshold,
-        0.5
+        seawall::Ratio::percent(0.5)
     );
 }
 
@@ -415,7 +412,10 @@ fn a_rate_means_the_same_whether_written_as_a_fraction_or_a_percentage() {
     let quarter = CircuitBreakerLayer::builder().failure_rate_threshold(Ratio::fraction(0.25));
     let file: CircuitBreakerOverrides =
         toml::from_str(r#"failure_rate_threshold = "25%""#).unwrap();
-    assert_eq!(quarter.config().failure_rate_threshold, 25.0);
+    assert_eq!(
+        quarter.config().failure_rate_threshold,
+        Ratio::percent(25.0)
+    );
     assert_eq!(
         CircuitBreakerLayer::builder().with_config(&file).config(),
         quarter.config()

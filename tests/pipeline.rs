@@ -43,7 +43,10 @@ fn the_defaults_are_microsofts_standard_handler() {
     let pipeline = StandardPipeline::builder().build().unwrap();
     assert_eq!(pipeline.bulkhead().max_concurrent(), 1000);
     let breaker = pipeline.circuit_breaker().config();
-    assert_eq!(breaker.failure_rate_threshold, 10.0);
+    assert_eq!(
+        breaker.failure_rate_threshold,
+        seawall::Ratio::percent(10.0)
+    );
     assert_eq!(breaker.minimum_calls, Some(100));
     assert_eq!(
         breaker.window,

@@ -147,8 +147,8 @@ impl<C> Builder<C> {
         self
     }
 
-    /// Opens when this share of counted calls failed. Allowed: `(0%, 100%]`, reported
-    /// in percent. Default: 50 %.
+    /// Opens when this share of counted calls failed. Allowed: `(0%, 100%]`.
+    /// Default: 50 %.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
@@ -157,15 +157,15 @@ impl<C> Builder<C> {
     ///     .failure_rate_threshold(Ratio::percent(10.0))
     ///     .build()
     ///     .unwrap();
-    /// assert_eq!(layer.handle().config().failure_rate_threshold, 10.0);
+    /// assert_eq!(layer.handle().config().failure_rate_threshold, Ratio::fraction(0.1));
     /// ```
     pub fn failure_rate_threshold(mut self, rate: Ratio) -> Self {
-        self.config.failure_rate_threshold = rate.as_percent();
+        self.config.failure_rate_threshold = rate;
         self
     }
 
-    /// Opens when this share of counted calls was slow. Allowed: `(0%, 100%]`, reported
-    /// in percent. Default: 100 %. Has effect once
+    /// Opens when this share of counted calls was slow. Allowed: `(0%, 100%]`.
+    /// Default: 100 %. Has effect once
     /// [`slow_call_duration`](Self::slow_call_duration) is set.
     ///
     /// ```
@@ -175,10 +175,10 @@ impl<C> Builder<C> {
     ///     .slow_call_rate_threshold(Ratio::fraction(0.5))
     ///     .build()
     ///     .unwrap();
-    /// assert_eq!(layer.handle().config().slow_call_rate_threshold, 50.0);
+    /// assert_eq!(layer.handle().config().slow_call_rate_threshold, Ratio::percent(50.0));
     /// ```
     pub fn slow_call_rate_threshold(mut self, rate: Ratio) -> Self {
-        self.config.slow_call_rate_threshold = rate.as_percent();
+        self.config.slow_call_rate_threshold = rate;
         self
     }
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::settings::{OpenDuration, Settings};
 use super::window::{ConsecutiveWindow, CountWindow, TimeWindow, Window};
 use crate::config::ConfigError;
-#[cfg(feature = "serde")]
 use crate::config::Ratio;
 
 const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -39,19 +38,10 @@ pub struct CircuitBreakerConfig {
     pub name: String,
     /// How a closed breaker judges health.
     pub window: WindowConfig,
-    /// Percent of failed calls that opens the breaker, in `(0, 100]` (in files,
-    /// `"25%"`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(serialize_with = "crate::config::serialize_percent")
-    )]
-    pub failure_rate_threshold: f64,
-    /// Percent of slow calls that opens the breaker, in `(0, 100]` (in files, `"25%"`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(serialize_with = "crate::config::serialize_percent")
-    )]
-    pub slow_call_rate_threshold: f64,
+    /// Share of failed calls that opens the breaker, in `(0%, 100%]` (in files, `"25%"`).
+    pub failure_rate_threshold: Ratio,
+    /// Share of slow calls that opens the breaker, in `(0%, 100%]` (in files, `"25%"`).
+    pub slow_call_rate_threshold: Ratio,
     /// Calls at least this long are slow; `None` turns slow-call detection off.
     #[cfg_attr(feature = "serde", serde(with = "crate::config::human::option"))]
     pub slow_call_duration: Option<Duration>,
@@ -94,6 +84,7 @@ pub struct CircuitBreakerConfig {
     feature = "serde",
     serde(rename_all = "snake_case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum WindowConfig {
     /// The last N calls, exactly.
     Count(u32),
@@ -120,12 +111,13 @@ impl Default for WindowConfig {
 /// ```
 /// use seawall::circuit_breaker::OpenBackoffConfig;
 /// use std::time::Duration;
-/// let backoff = OpenBackoffConfig { multiplier: 2.0, max: Duration::from_secs(60) };
-/// # let _ = backoff;
+/// let backoff = OpenBackoffConfig::new(2.0, Duration::from_secs(60));
+/// assert_eq!(backoff.multiplier, 2.0);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[non_exhaustive]
 pub struct OpenBackoffConfig {
     /// Factor applied per trip, in `[1, 100]`.
     pub multiplier: f64,
@@ -134,13 +126,27 @@ pub struct OpenBackoffConfig {
     pub max: Duration,
 }
 
+impl OpenBackoffConfig {
+    /// Open durations grow by `multiplier` per trip, up to `max`; checked when built.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::OpenBackoffConfig;
+    /// use std::time::Duration;
+    /// let backoff = OpenBackoffConfig::new(1.5, Duration::from_secs(30));
+    /// assert_eq!(backoff.max, Duration::from_secs(30));
+    /// ```
+    pub const fn new(multiplier: f64, max: Duration) -> Self {
+        OpenBackoffConfig { multiplier, max }
+    }
+}
+
 impl Default for CircuitBreakerConfig {
     fn default() -> Self {
         CircuitBreakerConfig {
             name: "circuit_breaker".to_owned(),
             window: WindowConfig::default(),
-            failure_rate_threshold: 50.0,
-            slow_call_rate_threshold: 100.0,
+            failure_rate_threshold: Ratio::percent(50.0),
+            slow_call_rate_threshold: Ratio::percent(100.0),
             slow_call_duration: None,
             minimum_calls: None,
             open_duration: Duration::from_secs(60),
@@ -230,14 +236,13 @@ impl CircuitBreakerOverrides {
         use crate::config::keep_unless_set as set;
         set(&mut config.name, &self.name);
         set(&mut config.window, &self.window);
-        let percent = |rate: Option<Ratio>| rate.map(Ratio::as_percent);
         set(
             &mut config.failure_rate_threshold,
-            &percent(self.failure_rate_threshold),
+            &self.failure_rate_threshold,
         );
         set(
             &mut config.slow_call_rate_threshold,
-            &percent(self.slow_call_rate_threshold),
+            &self.slow_call_rate_threshold,
         );
         set(
             &mut config.slow_call_duration,
@@ -278,8 +283,10 @@ impl Shape {
 impl CircuitBreakerConfig {
     /// Checks every setting, field names relative to the breaker.
     pub(crate) fn validate(&self) -> Result<(Settings, Shape), ConfigError> {
-        percent_in_range("failure_rate_threshold", self.failure_rate_threshold)?;
-        percent_in_range("slow_call_rate_threshold", self.slow_call_rate_threshold)?;
+        let failure_rate_threshold = self.failure_rate_threshold.as_percent();
+        let slow_call_rate_threshold = self.slow_call_rate_threshold.as_percent();
+        percent_in_range("failure_rate_threshold", failure_rate_threshold)?;
+        percent_in_range("slow_call_rate_threshold", slow_call_rate_threshold)?;
         if let Some(slow) = self.slow_call_duration {
             duration_in_range("slow_call_duration", slow)?;
         }
@@ -309,8 +316,8 @@ impl CircuitBreakerConfig {
         }
         let (shape, consecutive, minimum_calls) = self.validate_window()?;
         let settings = Settings {
-            failure_rate_threshold: self.failure_rate_threshold,
-            slow_call_rate_threshold: self.slow_call_rate_threshold,
+            failure_rate_threshold,
+            slow_call_rate_threshold,
             slow_call_duration: self.slow_call_duration,
             minimum_calls: u64::from(minimum_calls),
             consecutive_failures: consecutive,

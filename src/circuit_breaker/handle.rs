@@ -9,7 +9,7 @@ use super::events;
 use super::permit::CallPermit;
 use super::state::Engine;
 use super::word::State;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Ratio};
 use crate::rejection::Rejected;
 
 /// Reads and steers one breaker; clone it freely (it is an `Arc`).
@@ -177,16 +177,17 @@ impl CircuitBreakerHandle {
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// use seawall::Ratio;
     /// let handle = CircuitBreakerLayer::builder().build().unwrap().handle();
     /// let mut config = handle.config();
-    /// config.failure_rate_threshold = 25.0;
+    /// config.failure_rate_threshold = Ratio::percent(25.0);
     /// handle.reconfigure(&config).unwrap();
-    /// assert_eq!(handle.config().failure_rate_threshold, 25.0);
+    /// assert_eq!(handle.config().failure_rate_threshold, Ratio::fraction(0.25));
     ///
-    /// config.failure_rate_threshold = 140.0;
+    /// config.failure_rate_threshold = Ratio::percent(140.0);
     /// let err = handle.reconfigure(&config).unwrap_err();
     /// assert_eq!(err.to_string(), "circuit_breaker.failure_rate_threshold: 140 is outside (0, 100]");
-    /// assert_eq!(handle.config().failure_rate_threshold, 25.0);
+    /// assert_eq!(handle.config().failure_rate_threshold, Ratio::percent(25.0));
     /// ```
     pub fn reconfigure(&self, config: &CircuitBreakerConfig) -> Result<(), ConfigError> {
         let result = config.validate().and_then(|(settings, shape)| {
@@ -214,8 +215,8 @@ impl CircuitBreakerHandle {
         CircuitBreakerConfig {
             name: self.name().to_owned(),
             window: self.window_config(self.engine.shape()),
-            failure_rate_threshold: s.failure_rate_threshold,
-            slow_call_rate_threshold: s.slow_call_rate_threshold,
+            failure_rate_threshold: Ratio::percent(s.failure_rate_threshold),
+            slow_call_rate_threshold: Ratio::percent(s.slow_call_rate_threshold),
             slow_call_duration: s.slow_call_duration,
             minimum_calls: u32::try_from(s.minimum_calls).ok(),
             open_duration: s.open.base,

@@ -29,7 +29,7 @@ use crate::retry::RetryConfig;
 /// "#).unwrap();
 /// let pipeline = Builder::from_config(&config).build()?;
 /// let breaker = pipeline.circuit_breaker().config();
-/// assert_eq!(breaker.failure_rate_threshold, 25.0);
+/// assert_eq!(breaker.failure_rate_threshold, seawall::Ratio::percent(25.0));
 /// assert_eq!(breaker.open_duration, Duration::from_secs(5), "the pipeline's, kept");
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
