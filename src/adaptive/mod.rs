@@ -15,7 +15,7 @@
 //!   queue between 3 and 6 × log10(limit); failures shrink the limit too. The fastest
 //!   latency is measured afresh every 30 × limit calls.
 //!
-//! A call over the limit resolves at once to a [`Rejected`] with
+//! A call over the limit resolves at once to a [`Rejected`](crate::Rejected) with
 //! [`Reason::ConcurrencyLimited`](crate::Reason::ConcurrencyLimited), which reports the
 //! limit at that time. Failures are decided by the shared
 //! [classification](crate::classify); ignored outcomes and dropped futures give the

@@ -13,7 +13,7 @@
 //!
 //! so nothing is rejected while the backend accepts at least one call in K, and
 //! rejections grow as it accepts less. A rejected call resolves at once to a
-//! [`Rejected`] with [`Reason::Throttled`](crate::Reason::Throttled).
+//! [`Rejected`](crate::Rejected) with [`Reason::Throttled`](crate::Reason::Throttled).
 //!
 //! # Guarantees
 //!
