@@ -16,6 +16,8 @@ pub mod registry;
 pub mod rejection;
 pub mod retry;
 mod semaphore;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod telemetry;
 pub mod throttle;
 mod time;

@@ -1,0 +1,225 @@
+//! The simulated dependency: a `tower::Service` that answers as the scenario says.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, oneshot};
+use tokio::time::Instant;
+
+use super::luck::Luck;
+use super::scenario::{Behaviour, Scenario};
+use crate::rejection::{AsRejected, Rejected};
+
+/// One caller's call, as the dependency receives it: every attempt of call `n` (retries,
+/// hedges) carries the same number, so each attempt draws its own luck whatever stack
+/// sent it.
+///
+/// ```
+/// use seawall::sim::Request;
+/// let request = Request::new(7);
+/// assert_eq!(request.call(), 7);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Request {
+    call: u64,
+}
+
+impl Request {
+    /// The request of call number `call`.
+    ///
+    /// ```
+    /// # use seawall::sim::Request;
+    /// let r = Request::new(1);
+    /// # let _ = r;
+    /// ```
+    pub const fn new(call: u64) -> Self {
+        Request { call }
+    }
+
+    /// The call's number.
+    ///
+    /// ```
+    /// # use seawall::sim::Request;
+    /// assert_eq!(Request::new(3).call(), 3);
+    /// ```
+    pub const fn call(&self) -> u64 {
+        self.call
+    }
+}
+
+/// A successful answer: which attempt of which call it was.
+///
+/// ```
+/// use seawall::sim::Response;
+/// let r = Response { call: 1, attempt: 2 };
+/// assert_eq!(r.attempt, 2);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The call's number.
+    pub call: u64,
+    /// Which attempt of that call reached the dependency (1 for the first).
+    pub attempt: u32,
+}
+
+/// The dependency failed the call (as a 503 or a refused connection would).
+///
+/// ```
+/// use seawall::sim::DependencyError;
+/// assert_eq!(DependencyError.to_string(), "the dependency failed");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DependencyError;
+
+impl fmt::Display for DependencyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the dependency failed")
+    }
+}
+
+impl std::error::Error for DependencyError {}
+
+impl AsRejected for DependencyError {
+    fn as_rejected(&self) -> Option<&Rejected> {
+        None
+    }
+}
+
+/// What the dependency saw: when each attempt arrived and, with finite capacity, how long
+/// it waited for a worker.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    pub(crate) arrivals: Vec<Duration>,
+    /// (arrival, time waiting in line) for each attempt served by a worker.
+    pub(crate) waits: Vec<(Duration, Duration)>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    scenario: Scenario,
+    start: Instant,
+    seed: u64,
+    attempts: Mutex<HashMap<u64, u32>>,
+    seen: Arc<Mutex<Seen>>,
+    workers: Option<Arc<Semaphore>>,
+}
+
+/// The simulated dependency, handed to the function that builds the stack under test.
+/// It is a `tower::Service<Request>`; clones share it.
+///
+/// ```
+/// use seawall::sim::{Dependency, Request, Scenario, Simulation};
+/// use tower::ServiceExt;
+///
+/// // A stack is any service over the dependency; here the dependency alone.
+/// let report = Simulation::new(Scenario::hard_outage().rate(20.0))
+///     .run("bare", |dependency: Dependency| dependency);
+/// assert!(report.fault_success() < 0.01);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dependency {
+    shared: Arc<Shared>,
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<Response, DependencyError>> + Send>>;
+
+impl Dependency {
+    pub(crate) fn new(scenario: Scenario, seed: u64, seen: Arc<Mutex<Seen>>) -> Self {
+        let workers = scenario
+            .workers
+            .map(|n| Arc::new(Semaphore::new(n as usize)));
+        Dependency {
+            shared: Arc::new(Shared {
+                scenario,
+                start: Instant::now(),
+                seed,
+                attempts: Mutex::new(HashMap::new()),
+                seen,
+                workers,
+            }),
+        }
+    }
+
+    fn answer(&self, request: Request) -> Answer {
+        let shared = &self.shared;
+        let arrived = shared.start.elapsed();
+        let attempt = {
+            let mut attempts = lock(&shared.attempts);
+            let n = attempts.entry(request.call).or_insert(0);
+            *n += 1;
+            *n
+        };
+        lock(&shared.seen).arrivals.push(arrived);
+        let behaviour = shared.scenario.behaviour_at(arrived);
+        let luck = Luck::new(shared.seed, request.call, attempt);
+        let response = Response {
+            call: request.call,
+            attempt,
+        };
+        if behaviour.hang {
+            return Box::pin(std::future::pending());
+        }
+        let fails = luck.unit(0) < behaviour.error_rate;
+        let took = match (fails, behaviour.error_after) {
+            (true, Some(after)) => after,
+            _ => latency(&behaviour, &luck),
+        };
+        let outcome = if fails {
+            Err(DependencyError)
+        } else {
+            Ok(response)
+        };
+        match &shared.workers {
+            None => Box::pin(async move {
+                tokio::time::sleep(took).await;
+                outcome
+            }),
+            Some(workers) => {
+                // Served by a worker to the end even if the caller goes away.
+                let (tx, rx) = oneshot::channel();
+                let workers = workers.clone();
+                let seen = shared.seen.clone();
+                let start = shared.start;
+                tokio::spawn(async move {
+                    let Ok(_worker) = workers.acquire_owned().await else {
+                        return;
+                    };
+                    let waited = start.elapsed().saturating_sub(arrived);
+                    lock(&seen).waits.push((arrived, waited));
+                    tokio::time::sleep(took).await;
+                    let _ = tx.send(outcome);
+                });
+                Box::pin(async move { rx.await.unwrap_or(Err(DependencyError)) })
+            }
+        }
+    }
+}
+
+/// A log-normal latency around the behaviour's median.
+fn latency(behaviour: &Behaviour, luck: &Luck) -> Duration {
+    let factor = (behaviour.sigma * luck.normal(1)).exp();
+    Duration::from_secs_f64((behaviour.median.as_secs_f64() * factor).min(3600.0))
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl tower::Service<Request> for Dependency {
+    type Response = Response;
+    type Error = DependencyError;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), DependencyError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Answer {
+        self.answer(request)
+    }
+}
