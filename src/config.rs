@@ -236,6 +236,43 @@ impl<'de> serde::Deserialize<'de> for Ratio {
     }
 }
 
+/// A confidence in files: `"99.99%"`, or `"off"` to judge rates as observed.
+#[cfg(feature = "serde")]
+pub(crate) mod confidence {
+    use super::Ratio;
+
+    pub(crate) fn serialize<S: serde::Serializer>(
+        c: &Option<Ratio>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match c {
+            Some(ratio) => serde::Serialize::serialize(ratio, s),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    /// For a file's field (skipped when `None`).
+    pub(crate) fn serialize_override<S: serde::Serializer>(
+        c: &Option<Option<Ratio>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        serialize(&c.flatten(), s)
+    }
+
+    /// For a file's field: left out is `None`, `"off"` is `Some(None)`.
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<Ratio>>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        if text == "off" {
+            return Ok(Some(None));
+        }
+        text.parse()
+            .map(|r| Some(Some(r)))
+            .map_err(|e| serde::de::Error::custom(format!("{e}, or \"off\"")))
+    }
+}
+
 /// Replaces `target` with the value a file gave, if it gave one: a setting left out of a
 /// file keeps the value of the builder the file is applied to.
 #[cfg(feature = "serde")]

@@ -74,6 +74,7 @@ fn allocated_by(calls: u32, mut call: impl FnMut()) -> u64 {
 #[test]
 fn closed_calls_allocate_nothing() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(10)
         .build()
         .unwrap();
@@ -91,6 +92,7 @@ fn closed_calls_allocate_nothing() {
 #[test]
 fn rejected_calls_allocate_nothing() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(1)
         .build()
         .unwrap();

@@ -40,6 +40,7 @@ where
 async fn count_window_opens_when_failure_rate_reaches_threshold() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(4)
             .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     );
@@ -58,6 +59,7 @@ async fn count_window_opens_when_failure_rate_reaches_threshold() {
 async fn minimum_calls_governs_without_a_full_window() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(100)
             .minimum_calls(4),
     );
@@ -71,6 +73,7 @@ async fn minimum_calls_governs_without_a_full_window() {
 async fn count_window_of_ten_opens_within_five_failures_after_a_thousand_successes() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(10)
             .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     );
@@ -89,6 +92,7 @@ async fn count_window_of_ten_opens_within_five_failures_after_a_thousand_success
 async fn count_window_slides_old_failures_out() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(4)
             .failure_rate_threshold(seawall::Ratio::percent(75.0)),
     );
@@ -102,6 +106,7 @@ async fn count_window_slides_old_failures_out() {
 #[tokio::test(start_paused = true)]
 async fn ignored_calls_count_toward_no_rate() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(2)
         .classifier(|r: &Result<(), Err>| match r {
             Ok(()) => Outcome::Success,
@@ -118,6 +123,7 @@ async fn ignored_calls_count_toward_no_rate() {
 #[tokio::test(start_paused = true)]
 async fn responses_can_be_classified_as_failures() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(2)
         .classifier(|r: &Result<u16, Err>| match r {
             Ok(status) if *status >= 500 => Outcome::Failure,
@@ -140,6 +146,7 @@ async fn responses_can_be_classified_as_failures() {
 async fn time_window_opens_on_failures_within_the_window() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .time_window(secs(10), 10)
             .minimum_calls(4)
             .failure_rate_threshold(seawall::Ratio::percent(50.0)),
@@ -154,6 +161,7 @@ async fn time_window_opens_on_failures_within_the_window() {
 async fn time_window_forgets_calls_older_than_the_window() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .time_window(secs(10), 10)
             .minimum_calls(4)
             .failure_rate_threshold(seawall::Ratio::percent(50.0)),
@@ -170,7 +178,11 @@ async fn time_window_forgets_calls_older_than_the_window() {
 
 #[tokio::test(start_paused = true)]
 async fn consecutive_failures_open_the_breaker() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().consecutive_failures(3));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .consecutive_failures(3),
+    );
     run_many(&mut svc, FAIL, 2).await;
     run_many(&mut svc, OK, 1).await; // the run starts over
     run_many(&mut svc, FAIL, 2).await;
@@ -185,6 +197,7 @@ async fn consecutive_failures_open_the_breaker() {
 async fn slow_successful_calls_open_the_breaker_by_slow_call_rate() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(4)
             .slow_call_duration(Duration::from_millis(100))
             .slow_call_rate_threshold(seawall::Ratio::percent(50.0)),
@@ -199,6 +212,7 @@ async fn slow_successful_calls_open_the_breaker_by_slow_call_rate() {
 async fn calls_faster_than_the_slow_duration_are_not_slow() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(4)
             .slow_call_duration(Duration::from_millis(100))
             .slow_call_rate_threshold(seawall::Ratio::percent(50.0)),
@@ -214,6 +228,7 @@ async fn a_call_shorter_than_the_slow_duration_is_never_slow_whatever_its_start(
     // millisecond ticks but took less than the 100 ms limit. (A permit, because a
     // sleeping service would wake on a whole millisecond.)
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(1)
         .slow_call_duration(Duration::from_millis(100))
         .slow_call_rate_threshold(seawall::Ratio::percent(50.0))
@@ -233,6 +248,7 @@ async fn a_call_shorter_than_the_slow_duration_is_never_slow_whatever_its_start(
 async fn open_breaker_rejects_with_the_time_left_open() {
     let (_, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .open_duration(secs(30)),
     );
@@ -249,6 +265,7 @@ async fn open_breaker_rejects_with_the_time_left_open() {
 async fn an_open_period_lasts_at_least_its_configured_length_whatever_its_start() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .open_duration(Duration::from_millis(100)),
     );
@@ -274,6 +291,7 @@ async fn an_open_period_lasts_at_least_its_configured_length_whatever_its_start(
 async fn an_open_breakers_hint_is_the_time_left_when_it_is_read() {
     let (_, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .open_duration(secs(30)),
     );
@@ -291,6 +309,7 @@ async fn an_open_breakers_hint_is_the_time_left_when_it_is_read() {
 async fn an_open_period_ends_on_time_however_many_calls_were_refused() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .half_open_calls(1)
             .open_duration(secs(10)),
@@ -330,6 +349,7 @@ fn opened_in_a_runtime() -> (
 ) {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .half_open_calls(1)
             .open_duration(secs(10)),
@@ -381,6 +401,7 @@ fn a_breaker_whose_timer_cannot_fire_still_half_opens() {
 fn without_the_open_timer_a_breaker_trips_on_a_runtime_without_timers() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .half_open_calls(1)
             .open_duration(secs(10))
@@ -413,6 +434,7 @@ async fn open_breaker_never_calls_the_inner_service() {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = calls.clone();
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(1)
         .build()
         .unwrap();
@@ -438,6 +460,7 @@ fn gated() -> (
     Gate,
 ) {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(1)
         .half_open_calls(1)
         .open_duration(secs(10))
@@ -496,6 +519,7 @@ async fn a_refused_service_stays_ready_until_its_call() {
 #[tokio::test(start_paused = true)]
 async fn an_expired_half_open_breaker_fails_fast_in_front_of_an_unready_service() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(1)
         .half_open_calls(1)
         .open_duration(secs(10))
@@ -552,7 +576,10 @@ async fn a_breaker_that_would_admit_waits_for_its_inner_service() {
 #[tokio::test(start_paused = true)]
 async fn a_call_readied_by_a_refusal_never_reaches_the_unready_service() {
     let gate = Gate::new();
-    let layer = CircuitBreakerLayer::builder().build().unwrap();
+    let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
+        .build()
+        .unwrap();
     let mut svc = layer.layer(gate.clone());
     layer.handle().force_open();
     gate.set_ready(false);
@@ -573,6 +600,7 @@ async fn a_call_readied_by_a_refusal_never_reaches_the_unready_service() {
 async fn open_breaker_half_opens_after_the_open_duration() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .open_duration(secs(30))
             .half_open_calls(2),
@@ -592,6 +620,7 @@ async fn open_breaker_half_opens_after_the_open_duration() {
 async fn open_duration_grows_on_repeated_trips_and_resets_after_a_healthy_close() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .half_open_calls(1)
             .open_duration(secs(1))
@@ -618,6 +647,7 @@ async fn jittered_open_durations_stay_within_the_fraction_and_the_cap() {
     for seed in 0..200 {
         let (layer, mut svc) = breaker(
             CircuitBreakerLayer::builder()
+                .confidence(None)
                 .count_window(1)
                 .open_duration(secs(10))
                 .open_backoff(1.0, secs(11))
@@ -650,6 +680,7 @@ async fn jitter_at_the_cap_spreads_below_it() {
     for seed in 0..200 {
         let (layer, mut svc) = breaker(
             CircuitBreakerLayer::builder()
+                .confidence(None)
                 .count_window(1)
                 .open_duration(secs(10))
                 .open_jitter(0.2)
@@ -687,6 +718,7 @@ async fn tripped(
 async fn slow_probes_open_the_breaker_again() {
     let (layer, mut svc) = tripped(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .slow_call_duration(Duration::from_millis(100))
             .slow_call_rate_threshold(seawall::Ratio::percent(50.0))
             .failure_rate_threshold(seawall::Ratio::percent(100.0))
@@ -706,6 +738,7 @@ async fn slow_probes_open_the_breaker_again() {
 #[tokio::test(start_paused = true)]
 async fn an_ignored_probe_gives_its_slot_back() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(1)
         .open_duration(secs(10))
         .half_open_calls(1)
@@ -737,7 +770,12 @@ async fn an_ignored_probe_gives_its_slot_back() {
 
 #[tokio::test(start_paused = true)]
 async fn consecutive_trips_are_counted_until_a_healthy_close() {
-    let (layer, mut svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(1)).await;
+    let (layer, mut svc) = tripped(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .half_open_calls(1),
+    )
+    .await;
     assert_eq!(layer.handle().metrics().consecutive_trips, 1);
     let _ = call(&mut svc, FAIL).await;
     assert_eq!(
@@ -754,6 +792,7 @@ async fn consecutive_trips_are_counted_until_a_healthy_close() {
 #[tokio::test(start_paused = true)]
 async fn half_open_closes_after_successful_probes() {
     let builder = CircuitBreakerLayer::builder()
+        .confidence(None)
         .half_open_calls(3)
         .failure_rate_threshold(seawall::Ratio::percent(30.0));
     let (layer, mut svc) = tripped(builder).await;
@@ -771,6 +810,7 @@ async fn half_open_closes_after_successful_probes() {
 #[tokio::test(start_paused = true)]
 async fn half_open_decides_as_soon_as_the_outcome_is_certain() {
     let builder = CircuitBreakerLayer::builder()
+        .confidence(None)
         .half_open_calls(3)
         .failure_rate_threshold(seawall::Ratio::percent(50.0));
     let (layer, mut svc) = tripped(builder).await;
@@ -782,6 +822,7 @@ async fn half_open_decides_as_soon_as_the_outcome_is_certain() {
 async fn half_open_reopens_when_probes_reach_the_failure_threshold() {
     let (layer, mut svc) = tripped(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .half_open_calls(4)
             .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     )
@@ -795,7 +836,12 @@ async fn half_open_reopens_when_probes_reach_the_failure_threshold() {
 
 #[tokio::test(start_paused = true)]
 async fn half_open_admits_at_most_the_probe_limit_at_once() {
-    let (layer, svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(3)).await;
+    let (layer, svc) = tripped(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .half_open_calls(3),
+    )
+    .await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let mut svc = svc.clone();
@@ -828,6 +874,7 @@ fn half_open_admits_at_most_the_probe_limit_under_parallel_callers() {
         .unwrap();
     rt.block_on(async {
         let layer = CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .open_duration(Duration::from_millis(1))
             .half_open_calls(5)
@@ -907,7 +954,12 @@ fn half_open_admits_at_most_the_probe_limit_under_parallel_callers() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_probe_gives_its_slot_back() {
-    let (layer, mut svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(1)).await;
+    let (layer, mut svc) = tripped(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .half_open_calls(1),
+    )
+    .await;
     let hung = svc.ready().await.unwrap().call(slow(60_000, false));
     let result = call(&mut svc, OK).await;
     assert_eq!(
@@ -925,6 +977,7 @@ async fn a_dropped_probe_gives_its_slot_back() {
 async fn hung_probes_reopen_the_breaker_after_the_maximum_wait() {
     let (layer, mut svc) = tripped(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .half_open_calls(1)
             .max_wait_in_half_open(secs(5)),
     )
@@ -950,6 +1003,7 @@ async fn hung_probes_reopen_the_breaker_after_the_maximum_wait() {
 #[tokio::test(start_paused = true)]
 async fn hung_probes_keep_their_slots_across_half_open_periods() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(1)
         .half_open_calls(5)
         .open_duration(secs(1))
@@ -998,7 +1052,11 @@ async fn hung_probes_keep_their_slots_across_half_open_periods() {
 
 #[tokio::test(start_paused = true)]
 async fn results_of_calls_admitted_before_a_state_change_are_ignored() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(2));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(2),
+    );
     let straggler = svc.ready().await.unwrap().call(slow(1000, true));
     layer.handle().reset();
     run_many(&mut svc, FAIL, 1).await;
@@ -1011,7 +1069,7 @@ async fn results_of_calls_admitted_before_a_state_change_are_ignored() {
 
 #[tokio::test(start_paused = true)]
 async fn forced_open_rejects_everything_without_a_hint() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder());
+    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().confidence(None));
     layer.handle().force_open();
     let result = call(&mut svc, OK).await;
     let rejection = rejected(&result).unwrap();
@@ -1023,7 +1081,11 @@ async fn forced_open_rejects_everything_without_a_hint() {
 
 #[tokio::test(start_paused = true)]
 async fn disabled_breaker_lets_everything_through_and_counts_nothing() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(1));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(1),
+    );
     layer.handle().disable();
     run_many(&mut svc, FAIL, 10).await;
     assert_eq!(layer.handle().state(), State::Disabled);
@@ -1032,7 +1094,11 @@ async fn disabled_breaker_lets_everything_through_and_counts_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn metrics_only_counts_but_never_opens() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(4));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(4),
+    );
     layer.handle().metrics_only();
     run_many(&mut svc, FAIL, 10).await;
     let m = layer.handle().metrics();
@@ -1042,7 +1108,11 @@ async fn metrics_only_counts_but_never_opens() {
 
 #[tokio::test(start_paused = true)]
 async fn reset_closes_with_an_empty_window() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(2));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(2),
+    );
     run_many(&mut svc, FAIL, 2).await;
     assert_eq!(layer.handle().state(), State::Open);
     layer.handle().reset();
@@ -1061,6 +1131,7 @@ async fn reset_closes_with_an_empty_window() {
 #[tokio::test(start_paused = true)]
 async fn services_made_per_request_by_the_same_layer_share_one_breaker() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(3)
         .build()
         .unwrap();
@@ -1075,7 +1146,11 @@ async fn services_made_per_request_by_the_same_layer_share_one_breaker() {
 
 #[tokio::test(start_paused = true)]
 async fn clones_of_a_service_share_one_breaker() {
-    let (layer, svc) = breaker(CircuitBreakerLayer::builder().count_window(4));
+    let (layer, svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(4),
+    );
     for _ in 0..4 {
         let mut clone = svc.clone();
         let _ = call(&mut clone, FAIL).await;
@@ -1089,6 +1164,7 @@ async fn clones_of_a_service_share_one_breaker() {
 async fn a_rejection_reaches_a_box_error_stack_and_is_found_by_downcast() {
     use seawall::AsRejected;
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(1)
         .build()
         .unwrap();
@@ -1111,6 +1187,7 @@ async fn transitions_emit_one_event_each_and_calls_emit_none() {
     let _guard = recorder.install();
     let (_, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .name("payments")
             .count_window(4)
             .open_duration(secs(1))
@@ -1152,7 +1229,11 @@ async fn transitions_emit_one_event_each_and_calls_emit_none() {
 async fn rejected_calls_emit_no_events() {
     let recorder = Recorder::default();
     let _guard = recorder.install();
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(1));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(1),
+    );
     run_many(&mut svc, FAIL, 1).await;
     assert_eq!(recorder.take().len(), 1, "closed -> open");
     run_many(&mut svc, OK, 100).await;
@@ -1165,6 +1246,7 @@ async fn rejected_calls_emit_no_events() {
 #[tokio::test(start_paused = true)]
 async fn services_made_by_a_cloned_layer_share_one_breaker() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(2)
         .build()
         .unwrap();
@@ -1181,6 +1263,7 @@ async fn services_made_by_a_cloned_layer_share_one_breaker() {
 #[tokio::test(start_paused = true)]
 async fn permits_judge_and_reject_like_calls() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(2)
         .open_duration(secs(10))
         .build()
@@ -1199,7 +1282,12 @@ async fn permits_judge_and_reject_like_calls() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_probe_permit_gives_its_slot_back() {
-    let (layer, _svc) = tripped(CircuitBreakerLayer::builder().half_open_calls(1)).await;
+    let (layer, _svc) = tripped(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .half_open_calls(1),
+    )
+    .await;
     let handle = layer.handle();
     let probe = handle.try_acquire().expect("the one probe");
     assert_eq!(
@@ -1218,6 +1306,7 @@ async fn a_dropped_probe_permit_gives_its_slot_back() {
 async fn a_permit_is_timed_from_acquire_to_report() {
     let (layer, _svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(1)
             .slow_call_duration(secs(1))
             .slow_call_rate_threshold(seawall::Ratio::percent(100.0)),
@@ -1296,8 +1385,16 @@ fn invalid_settings_are_reported_by_field_and_range() {
             "circuit_breaker.open_backoff.multiplier: 0.5 is outside [1, 100]",
         ),
         (
-            b().open_backoff(2.0, secs(1)),
+            b().open_duration(secs(5)).open_backoff(2.0, secs(1)),
             "circuit_breaker.open_backoff.max: 1s is outside [open_duration, 7 days]",
+        ),
+        (
+            b().confidence(Some(seawall::Ratio::percent(50.0))),
+            "circuit_breaker.confidence: 50% is outside (50%, 100%)",
+        ),
+        (
+            b().confidence(Some(seawall::Ratio::fraction(1.0))),
+            "circuit_breaker.confidence: 100% is outside (50%, 100%)",
         ),
         (
             b().open_jitter(1.0),
@@ -1315,6 +1412,7 @@ fn invalid_settings_are_reported_by_field_and_range() {
 async fn reconfigure_changes_thresholds_while_keeping_the_counted_calls() {
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(10)
             .failure_rate_threshold(seawall::Ratio::percent(50.0)),
     );
@@ -1333,7 +1431,12 @@ async fn reconfigure_changes_thresholds_while_keeping_the_counted_calls() {
 async fn an_invalid_reconfiguration_is_refused_with_an_error_event_and_the_old_settings_stay() {
     let recorder = Recorder::default();
     let _guard = recorder.install();
-    let (layer, _svc) = breaker(CircuitBreakerLayer::builder().name("db").half_open_calls(4));
+    let (layer, _svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .name("db")
+            .half_open_calls(4),
+    );
     let before = layer.handle().config();
     let mut bad = before.clone();
     bad.half_open_calls = 0;
@@ -1352,6 +1455,7 @@ async fn an_invalid_reconfiguration_is_refused_with_an_error_event_and_the_old_s
 #[test]
 fn the_window_cannot_change_at_run_time() {
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .count_window(10)
         .build()
         .unwrap();
@@ -1372,6 +1476,7 @@ fn reconfiguring_under_parallel_load_never_loses_a_call_or_panics() {
         .unwrap();
     rt.block_on(async {
         let layer = CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(50)
             .build()
             .unwrap();
@@ -1406,6 +1511,7 @@ async fn manual_control_reports_only_changes_of_state() {
     let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = heard.clone();
     let layer = CircuitBreakerLayer::builder()
+        .confidence(None)
         .on_state_change(move |c| log.lock().unwrap().push((c.from, c.to)))
         .build()
         .unwrap();
@@ -1432,7 +1538,11 @@ async fn manual_control_reports_only_changes_of_state() {
 
 #[tokio::test(start_paused = true)]
 async fn reset_on_a_closed_breaker_empties_its_window_without_a_transition() {
-    let (layer, mut svc) = breaker(CircuitBreakerLayer::builder().count_window(4));
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(4),
+    );
     run_many(&mut svc, FAIL, 1).await;
     assert_eq!(layer.handle().metrics().failures, 1);
     layer.handle().reset();
@@ -1446,6 +1556,7 @@ async fn a_listener_hears_every_transition_with_its_evidence() {
     let log = heard.clone();
     let (layer, mut svc) = breaker(
         CircuitBreakerLayer::builder()
+            .confidence(None)
             .name("search")
             .count_window(2)
             .open_duration(secs(1))

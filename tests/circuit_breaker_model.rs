@@ -49,6 +49,32 @@ struct Rules {
     slow_ms: u64,
     probes: u64,
     open_ms: u64,
+    /// Trip on statistical evidence at 99.99 % (see `Builder::confidence`).
+    evidence: bool,
+    /// After a failed probe, the next open period runs from the probe's start.
+    steady: bool,
+}
+
+/// The confidence of the evidence rule, and its normal quantile.
+const CONFIDENCE: f64 = 0.9999;
+const Z: f64 = 3.719_016_485_455_709;
+
+/// The lower end of the Wilson score interval of `k` of `n`.
+fn wilson_lower(k: usize, n: usize) -> f64 {
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let centre = p + Z * Z / (2.0 * n);
+    let spread = Z * (p * (1.0 - p) / n + Z * Z / (4.0 * n * n)).sqrt();
+    (centre - spread) / (1.0 + Z * Z / n)
+}
+
+/// Whether `count` of `n` prove a rate of `threshold` %.
+fn proven(count: usize, n: usize, threshold: f64) -> bool {
+    let t = threshold / 100.0;
+    if t >= 1.0 {
+        return count >= n;
+    }
+    wilson_lower(count, n) >= t
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -60,8 +86,16 @@ fn kind() -> impl Strategy<Value = Kind> {
 }
 
 fn rules() -> impl Strategy<Value = Rules> {
-    (kind(), 1usize..12, 1u64..5, 1u32..=100, 1u32..=100).prop_map(
-        |(kind, minimum, probes, t, st)| Rules {
+    (
+        kind(),
+        1usize..12,
+        1u64..5,
+        1u32..=100,
+        1u32..=100,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(kind, minimum, probes, t, st, evidence, steady)| Rules {
             kind,
             minimum: match kind {
                 Kind::Count(n) => minimum.min(n),
@@ -72,8 +106,9 @@ fn rules() -> impl Strategy<Value = Rules> {
             slow_ms: 50,
             probes,
             open_ms: 1000,
-        },
-    )
+            evidence: evidence && !matches!(kind, Kind::Consecutive(_)),
+            steady,
+        })
 }
 
 fn percent(part: usize, whole: usize) -> f64 {
@@ -106,8 +141,17 @@ impl Rules {
         let n = seen.len();
         let fails = seen.iter().filter(|c| c.fail).count();
         let slows = seen.iter().filter(|c| c.slow).count();
-        n >= self.minimum
-            && (percent(fails, n) >= self.threshold || percent(slows, n) >= self.slow_threshold)
+        if n < self.minimum {
+            return false;
+        }
+        if !self.evidence {
+            return percent(fails, n) >= self.threshold || percent(slows, n) >= self.slow_threshold;
+        }
+        // The run counts every failure since the breaker closed, whatever the window.
+        let run = calls.iter().rev().take_while(|c| c.fail).count();
+        let t = self.threshold / 100.0;
+        let run_proves = t < 1.0 && run > 0 && (run as f64) * t.ln() <= (1.0 - CONFIDENCE).ln();
+        run_proves || proven(fails, n, self.threshold) || proven(slows, n, self.slow_threshold)
     }
 }
 
@@ -119,6 +163,8 @@ enum Model {
         until: u64,
     },
     HalfOpen {
+        /// When the first probe started.
+        since: u64,
         done: usize,
         fails: usize,
         slows: usize,
@@ -133,6 +179,7 @@ impl Model {
                 return false;
             }
             *self = Model::HalfOpen {
+                since: start,
                 done: 0,
                 fails: 0,
                 slows: 0,
@@ -151,15 +198,21 @@ impl Model {
                     };
                 }
             }
-            Model::HalfOpen { done, fails, slows } => {
+            Model::HalfOpen {
+                since,
+                done,
+                fails,
+                slows,
+            } => {
                 *done += 1;
                 *fails += usize::from(fail);
                 *slows += usize::from(slow);
                 let n = r.probes as usize;
                 let pending = n - *done;
                 if percent(*fails, n) >= r.threshold || percent(*slows, n) >= r.slow_threshold {
+                    let from = if r.steady { *since } else { end };
                     *self = Model::Open {
-                        until: end + r.open_ms,
+                        until: from + r.open_ms,
                     };
                 } else if percent(*fails + pending, n) < r.threshold
                     && percent(*slows + pending, n) < r.slow_threshold
@@ -188,7 +241,10 @@ fn check(r: Rules, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     rt.block_on(async {
+        let confidence = r.evidence.then(|| seawall::Ratio::fraction(CONFIDENCE));
         let builder = CircuitBreakerLayer::builder()
+            .confidence(confidence)
+            .steady_probing(r.steady)
             .failure_rate_threshold(seawall::Ratio::percent(r.threshold))
             .slow_call_rate_threshold(seawall::Ratio::percent(r.slow_threshold))
             .slow_call_duration(Duration::from_millis(r.slow_ms))
@@ -263,6 +319,7 @@ fn count_window_counts_stay_exact_after_parallel_recording() {
         .unwrap();
     rt.block_on(async {
         let layer = CircuitBreakerLayer::builder()
+            .confidence(None)
             .count_window(64)
             .build()
             .unwrap();

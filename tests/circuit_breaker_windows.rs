@@ -39,22 +39,38 @@ async fn assert_straggler_ignored(window: Builder) {
 
 #[tokio::test(start_paused = true)]
 async fn time_window_ignores_a_call_admitted_before_the_breaker_reclosed() {
-    assert_straggler_ignored(CircuitBreakerLayer::builder().time_window(secs(60), 6)).await;
+    assert_straggler_ignored(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .time_window(secs(60), 6),
+    )
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn consecutive_window_ignores_a_call_admitted_before_the_breaker_reclosed() {
-    assert_straggler_ignored(CircuitBreakerLayer::builder().consecutive_failures(1)).await;
+    assert_straggler_ignored(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .consecutive_failures(1),
+    )
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn count_window_ignores_a_call_admitted_before_the_breaker_reclosed() {
-    assert_straggler_ignored(CircuitBreakerLayer::builder().count_window(4)).await;
+    assert_straggler_ignored(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(4),
+    )
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn time_window_counts_calls_of_the_current_closed_period() {
     let builder = CircuitBreakerLayer::builder()
+        .confidence(None)
         .time_window(secs(60), 6)
         .minimum_calls(2)
         .failure_rate_threshold(seawall::Ratio::percent(50.0))

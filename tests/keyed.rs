@@ -64,7 +64,9 @@ async fn each_key_has_its_own_rate_limit() {
 
 #[tokio::test(start_paused = true)]
 async fn each_key_has_its_own_circuit_breaker() {
-    let template = CircuitBreakerLayer::builder().count_window(2);
+    let template = CircuitBreakerLayer::builder()
+        .confidence(None)
+        .count_window(2);
     let layer = KeyedLayer::builder(template, key).build().unwrap();
     let mut svc = layer.layer(keyed_backend());
     for _ in 0..2 {

@@ -58,6 +58,7 @@ fn find<'a>(
 fn the_breaker_counts_calls_by_outcome_rejections_and_transitions() {
     let all = record(|| async {
         let layer = CircuitBreakerLayer::builder()
+            .confidence(None)
             .name("payments")
             .count_window(4)
             .build()
@@ -101,7 +102,11 @@ fn the_breaker_counts_calls_by_outcome_rejections_and_transitions() {
 #[test]
 fn a_refusal_in_poll_ready_is_counted_once_per_call() {
     let all = record(|| async {
-        let layer = CircuitBreakerLayer::builder().name("db").build().unwrap();
+        let layer = CircuitBreakerLayer::builder()
+            .confidence(None)
+            .name("db")
+            .build()
+            .unwrap();
         layer.handle().force_open();
         let gate = Gate::new();
         gate.set_ready(false);

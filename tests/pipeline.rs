@@ -39,33 +39,31 @@ fn counted() -> (
 }
 
 #[test]
-fn the_defaults_are_microsofts_standard_handler() {
+fn the_defaults_are_each_layers_own_with_microsofts_limits_and_timeouts() {
     let pipeline = StandardPipeline::builder().build().unwrap();
     assert_eq!(pipeline.bulkhead().max_concurrent(), 1000);
     let breaker = pipeline.circuit_breaker().config();
-    assert_eq!(
-        breaker.failure_rate_threshold,
-        seawall::Ratio::percent(10.0)
-    );
-    assert_eq!(breaker.minimum_calls, Some(100));
-    assert_eq!(
-        breaker.window,
-        WindowConfig::Time {
-            window: secs(30),
-            buckets: 10
-        }
-    );
-    assert_eq!(breaker.open_duration, secs(5));
+    let standalone = seawall::circuit_breaker::CircuitBreakerLayer::builder()
+        .build()
+        .unwrap()
+        .handle()
+        .config();
+    assert_eq!(breaker.name, "standard");
+    let mut renamed = breaker;
+    renamed.name = standalone.name.clone();
+    assert_eq!(renamed, standalone);
+    assert_eq!(standalone.window, WindowConfig::Count(100));
+    assert_eq!(standalone.open_duration, secs(1));
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_failing_call_is_retried_three_times_with_growing_jittered_delays() {
+async fn a_failing_call_is_retried_twice_with_growing_jittered_delays() {
     let (calls, backend) = counted();
     let mut svc = StandardPipeline::builder().build().unwrap().layer(backend);
     let start = Instant::now();
     let result = call(&mut svc, FAIL).await;
     assert!(matches!(result, Err(seawall::Error::Service(Boom))));
-    assert_eq!(calls.load(Ordering::SeqCst), 4, "1 attempt + 3 retries");
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "1 attempt + 2 retries");
     assert!(start.elapsed() < secs(30), "within the total timeout");
 }
 
@@ -95,7 +93,12 @@ async fn the_breaker_sees_every_attempt_and_its_open_rejection_stops_the_retries
     let (calls, backend) = counted();
     let pipeline = StandardPipeline::builder()
         .retry(|r| r.max_attempts(4).no_budget())
-        .circuit_breaker(|b| b.count_window(2).minimum_calls(2).open_duration(secs(20)))
+        .circuit_breaker(|b| {
+            b.count_window(2)
+                .minimum_calls(2)
+                .confidence(None)
+                .open_duration(secs(20))
+        })
         .build()
         .unwrap();
     let handle = pipeline.circuit_breaker();
@@ -132,7 +135,7 @@ async fn the_bulkhead_refuses_calls_beyond_the_limit_at_once() {
 async fn services_and_clones_from_one_pipeline_share_its_state() {
     let pipeline = StandardPipeline::builder()
         .retry(|r| r.max_attempts(1))
-        .circuit_breaker(|b| b.count_window(2).minimum_calls(2))
+        .circuit_breaker(|b| b.count_window(2).minimum_calls(2).confidence(None))
         .build()
         .unwrap();
     let (_, backend) = counted();
@@ -156,6 +159,7 @@ fn cross_checks_are_configuration_errors() {
     let err = StandardPipeline::builder()
         .name("payments")
         .attempt_timeout(secs(20))
+        .circuit_breaker(|b| b.time_window(secs(30), 10))
         .build()
         .unwrap_err();
     assert_eq!(
@@ -216,7 +220,7 @@ async fn a_pipeline_per_key_keeps_one_keys_outage_from_opening_the_others_breake
     use seawall::keyed::KeyedLayer;
     let template = StandardPipeline::builder()
         .retry(|r| r.max_attempts(1))
-        .circuit_breaker(|b| b.count_window(2).minimum_calls(2));
+        .circuit_breaker(|b| b.count_window(2).minimum_calls(2).confidence(None));
     let keyed = KeyedLayer::builder(template, |req: &(char, Req)| req.0)
         .build()
         .unwrap();

@@ -200,9 +200,18 @@ fn open_breaker(wait: Option<Duration>) -> impl Fn(u32) -> Result<u32, BoxError>
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_rejection_is_retried_after_its_hint_not_the_backoff() {
+async fn a_refusal_goes_back_to_the_caller_at_once_by_default() {
     let inner = Scripted::new(open_breaker(Some(2 * MS * 1000)));
     let layer = plain(3, MS).build().unwrap();
+    let err = layer.layer(inner.clone()).oneshot(0).await.unwrap_err();
+    assert_eq!(err.as_rejected().unwrap().reason(), Reason::CircuitOpen);
+    assert_eq!(inner.times(), vec![Duration::ZERO]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_is_retried_after_its_hint_not_the_backoff_when_asked() {
+    let inner = Scripted::new(open_breaker(Some(2 * MS * 1000)));
+    let layer = plain(3, MS).retry_refusals(true).build().unwrap();
     assert_eq!(layer.layer(inner.clone()).oneshot(0).await.unwrap(), 1);
     assert_eq!(inner.times(), vec![Duration::ZERO, Duration::from_secs(2)]);
 }
@@ -211,6 +220,7 @@ async fn a_rejection_is_retried_after_its_hint_not_the_backoff() {
 async fn an_open_breaker_longer_than_max_hint_is_not_retried() {
     let inner = Scripted::new(open_breaker(Some(Duration::from_secs(60))));
     let err = plain(3, MS)
+        .retry_refusals(true)
         .build()
         .unwrap()
         .layer(inner.clone())
@@ -721,6 +731,7 @@ proptest! {
                 .max_attempts(max_attempts)
                 .constant(Duration::ZERO)
                 .budget(Duration::from_secs(ttl_secs), min_per_sec, seawall::Ratio::percent(percent))
+                .refund_successful_retries(false)
                 .build()
                 .unwrap();
             // Request i fails its first `failures[i]` attempts.
@@ -742,6 +753,48 @@ proptest! {
         let budget = u64::from(min_per_sec) * ttl_secs + (requests as f64 * percent / 100.0).floor() as u64;
         prop_assert!(calls <= requests + wanted.min(budget), "{calls} calls");
         prop_assert!(calls >= requests);
+    }
+
+    /// With successful retries refunded (the default), the retries that fail never
+    /// exceed the budget, whatever succeeds.
+    #[test]
+    fn failed_retries_never_exceed_the_budget_when_successes_are_refunded(
+        max_attempts in 1u32..6,
+        min_per_sec in 0u32..4,
+        percent in 0.0f64..100.0,
+        failures in proptest::collection::vec(0u32..8, 1..60),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let requests = failures.len() as u64;
+        let failed_retries = runtime.block_on(async {
+            let layer = RetryLayer::builder()
+                .max_attempts(max_attempts)
+                .constant(Duration::ZERO)
+                .budget(Duration::from_secs(10), min_per_sec, seawall::Ratio::percent(percent))
+                .build()
+                .unwrap();
+            let mut failed = 0u64;
+            for fail in &failures {
+                let seen = Arc::new(AtomicU32::new(0));
+                let counter = seen.clone();
+                let fail = *fail;
+                let inner = tower::service_fn(move |_: ()| {
+                    let n = counter.fetch_add(1, SeqCst);
+                    async move { if n < fail { Err::<(), BoxError>("down".into()) } else { Ok(()) } }
+                });
+                let ok = layer.layer(inner).oneshot(()).await.is_ok();
+                let attempts = u64::from(seen.load(SeqCst));
+                let succeeded_on_retry = ok && attempts > 1;
+                failed += attempts - 1 - u64::from(succeeded_on_retry);
+            }
+            failed
+        });
+        let budget = u64::from(min_per_sec) * 10 + (requests as f64 * percent / 100.0).floor() as u64;
+        prop_assert!(failed_retries <= budget, "{failed_retries} failed retries, budget {budget}");
     }
 }
 

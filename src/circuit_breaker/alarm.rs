@@ -113,6 +113,7 @@ mod tests {
     fn tripped() -> CircuitBreakerLayer {
         let layer = CircuitBreakerLayer::builder()
             .count_window(1)
+            .confidence(None)
             .open_duration(Duration::from_secs(10))
             .build()
             .unwrap();

@@ -201,7 +201,10 @@ impl<C> Builder<C> {
 
     /// No rate is judged before this many calls were counted; the window need not be
     /// full. Allowed: `1..=` the count window's size (any positive number for time
-    /// windows). Default: 100, or the count window's size if smaller.
+    /// windows). Default: with a [`confidence`](Self::confidence) (the default), 20 for
+    /// the window's rate and none for a run of failures (the statistics weigh small
+    /// samples); without one, 100, or the count window's size if smaller. Set, it holds
+    /// back both.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
@@ -213,8 +216,36 @@ impl<C> Builder<C> {
         self
     }
 
-    /// How long the breaker stays open before it lets probes through.
-    /// Allowed: `(0s, 7 days]`. Default: 60 s.
+    /// Trip only on statistical evidence: when the calls show, at this confidence, that
+    /// the failure or slow-call rate has reached its threshold. Either of two tests
+    /// convinces: a run of failures in a row that a rate below the threshold would
+    /// make with a chance of at most `1 − confidence` (14 at 50 % and 99.99 %: a
+    /// dependency that dies is caught within 14 calls however healthy it was before),
+    /// or the window's rate, whose lower confidence bound (Wilson's score interval)
+    /// reaches the threshold. A partial failure below the threshold (a 30 % brownout
+    /// for a 50 % breaker) then never opens the breaker by bad luck, and retries can
+    /// absorb it. A threshold of 100 % is judged as observed. `None` judges every rate
+    /// as observed: the breaker opens as soon as the window's rate reaches the threshold
+    /// after [`minimum_calls`](Self::minimum_calls). Allowed: `(50%, 100%)`. Default:
+    /// 99.99 %.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// use seawall::Ratio;
+    /// let judged = CircuitBreakerLayer::builder().confidence(Some(Ratio::percent(99.9))).build()?;
+    /// let as_observed = CircuitBreakerLayer::builder().confidence(None).build()?;
+    /// # let _ = (judged, as_observed);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn confidence(mut self, confidence: Option<Ratio>) -> Self {
+        self.config.confidence = confidence;
+        self
+    }
+
+    /// How long the breaker stays open before it lets probes through: with
+    /// [`steady_probing`](Self::steady_probing) (the default), the pace of probes while
+    /// the dependency stays down. Short is cheap (one call per period) and notices
+    /// recovery sooner. Allowed: `(0s, 7 days]`. Default: 1 s.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
@@ -264,7 +295,7 @@ impl<C> Builder<C> {
 
     /// How many probe calls may run while half-open; further calls are rejected at
     /// once, not queued. The probes' failure and slow-call rates decide, by the same
-    /// thresholds, as soon as the outcome is certain. Allowed: `1..=1000`. Default: 10.
+    /// thresholds, as soon as the outcome is certain. Allowed: `1..=1000`. Default: 1.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
@@ -273,6 +304,23 @@ impl<C> Builder<C> {
     /// ```
     pub fn half_open_calls(mut self, calls: u32) -> Self {
         self.config.half_open_calls = calls;
+        self
+    }
+
+    /// After a failed probe, count the next open period from when the probe started
+    /// rather than from when it failed: probes go out at a steady pace of one per open
+    /// duration even when each hangs until its attempt timeout, so recovery is noticed
+    /// as soon with hanging calls as with failing ones. Off, the open period starts
+    /// when the probe fails. Default: on.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// let layer = CircuitBreakerLayer::builder().steady_probing(false).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn steady_probing(mut self, on: bool) -> Self {
+        self.config.steady_probing = on;
         self
     }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::evidence::{Evidence, WINDOW_MINIMUM};
 use super::settings::{OpenDuration, Settings};
 use super::window::{ConsecutiveWindow, CountWindow, TimeWindow, Window};
 use crate::config::ConfigError;
@@ -45,9 +46,17 @@ pub struct CircuitBreakerConfig {
     /// Calls at least this long are slow; `None` turns slow-call detection off.
     #[cfg_attr(feature = "serde", serde(with = "crate::config::human::option"))]
     pub slow_call_duration: Option<Duration>,
-    /// Calls counted before any rate is judged; `None` means 100, or a smaller count
-    /// window's size.
+    /// Calls counted before any rate is judged; `None` means 100 (or a smaller count
+    /// window's size) when rates are judged as observed, and 20 for the window's rate
+    /// (none for a run of failures) when they are judged with a `confidence`.
     pub minimum_calls: Option<u32>,
+    /// Trip only when the calls prove, at this confidence, that a rate reached its
+    /// threshold; `None` trips as soon as the observed rate reaches it.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::config::confidence::serialize")
+    )]
+    pub confidence: Option<Ratio>,
     /// How long the breaker stays open.
     #[cfg_attr(feature = "serde", serde(with = "crate::config::human::serde"))]
     pub open_duration: Duration,
@@ -57,6 +66,9 @@ pub struct CircuitBreakerConfig {
     pub open_jitter: f64,
     /// Probe calls allowed while half-open.
     pub half_open_calls: u32,
+    /// After a failed probe, count the next open period from the probe's start, so that
+    /// probes go out at a steady pace even when they hang until their timeout.
+    pub steady_probing: bool,
     /// How long after half-opening, with every probe slot taken, a call opens the
     /// breaker again.
     #[cfg_attr(feature = "serde", serde(with = "crate::config::human::serde"))]
@@ -149,10 +161,12 @@ impl Default for CircuitBreakerConfig {
             slow_call_rate_threshold: Ratio::percent(100.0),
             slow_call_duration: None,
             minimum_calls: None,
-            open_duration: Duration::from_secs(60),
+            confidence: Some(Ratio::percent(99.99)),
+            open_duration: Duration::from_secs(1),
             open_backoff: None,
             open_jitter: 0.0,
-            half_open_calls: 10,
+            half_open_calls: 1,
+            steady_probing: true,
             max_wait_in_half_open: Duration::from_secs(60),
             seed: None,
             open_timer: true,
@@ -197,6 +211,13 @@ pub struct CircuitBreakerOverrides {
     pub slow_call_duration: Option<Duration>,
     /// Calls counted before any rate is judged.
     pub minimum_calls: Option<u32>,
+    /// The confidence a trip needs, `"99.99%"`; `"off"` judges rates as observed.
+    #[serde(
+        deserialize_with = "crate::config::confidence::deserialize",
+        serialize_with = "crate::config::confidence::serialize_override",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub confidence: Option<Option<Ratio>>,
     /// How long the breaker stays open.
     #[serde(with = "crate::config::human::option")]
     pub open_duration: Option<Duration>,
@@ -206,6 +227,8 @@ pub struct CircuitBreakerOverrides {
     pub open_jitter: Option<f64>,
     /// Probe calls allowed while half-open.
     pub half_open_calls: Option<u32>,
+    /// After a failed probe, count the next open period from the probe's start.
+    pub steady_probing: Option<bool>,
     /// How long after half-opening, with every probe slot taken, a call opens the
     /// breaker again.
     #[serde(with = "crate::config::human::option")]
@@ -249,6 +272,8 @@ impl CircuitBreakerOverrides {
             &self.slow_call_duration.map(Some),
         );
         set(&mut config.minimum_calls, &self.minimum_calls.map(Some));
+        set(&mut config.confidence, &self.confidence);
+        set(&mut config.steady_probing, &self.steady_probing);
         set(&mut config.open_duration, &self.open_duration);
         set(&mut config.open_backoff, &self.open_backoff.map(Some));
         set(&mut config.open_jitter, &self.open_jitter);
@@ -307,6 +332,12 @@ impl CircuitBreakerConfig {
         if !(0.0..1.0).contains(&self.open_jitter) {
             return Err(ConfigError::new("open_jitter", self.open_jitter, "[0, 1)"));
         }
+        let evidence = match self.confidence {
+            Some(c) if !(c.as_percent() > 50.0 && c.as_percent() < 100.0) => {
+                return Err(ConfigError::new("confidence", c, "(50%, 100%)"));
+            }
+            c => c.map(|c| Evidence::new(c.as_fraction())),
+        };
         if !(1..=1000).contains(&self.half_open_calls) {
             return Err(ConfigError::new(
                 "half_open_calls",
@@ -320,6 +351,8 @@ impl CircuitBreakerConfig {
             slow_call_rate_threshold,
             slow_call_duration: self.slow_call_duration,
             minimum_calls: u64::from(minimum_calls),
+            minimum_set: self.minimum_calls.is_some(),
+            evidence,
             consecutive_failures: consecutive,
             open: OpenDuration {
                 base: self.open_duration,
@@ -329,13 +362,19 @@ impl CircuitBreakerConfig {
             },
             half_open_calls: u64::from(self.half_open_calls),
             max_wait_in_half_open: self.max_wait_in_half_open,
+            steady_probing: self.steady_probing,
             open_timer: self.open_timer,
         };
         Ok((settings, shape))
     }
 
     fn validate_window(&self) -> Result<(Shape, Option<u64>, u32), ConfigError> {
-        let minimum = |default: u32| self.minimum_calls.unwrap_or(default);
+        let judged = self.confidence.is_some();
+        let minimum = |default: u32| match (self.minimum_calls, judged) {
+            (Some(set), _) => set,
+            (None, true) => WINDOW_MINIMUM.min(default),
+            (None, false) => default,
+        };
         match self.window {
             WindowConfig::Count(size) => {
                 if !(1..=100_000).contains(&size) {

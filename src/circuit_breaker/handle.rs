@@ -218,7 +218,11 @@ impl CircuitBreakerHandle {
             failure_rate_threshold: Ratio::percent(s.failure_rate_threshold),
             slow_call_rate_threshold: Ratio::percent(s.slow_call_rate_threshold),
             slow_call_duration: s.slow_call_duration,
-            minimum_calls: u32::try_from(s.minimum_calls).ok(),
+            minimum_calls: s
+                .minimum_set
+                .then(|| u32::try_from(s.minimum_calls).ok())
+                .flatten(),
+            confidence: s.evidence.map(|e| Ratio::fraction(e.confidence())),
             open_duration: s.open.base,
             open_backoff: (s.open.max != s.open.base || s.open.multiplier != 1.0).then_some(
                 OpenBackoffConfig {
@@ -228,6 +232,7 @@ impl CircuitBreakerHandle {
             ),
             open_jitter: s.open.jitter,
             half_open_calls: u32::try_from(s.half_open_calls).unwrap_or(u32::MAX),
+            steady_probing: s.steady_probing,
             max_wait_in_half_open: s.max_wait_in_half_open,
             seed: None,
             open_timer: s.open_timer,

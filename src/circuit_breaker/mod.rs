@@ -81,8 +81,6 @@
 //! # async fn main() -> Result<(), BoxError> {
 //! let breaker = CircuitBreakerLayer::builder()
 //!     .name("flaky")
-//!     .count_window(10)
-//!     .minimum_calls(4)
 //!     .open_duration(Duration::from_secs(30))
 //!     .build()?;
 //! let handle = breaker.handle();
@@ -91,7 +89,9 @@
 //!     .layer(breaker)
 //!     .service(service_fn(|_: ()| async { Err::<(), BoxError>("connection refused".into()) }));
 //!
-//! for _ in 0..4 {
+//! // A dependency that refuses every connection: 14 failures in a row prove, at the
+//! // default 99.99 % confidence, that its failure rate is at least the 50 % threshold.
+//! for _ in 0..14 {
 //!     let _ = client.ready().await?.call(()).await;
 //! }
 //! assert_eq!(handle.state(), State::Open);
@@ -109,6 +109,7 @@ mod alarm;
 mod builder;
 mod config;
 mod events;
+mod evidence;
 mod future;
 mod handle;
 mod layer;

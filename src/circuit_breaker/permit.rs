@@ -17,7 +17,8 @@ use crate::classify::Outcome;
 /// ```
 /// use seawall::circuit_breaker::{CircuitBreakerLayer, State};
 ///
-/// let handle = CircuitBreakerLayer::builder().count_window(2).build()?.handle();
+/// // Judged as observed (no confidence needed), so that two failures open it.
+/// let handle = CircuitBreakerLayer::builder().count_window(2).confidence(None).build()?.handle();
 /// for _ in 0..2 {
 ///     let permit = handle.try_acquire().expect("closed");
 ///     // ... the call, here one that fails:

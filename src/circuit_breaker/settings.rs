@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use super::evidence::Evidence;
+
 /// How long the breaker stays open, growing on repeated trips.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct OpenDuration {
@@ -21,11 +23,18 @@ pub(crate) struct Settings {
     pub(crate) slow_call_rate_threshold: f64,
     pub(crate) slow_call_duration: Option<Duration>,
     pub(crate) minimum_calls: u64,
+    /// Whether `minimum_calls` was set, rather than a default: when set, it also holds
+    /// back a trip by a run of failures.
+    pub(crate) minimum_set: bool,
+    /// `Some`: trip only on statistical evidence (see [`Evidence`]).
+    pub(crate) evidence: Option<Evidence>,
     /// `Some(n)`: trip on `n` consecutive failures instead of a rate.
     pub(crate) consecutive_failures: Option<u64>,
     pub(crate) open: OpenDuration,
     pub(crate) half_open_calls: u64,
     pub(crate) max_wait_in_half_open: Duration,
+    /// After a failed probe, the open period runs from the probe's start.
+    pub(crate) steady_probing: bool,
     /// Whether opening sets a timer for the end of the open period.
     pub(crate) open_timer: bool,
 }
@@ -39,6 +48,10 @@ pub(crate) struct Tunables {
     /// Nanoseconds; 0 means off.
     slow_call_nanos: AtomicU64,
     minimum_calls: AtomicU64,
+    minimum_set: AtomicBool,
+    /// The evidence's bits; 0 means "judge as observed".
+    evidence_confidence: AtomicU64,
+    evidence_z: AtomicU64,
     /// 0 means "judge by rate".
     consecutive_failures: AtomicU64,
     open_base_nanos: AtomicU64,
@@ -47,6 +60,7 @@ pub(crate) struct Tunables {
     open_jitter: AtomicU64,
     half_open_calls: AtomicU64,
     max_wait_nanos: AtomicU64,
+    steady_probing: AtomicBool,
     open_timer: AtomicBool,
 }
 
@@ -61,6 +75,9 @@ impl Tunables {
             slow_call_rate_threshold: AtomicU64::new(0),
             slow_call_nanos: AtomicU64::new(0),
             minimum_calls: AtomicU64::new(0),
+            minimum_set: AtomicBool::new(false),
+            evidence_confidence: AtomicU64::new(0),
+            evidence_z: AtomicU64::new(0),
             consecutive_failures: AtomicU64::new(0),
             open_base_nanos: AtomicU64::new(0),
             open_multiplier: AtomicU64::new(0),
@@ -68,6 +85,7 @@ impl Tunables {
             open_jitter: AtomicU64::new(0),
             half_open_calls: AtomicU64::new(0),
             max_wait_nanos: AtomicU64::new(0),
+            steady_probing: AtomicBool::new(false),
             open_timer: AtomicBool::new(false),
         };
         t.store(s);
@@ -82,6 +100,11 @@ impl Tunables {
         self.slow_call_nanos
             .store(s.slow_call_duration.map_or(0, nanos), Relaxed);
         self.minimum_calls.store(s.minimum_calls, Relaxed);
+        self.minimum_set.store(s.minimum_set, Relaxed);
+        let (confidence, z) = s.evidence.map_or((0.0, 0.0), Evidence::parts);
+        self.evidence_confidence
+            .store(confidence.to_bits(), Relaxed);
+        self.evidence_z.store(z.to_bits(), Relaxed);
         self.consecutive_failures
             .store(s.consecutive_failures.unwrap_or(0), Relaxed);
         self.open_base_nanos.store(nanos(s.open.base), Relaxed);
@@ -92,6 +115,7 @@ impl Tunables {
         self.half_open_calls.store(s.half_open_calls, Relaxed);
         self.max_wait_nanos
             .store(nanos(s.max_wait_in_half_open), Relaxed);
+        self.steady_probing.store(s.steady_probing, Relaxed);
         self.open_timer.store(s.open_timer, Relaxed);
     }
 
@@ -104,6 +128,11 @@ impl Tunables {
             slow_call_rate_threshold: f(&self.slow_call_rate_threshold),
             slow_call_duration: self.slow_call_duration(),
             minimum_calls: self.minimum_calls.load(Relaxed),
+            minimum_set: self.minimum_set.load(Relaxed),
+            evidence: match f(&self.evidence_confidence) {
+                0.0 => None,
+                confidence => Some(Evidence::from_parts(confidence, f(&self.evidence_z))),
+            },
             consecutive_failures: (consecutive != 0).then_some(consecutive),
             open: OpenDuration {
                 base: d(&self.open_base_nanos),
@@ -113,6 +142,7 @@ impl Tunables {
             },
             half_open_calls: self.half_open_calls.load(Relaxed),
             max_wait_in_half_open: d(&self.max_wait_nanos),
+            steady_probing: self.steady_probing.load(Relaxed),
             open_timer: self.open_timer(),
         }
     }

@@ -16,7 +16,7 @@ use super::alarm::{Alarm, Valve};
 use super::config::Shape;
 use super::events::{self, Listener};
 use super::settings::{Settings, Tunables};
-use super::window::{Sample, Tally, Window, percent};
+use super::window::{ConsecutiveWindow, Sample, Tally, Window, percent};
 use crate::classify::Outcome;
 use crate::random::Draws;
 use crate::rejection::{Reason, Rejected};
@@ -40,6 +40,8 @@ enum Slots {
 pub(crate) struct Engine {
     state: AtomicU64,
     window: Window,
+    /// Failures in a row while closed, for judging by evidence.
+    run: ConsecutiveWindow,
     /// `generation | ms since epoch` when the current half-open period began.
     half_open_since: AtomicU64,
     /// Trips since the last healthy close; drives the open-duration backoff.
@@ -76,6 +78,7 @@ impl Engine {
         Engine {
             state: AtomicU64::new(pack(CLOSED, 0, 0)),
             window: shape.window(),
+            run: ConsecutiveWindow::new(),
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
             earlier_probes: AtomicU64::new(0),
@@ -324,9 +327,17 @@ impl Engine {
                 } else {
                     0
                 };
-                if let Some(tally) = self.window.record(generation(permit.word()), sample, now)
+                let admitted = generation(permit.word());
+                let run = self.run.record(
+                    admitted,
+                    Sample {
+                        slow: false,
+                        ..sample
+                    },
+                );
+                if let Some(tally) = self.window.record(admitted, sample, now)
                     && mode(permit.word()) == CLOSED
-                    && self.should_trip(&tally)
+                    && self.should_trip(&tally, run.map_or(0, |r| r.failures))
                 {
                     // The closed state's word: a permit's payload is its own.
                     let closed = pack(CLOSED, generation(permit.word()), 0);
@@ -385,14 +396,32 @@ impl Engine {
         swapped
     }
 
-    fn should_trip(&self, tally: &Tally) -> bool {
+    /// Whether the window's `tally` and the current `run` of failures open the breaker.
+    fn should_trip(&self, tally: &Tally, run: u64) -> bool {
         let s = self.settings();
-        match s.consecutive_failures {
-            Some(limit) => tally.failures >= limit,
+        if let Some(limit) = s.consecutive_failures {
+            return tally.failures >= limit;
+        }
+        let enough = tally.calls >= s.minimum_calls;
+        match s.evidence {
             None => {
-                tally.calls >= s.minimum_calls
+                enough
                     && (tally.failure_rate() >= s.failure_rate_threshold
                         || tally.slow_rate() >= s.slow_call_rate_threshold)
+            }
+            Some(e) => {
+                let run_counts = !s.minimum_set || tally.calls >= s.minimum_calls;
+                (run_counts && e.run_convinces(run, s.failure_rate_threshold))
+                    || (enough
+                        && (e.rate_convinces(
+                            tally.failures,
+                            tally.calls,
+                            s.failure_rate_threshold,
+                        ) || e.rate_convinces(
+                            tally.slow,
+                            tally.calls,
+                            s.slow_call_rate_threshold,
+                        )))
             }
         }
     }
@@ -425,6 +454,7 @@ impl Engine {
                 let next = pack(CLOSED, generation(word) + 1, 0);
                 if self.transition(word, next, 1) {
                     self.window.reset(generation(next));
+                    self.run.reset(generation(next));
                     self.trips.store(0, Release);
                     events::transition(self, State::HalfOpen, State::Closed, Some(tally));
                     return;
@@ -456,7 +486,12 @@ impl Engine {
     fn trip_finishing(&self, word: u64, tally: Option<Tally>, finishing: u64) -> bool {
         let trips = self.trips.load(Acquire);
         let open_for = self.open_duration(trips);
-        let until = self.epoch.millis_after(open_for);
+        let until = match self.probe_started(word) {
+            // Steady probing: the next probe follows this one's start by the open
+            // duration, however long this one took to fail.
+            Some(started) => started.saturating_add(ceil_millis(open_for)),
+            None => self.epoch.millis_after(open_for),
+        };
         let next = pack(OPEN, generation(word) + 1, until);
         if !self.transition(word, next, finishing) {
             return false;
@@ -467,6 +502,16 @@ impl Engine {
             self.alarm.arm(self, next, self.epoch.at_millis(until));
         }
         true
+    }
+
+    /// When the probes of the half-open word `word` began (ms since the epoch, rounded
+    /// up), if the open period that follows them is to be counted from there.
+    fn probe_started(&self, word: u64) -> Option<u64> {
+        if mode(word) != HALF_OPEN || !self.settings().steady_probing {
+            return None;
+        }
+        let since = self.half_open_since.load(Acquire);
+        (since >> GEN_SHIFT == generation(word)).then_some(since & PAYLOAD_MASK)
     }
 
     /// Replaces the state word `from` with `to`, if it is still `from`.
@@ -570,6 +615,7 @@ impl Engine {
             if self.transition(word, next, 0) {
                 if matches!(target, CLOSED | METRICS_ONLY) {
                     self.window.reset(generation(next));
+                    self.run.reset(generation(next));
                 }
                 if target == CLOSED {
                     self.trips.store(0, Release);

@@ -431,7 +431,7 @@ impl ConsecutiveWindow {
     }
 
     #[inline]
-    fn record(&self, generation: u64, sample: Sample) -> Option<Tally> {
+    pub(crate) fn record(&self, generation: u64, sample: Sample) -> Option<Tally> {
         let generation = generation & GEN_MASK;
         let bad = sample.failure || sample.slow;
         let mut word = self.word.load(Acquire);
@@ -458,7 +458,7 @@ impl ConsecutiveWindow {
         }
     }
 
-    fn reset(&self, generation: u64) {
+    pub(crate) fn reset(&self, generation: u64) {
         self.word.store(tag(generation, 0), Release);
     }
 

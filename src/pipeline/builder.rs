@@ -6,9 +6,9 @@ use super::StandardPipeline;
 use crate::bulkhead::{self, BulkheadLayer};
 use crate::circuit_breaker::{self, CircuitBreakerLayer, WindowConfig};
 use crate::classify::ErrorsAreFailures;
-use crate::config::{ConfigError, Ratio};
+use crate::config::ConfigError;
 use crate::deadline::DeadlineLayer;
-use crate::retry::{self, CloneRequest, Jitter, RejectionHint, RetryLayer};
+use crate::retry::{self, CloneRequest, RejectionHint, RetryLayer};
 use crate::timeout::AttemptTimeoutLayer;
 
 /// Configures a [`StandardPipeline`]; starts from Microsoft's standard handler defaults.
@@ -47,16 +47,8 @@ impl Builder {
                 .max_concurrent(1000)
                 .max_wait(Duration::ZERO),
             total_timeout: Duration::from_secs(30),
-            retry: RetryLayer::builder()
-                .max_attempts(4)
-                .exponential(Duration::from_secs(2), 2.0, Duration::from_secs(30))
-                .jitter(Jitter::DecorrelatedV2),
-            breaker: CircuitBreakerLayer::builder()
-                .failure_rate_threshold(Ratio::percent(10.0))
-                .minimum_calls(100)
-                .time_window(Duration::from_secs(30), 10)
-                .open_duration(Duration::from_secs(5))
-                .half_open_calls(1),
+            retry: RetryLayer::builder(),
+            breaker: CircuitBreakerLayer::builder(),
             attempt_timeout: Duration::from_secs(10),
         }
     }

@@ -27,10 +27,13 @@ use crate::retry::RetryConfig;
 ///     [circuit_breaker]
 ///     failure_rate_threshold = "25%"
 /// "#).unwrap();
-/// let pipeline = Builder::from_config(&config).build()?;
+/// let pipeline = seawall::pipeline::StandardPipeline::builder()
+///     .circuit_breaker(|b| b.open_duration(Duration::from_secs(5)))
+///     .with_config(&config)
+///     .build()?;
 /// let breaker = pipeline.circuit_breaker().config();
 /// assert_eq!(breaker.failure_rate_threshold, seawall::Ratio::percent(25.0));
-/// assert_eq!(breaker.open_duration, Duration::from_secs(5), "the pipeline's, kept");
+/// assert_eq!(breaker.open_duration, Duration::from_secs(5), "not in the file: kept");
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -61,6 +61,8 @@ impl Builder {
                     min_per_sec: 10,
                     percent: 20.0,
                 },
+                refund_successes: true,
+                retry_refusals: false,
                 seed: None,
             },
             classifier: ErrorsAreFailures,
@@ -277,6 +279,42 @@ impl<C, H, R> Builder<C, H, R> {
     /// ```
     pub fn no_budget(mut self) -> Self {
         self.settings.budget = BudgetKind::Off;
+        self
+    }
+
+    /// Whether a retry that succeeds gives its cost back to the [`budget`](Self::budget).
+    /// On (the default), the budget bounds the retries that fail, which are the waste,
+    /// while a partial failure that retries cure (a brownout) is not cut short; a
+    /// dead dependency's retries all fail, so they are held to the budget as before.
+    /// Off, every retry sent counts. No effect on [`throttle`](Self::throttle).
+    ///
+    /// ```
+    /// # use seawall::retry::RetryLayer;
+    /// let layer = RetryLayer::builder().refund_successful_retries(false).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn refund_successful_retries(mut self, on: bool) -> Self {
+        self.settings.refund_successes = on;
+        self
+    }
+
+    /// Whether a call that a layer inside the retry refused locally (an open breaker,
+    /// a full bulkhead, a rate limit: [`Hint::Refused`](super::Hint::Refused)) is tried
+    /// again after the wait the refusal states. Off (the default), the refusal goes
+    /// back to the caller at once: the breaker has already judged the dependency, and
+    /// callers woken together when it half-opens would find one probe slot between
+    /// them. On, a refusal with a stated wait up to [`max_hint`](Self::max_hint) is
+    /// retried after it, like a `Retry-After` hint.
+    ///
+    /// ```
+    /// # use seawall::retry::RetryLayer;
+    /// let layer = RetryLayer::builder().retry_refusals(true).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn retry_refusals(mut self, on: bool) -> Self {
+        self.settings.retry_refusals = on;
         self
     }
 

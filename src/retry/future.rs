@@ -49,6 +49,8 @@ pin_project! {
         progress: Progress,
         started: Option<Instant>,
         held: Option<Held>,
+        // The budget taken by the retry in flight: given back if it succeeds.
+        spent: Option<Withdrawal>,
         // The failure a planned retry follows: returned if that retry is not sent.
         last: Option<Result<S::Response, S::Error>>,
     }
@@ -76,8 +78,9 @@ struct Held {
 }
 
 impl Held {
-    fn spend(mut self) {
-        self.withdrawal = None;
+    /// The retry is sent: the budget stays taken (unless it succeeds).
+    fn spend(mut self) -> Option<Withdrawal> {
+        self.withdrawal.take()
     }
 }
 
@@ -107,6 +110,7 @@ where
             progress: Progress::default(),
             started,
             held: None,
+            spent: None,
             last: None,
         }
     }
@@ -137,6 +141,7 @@ where
                         replayable,
                         this.progress,
                         started,
+                        this.spent.take(),
                     ) {
                         Next::Return => {
                             policy.hints.mark_attempts(&mut result, attempts);
@@ -203,7 +208,7 @@ where
                         }
                     };
                     if let Some(held) = this.held.take() {
-                        held.spend();
+                        *this.spent = held.spend();
                     }
                     *this.last = None;
                     policy.shared.meter.retry();

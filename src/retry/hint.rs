@@ -26,6 +26,11 @@ pub enum Hint {
     After(Duration),
     /// Do not retry this result.
     Stop,
+    /// A layer inside the retry refused the call locally (an open breaker, a full
+    /// bulkhead, a rate limit), saying when trying again makes sense, if it knows.
+    /// Whether it is retried is the retry's choice: see
+    /// [`retry_refusals`](super::Builder::retry_refusals).
+    Refused(Option<Duration>),
 }
 
 /// Reads a [`Hint`] from a finished attempt.
@@ -94,10 +99,10 @@ where
 /// The default: reads seawall rejections from errors that implement [`AsRejected`].
 ///
 /// An attempt timeout is retried after the backoff, like any failure; a passed deadline
-/// is not retried. Other rejections are refusals: one with a
-/// [`retry_after`](Rejected::retry_after) is retried after that long (an open breaker
-/// after it half-opens), one without (a breaker forced open) is not retried. Errors
-/// that are not rejections use the backoff. A rejection returned to the
+/// is not retried. Other rejections are refusals ([`Hint::Refused`], with their
+/// [`retry_after`](Rejected::retry_after)): by default they end the call at once, or,
+/// with [`retry_refusals`](super::Builder::retry_refusals), are retried after that long.
+/// Errors that are not rejections use the backoff. A rejection returned to the
 /// caller carries the number of attempts ([`Rejected::attempt`]).
 ///
 /// ```
@@ -108,7 +113,7 @@ where
 ///
 /// let open: BoxError = Rejected::new(Reason::CircuitOpen, Some(Duration::from_secs(2))).into();
 /// let hint = RetryHint::<(), BoxError>::hint(&RejectionHint, &Err(open));
-/// assert_eq!(hint, Hint::After(Duration::from_secs(2)));
+/// assert_eq!(hint, Hint::Refused(Some(Duration::from_secs(2))));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RejectionHint;
@@ -130,8 +135,7 @@ impl<Res, E: AsRejected> RetryHint<Res, E> for RejectionHint {
 /// The hint of an error that may be a rejection.
 ///
 /// An attempt that timed out failed like any other: the backoff decides. A passed
-/// deadline ends the call. Any other rejection is a refusal to run the call at all: it
-/// is retried after its hint, and not without one.
+/// deadline ends the call. Any other rejection is a refusal to run the call at all.
 pub(crate) fn rejection_hint(rejected: Option<&Rejected>) -> Hint {
     let Some(rejected) = rejected else {
         return Hint::Backoff;
@@ -143,10 +147,7 @@ pub(crate) fn rejection_hint(rejected: Option<&Rejected>) -> Hint {
     if !reason.is_refusal() {
         return Hint::Backoff; // the attempt ran and failed, like any other failure
     }
-    match rejected.retry_after() {
-        Some(wait) => Hint::After(wait),
-        None => Hint::Stop,
-    }
+    Hint::Refused(rejected.retry_after())
 }
 
 /// Stamps a returned rejection with the number of attempts made.
@@ -190,16 +191,17 @@ mod tests {
     }
 
     #[test]
-    fn a_rejection_with_a_wait_asks_for_that_wait() {
+    fn a_refusal_is_a_refusal_with_its_wait() {
         let err = Rejected::new(Reason::CircuitOpen, Some(Duration::from_millis(300)));
-        assert_eq!(hint_of(err.into()), Hint::After(Duration::from_millis(300)));
+        let wait = Some(Duration::from_millis(300));
+        assert_eq!(hint_of(err.into()), Hint::Refused(wait));
     }
 
     #[test]
-    fn a_rejection_without_a_wait_is_not_retried() {
+    fn a_refusal_without_a_wait_is_a_refusal_without_one() {
         assert_eq!(
             hint_of(Rejected::new(Reason::CircuitForcedOpen, None).into()),
-            Hint::Stop
+            Hint::Refused(None)
         );
     }
 

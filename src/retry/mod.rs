@@ -195,6 +195,10 @@ pub(crate) struct Shared {
     pub(crate) max_hint: Duration,
     pub(crate) delays: Delays,
     pub(crate) budget: Budget,
+    /// A retry that succeeds gives its cost back to the budget.
+    pub(crate) refund_successes: bool,
+    /// Local refusals are retried after their hint, rather than returned at once.
+    pub(crate) retry_refusals: bool,
     pub(crate) draws: Draws,
     pub(crate) meter: Meter,
 }
@@ -224,6 +228,7 @@ impl<C, H, R> Policy<C, H, R> {
         replayable: bool,
         progress: &mut Progress,
         started: Option<Instant>,
+        spent: Option<Withdrawal>,
     ) -> Next
     where
         C: Classify<Res, E>,
@@ -232,6 +237,12 @@ impl<C, H, R> Policy<C, H, R> {
         let shared = &*self.shared;
         let outcome = self.classifier.classify(result);
         shared.budget.on_outcome(outcome);
+        if let Some(withdrawal) = spent
+            && outcome == Outcome::Success
+            && shared.refund_successes
+        {
+            shared.budget.refund(withdrawal);
+        }
         if outcome != Outcome::Failure {
             shared.meter.call(outcome);
             return Next::Return;
@@ -248,6 +259,13 @@ impl<C, H, R> Policy<C, H, R> {
         }
         let (delay, reason) = match self.hints.hint(result) {
             Hint::Stop => return give_up("hint says do not retry"),
+            Hint::Refused(Some(wait)) if shared.retry_refusals && wait <= shared.max_hint => {
+                (wait, "refused, retry-after")
+            }
+            Hint::Refused(Some(_)) if shared.retry_refusals => {
+                return give_up("hint above max_hint");
+            }
+            Hint::Refused(_) => return give_up("refused locally"),
             Hint::After(wait) if wait > shared.max_hint => return give_up("hint above max_hint"),
             Hint::After(wait) => (wait, "retry-after hint"),
             Hint::Backoff => {

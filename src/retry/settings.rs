@@ -40,6 +40,8 @@ pub(crate) struct Settings {
     pub(crate) jitter: Jitter,
     pub(crate) custom: Option<Delays>,
     pub(crate) budget: BudgetKind,
+    pub(crate) refund_successes: bool,
+    pub(crate) retry_refusals: bool,
     pub(crate) seed: Option<u64>,
 }
 
@@ -70,6 +72,8 @@ impl Settings {
             max_hint: self.max_hint,
             delays,
             budget: self.budget()?,
+            refund_successes: self.refund_successes,
+            retry_refusals: self.retry_refusals,
             draws: Draws::new(self.seed.unwrap_or_else(rand::random)),
             meter: Meter::new("retry", &Arc::from(self.name.as_str())),
         })
