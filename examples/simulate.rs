@@ -33,6 +33,7 @@ fn main() -> Result<(), BoxError> {
             sim.run("no resilience", |dependency| dependency),
             sim.run("tower Retry + TpsBudget", tower_stack),
             sim.run("seawall StandardPipeline", seawall_stack),
+            sim.run("seawall layers, defaults", layers_stack),
         ];
         let table = seawall::sim::table(&reports);
         println!("## {}\n\n{table}", scenario.name());
@@ -69,6 +70,36 @@ fn seawall_stack(
         .expect("valid settings");
     ServiceBuilder::new()
         .layer(pipeline)
+        .map_err(seawall::Error::Service)
+        .service(dependency)
+}
+
+/// seawall's layers, each with its own defaults, in the pipeline's order: bulkhead,
+/// 3 s deadline, retry, breaker, 1 s per attempt.
+fn layers_stack(
+    dependency: Dependency,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = seawall::Error<DependencyError>,
+    Future: Send,
+> + Clone
++ Send {
+    use seawall::{bulkhead, circuit_breaker, deadline, retry, timeout};
+    ServiceBuilder::new()
+        .layer(
+            bulkhead::BulkheadLayer::builder()
+                .build()
+                .expect("defaults"),
+        )
+        .layer(deadline::DeadlineLayer::new(Duration::from_secs(3)).expect("valid"))
+        .layer(retry::RetryLayer::builder().build().expect("defaults"))
+        .layer(
+            circuit_breaker::CircuitBreakerLayer::builder()
+                .build()
+                .expect("defaults"),
+        )
+        .layer(timeout::AttemptTimeoutLayer::new(Duration::from_secs(1)).expect("valid"))
         .map_err(seawall::Error::Service)
         .service(dependency)
 }
@@ -117,8 +148,8 @@ impl<E> tower::retry::Policy<Request, Response, E> for TowerPolicy {
 }
 
 /// One line on how the preset fared against the others.
-fn verdict(reports: &[Report; 3]) {
-    let [bare, tower, seawall] = reports;
+fn verdict(reports: &[Report; 4]) {
+    let [bare, tower, seawall, _] = reports;
     println!(
         "{}: success in the fault {:.1} % (tower {:.1} %, none {:.1} %), load {:.2}× (tower {:.2}×)\n",
         seawall.scenario(),

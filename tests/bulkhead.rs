@@ -532,5 +532,5 @@ fn build_names_the_setting_that_is_out_of_range() {
         err.to_string(),
         "bulkhead.max_concurrent: 0 is outside 1..=100000"
     );
-    assert_eq!(handle.max_concurrent(), 25, "the default, unchanged");
+    assert_eq!(handle.max_concurrent(), 1000, "the default, unchanged");
 }

@@ -15,7 +15,8 @@ const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// Settings for a [`BulkheadLayer`]; every one has a default.
 ///
-/// Defaults follow resilience4j's semaphore bulkhead: 25 concurrent calls and no waiting
+/// Defaults: 1000 concurrent calls (a cap on runaway concurrency; resilience4j's 25
+/// refused most calls of a slowed dependency in the outage simulator) and no waiting
 /// (a full bulkhead rejects at once), in [`Mode::FailFast`]. When a maximum wait is set,
 /// up to 100 callers queue in arrival order.
 ///
@@ -46,7 +47,7 @@ impl Builder {
     pub(crate) fn new() -> Self {
         Builder {
             name: "bulkhead".to_owned(),
-            max_concurrent: 25,
+            max_concurrent: 1000,
             max_wait: Duration::ZERO,
             max_queued: 100,
             mode: Mode::FailFast,
@@ -65,7 +66,11 @@ impl Builder {
         self
     }
 
-    /// How many calls may run at once. Allowed: `1..=100000`. Default: 25.
+    /// How many calls may run at once. Allowed: `1..=100000`. Default: 1000, a cap on
+    /// runaway concurrency rather than on normal traffic: calls in flight are the call
+    /// rate times the latency (200 calls a second to a dependency slowed to 800 ms are
+    /// 160 at once, which resilience4j's 25 would mostly refuse). Size it from that
+    /// product when the bulkhead is to protect a scarce resource.
     ///
     /// ```
     /// # use seawall::bulkhead::BulkheadLayer;
@@ -222,7 +227,7 @@ impl Builder {
     /// ```
     /// use seawall::bulkhead::{Builder, BulkheadConfig};
     /// let layer = Builder::from_config(&BulkheadConfig::default()).build()?;
-    /// assert_eq!(layer.handle().max_concurrent(), 25);
+    /// assert_eq!(layer.handle().max_concurrent(), 1000);
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn from_config(config: &BulkheadConfig) -> Self {

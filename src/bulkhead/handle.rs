@@ -46,7 +46,7 @@ impl BulkheadHandle {
     /// ```
     /// # use seawall::bulkhead::BulkheadLayer;
     /// let layer = BulkheadLayer::builder().build().unwrap();
-    /// assert_eq!(layer.handle().max_concurrent(), 25);
+    /// assert_eq!(layer.handle().max_concurrent(), 1000);
     /// ```
     pub fn max_concurrent(&self) -> u32 {
         self.semaphore.limit()

@@ -254,14 +254,19 @@ impl Scenario {
         Scenario::new(name, secs(90)).fault(secs(10)..secs(70), Behaviour::brownout(rate))
     }
 
-    /// Median latency 800 ms for 20 s.
+    /// Median latency 800 ms for 20 s, spread σ = 0.25 (the healthy shape, 0.5, scaled
+    /// to 800 ms would put a third of all calls beyond a 1 s attempt timeout; a
+    /// dependency slowed down as a whole is slow more evenly): about 19 % of calls take
+    /// over 1 s, 0.3 % over 1.6 s.
     ///
     /// ```
     /// # use seawall::sim::Scenario;
     /// assert_eq!(Scenario::latency_spike().name(), "latency spike");
     /// ```
     pub fn latency_spike() -> Self {
-        let slow = Behaviour::healthy().median(Duration::from_millis(800));
+        let slow = Behaviour::healthy()
+            .median(Duration::from_millis(800))
+            .sigma(0.25);
         Scenario::new("latency spike", secs(50)).fault(secs(10)..secs(30), slow)
     }
 
