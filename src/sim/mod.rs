@@ -52,6 +52,7 @@ mod luck;
 mod report;
 mod run;
 mod scenario;
+mod schedule;
 mod svg;
 
 pub use dependency::{Dependency, DependencyError, Request, Response};

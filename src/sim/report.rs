@@ -16,7 +16,7 @@ pub(crate) struct Trace {
 }
 
 /// The figures of one run. Times are measured from the scenario's start; "the fault" is
-/// the scenario's fault window, "healing" its end.
+/// the scenario's fault window, "healing" its end. Shares of no calls are NaN.
 ///
 /// ```
 /// use seawall::sim::{Dependency, Scenario, Simulation};
@@ -32,26 +32,36 @@ pub struct Metrics {
     pub calls: usize,
     /// Share of all calls that succeeded.
     pub success: f64,
-    /// Share of the calls started during the fault that succeeded.
+    /// Share of the calls started during the fault that succeeded (NaN if none started
+    /// in it).
     pub fault_success: f64,
-    /// Attempts that reached the dependency during the fault, per call started in it.
+    /// Attempts that reached the dependency during the fault, per call started in it
+    /// (NaN if none started in it).
     pub fault_load: f64,
-    /// The highest attempts-per-call ratio of any whole second of the run.
+    /// The highest ratio of attempts reaching the dependency to calls started, over the
+    /// whole seconds of the run that had calls (0 if none had).
     pub peak_load: f64,
-    /// From the fault's start to the first call refused locally, if one was.
+    /// From the fault's start to the first local refusal since (the moment a refused
+    /// call got its answer: a retried call may be refused long after it started), if
+    /// there was one.
     pub first_refusal: Option<Duration>,
     /// From healing to the start of the first call that succeeded after it.
     pub first_success: Option<Duration>,
-    /// From healing until the last second (a sliding 1 s window of call starts) in which
-    /// fewer than 95 % of calls succeeded: 0 if none did.
+    /// From healing to the start of the last 1 s window in which fewer than 95 % of the
+    /// calls started succeeded: success holds from then on. Windows open at each call
+    /// started since healing and must end before the run's last call; 0 if no window
+    /// fell short. A call's fate counts, not when it ended: a stack that fails every
+    /// call until 1.5 s after healing recovers in about 1.45 s at any rate.
     pub recovery: Duration,
-    /// Median caller latency of the calls started during the fault.
+    /// Median caller latency of the calls started during the fault (0 if none did).
     pub fault_p50: Duration,
-    /// 99th-percentile caller latency of the calls started during the fault.
+    /// 99th-percentile caller latency of the calls started during the fault (0 if none
+    /// did).
     pub fault_p99: Duration,
     /// Calls refused locally.
     pub refused: usize,
-    /// Calls that ran out of time (the caller's deadline or a timeout layer).
+    /// Calls that ran out of time: the caller's deadline passed, or a seawall layer
+    /// rejected them for time (an attempt timeout or a passed deadline).
     pub timed_out: usize,
     /// With finite capacity: from the fault's end to the last moment an attempt was still
     /// waiting in line for 50 ms or more (0 when none was after it).
@@ -168,7 +178,7 @@ impl Report {
         Duration::from_secs_f64(self.mean(|m| f(m).as_secs_f64()))
     }
 
-    /// Share of all calls that succeeded (mean over runs).
+    /// Share of all calls that succeeded (mean over runs; NaN without calls).
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -179,7 +189,8 @@ impl Report {
         self.mean(|m| m.success)
     }
 
-    /// Share of the calls started during the fault that succeeded (mean over runs).
+    /// Share of the calls started during the fault that succeeded (mean over runs; NaN
+    /// without a fault).
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -190,7 +201,8 @@ impl Report {
         self.mean(|m| m.fault_success)
     }
 
-    /// Attempts that reached the dependency during the fault, per call (mean over runs).
+    /// Attempts that reached the dependency during the fault, per call started in it
+    /// (mean over runs; NaN without a fault).
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -201,7 +213,7 @@ impl Report {
         self.mean(|m| m.fault_load)
     }
 
-    /// The highest attempts-per-call ratio of any second in any run.
+    /// The highest attempts-per-call ratio of any whole second in any run.
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -227,7 +239,7 @@ impl Report {
             .try_fold(Duration::ZERO, |worst, r| r.map(|r| worst.max(r)))
     }
 
-    /// Time from healing to sustained recovery, mean over runs.
+    /// Time from healing to sustained recovery ([`Metrics::recovery`]), mean over runs.
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -238,7 +250,7 @@ impl Report {
         self.mean_time(|m| m.recovery)
     }
 
-    /// Time from healing to sustained recovery, worst over runs.
+    /// Time from healing to sustained recovery ([`Metrics::recovery`]), worst over runs.
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -292,7 +304,8 @@ impl Report {
     }
 }
 
-/// The reports' first runs, second by second, as one CSV with a header.
+/// The reports' first runs, second by second, as one CSV with a header (RFC 4180: names
+/// holding commas, quotes or line breaks are quoted).
 ///
 /// ```
 /// use seawall::sim::{csv, Dependency, Scenario, Simulation};
@@ -308,8 +321,8 @@ pub fn csv(reports: &[Report]) -> String {
             let _ = writeln!(
                 out,
                 "{},{},{},{},{},{},{},{},{}",
-                r.scenario,
-                r.name,
+                csv_field(&r.scenario),
+                csv_field(&r.name),
                 s.second,
                 s.calls,
                 s.ok,
@@ -323,7 +336,8 @@ pub fn csv(reports: &[Report]) -> String {
     out
 }
 
-/// A Markdown table: one row per report.
+/// A Markdown table: one row per report ("–" for what did not happen: no refusal, no
+/// fault).
 ///
 /// ```
 /// use seawall::sim::{table, Dependency, Scenario, Simulation};
@@ -340,8 +354,21 @@ pub fn table(reports: &[Report]) -> String {
         let refusal = r
             .first_refusal()
             .map_or_else(|| "–".to_owned(), |d| format!("{:.2} s", d.as_secs_f64()));
-        let p50 = r.mean_time(|m| m.fault_p50);
         let refused = r.mean(|m| m.refused as f64);
+        let (in_fault, load, latency) = if r.fault_success().is_nan() {
+            ("–".to_owned(), "–".to_owned(), "–".to_owned())
+        } else {
+            let p50 = r.mean_time(|m| m.fault_p50).as_secs_f64();
+            (
+                percent(r.fault_success()),
+                format!("{:.3}×", r.fault_load()),
+                format!(
+                    "{:.0} / {:.0} ms",
+                    p50 * 1e3,
+                    r.fault_p99().as_secs_f64() * 1e3
+                ),
+            )
+        };
         let mut recovery = format!(
             "{:.2} / {:.2} s",
             r.recovery_mean().as_secs_f64(),
@@ -352,20 +379,31 @@ pub fn table(reports: &[Report]) -> String {
         }
         let _ = writeln!(
             out,
-            "| {} | {:.1} % | {:.1} % | {:.3}× | {:.2}× | {} | {} | {:.0} / {:.0} ms | {:.0} |",
-            r.name,
-            100.0 * r.success(),
-            100.0 * r.fault_success(),
-            r.fault_load(),
+            "| {} | {} | {in_fault} | {load} | {:.2}× | {refusal} | {recovery} | {latency} | {refused:.0} |",
+            r.name.replace('|', "\\|").replace(['\n', '\r'], " "),
+            percent(r.success()),
             r.peak_load(),
-            refusal,
-            recovery,
-            p50.as_secs_f64() * 1e3,
-            r.fault_p99().as_secs_f64() * 1e3,
-            refused,
         );
     }
     out
+}
+
+/// A share as a percentage with one decimal, "–" for NaN.
+fn percent(share: f64) -> String {
+    if share.is_nan() {
+        "–".to_owned()
+    } else {
+        format!("{:.1} %", 100.0 * share)
+    }
+}
+
+/// A CSV field, quoted when it must be.
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
 }
 
 fn seconds(trace: &Trace) -> Vec<Second> {
@@ -414,9 +452,10 @@ fn measure(trace: &Trace) -> Metrics {
         .count();
     let mut latencies: Vec<Duration> = in_fault.iter().map(|c| c.took).collect();
     latencies.sort();
+    let whole = trace.scenario.duration.as_secs();
     let peak_load = seconds(trace)
         .iter()
-        .filter(|s| s.calls > 0)
+        .filter(|s| s.second < whole && s.calls > 0)
         .map(|s| s.arrivals as f64 / s.calls as f64)
         .fold(0.0, f64::max);
     let dependency_recovery = trace.scenario.workers.map(|_| {
@@ -440,8 +479,11 @@ fn measure(trace: &Trace) -> Metrics {
         peak_load,
         first_refusal: calls
             .iter()
-            .find(|c| c.start >= from && c.fate == Fate::Refused)
-            .map(|c| c.start - from),
+            .filter(|c| c.fate == Fate::Refused)
+            .map(|c| c.start + c.took)
+            .filter(|refused| *refused >= from)
+            .min()
+            .map(|refused| refused - from),
         first_success: calls
             .iter()
             .find(|c| c.start >= heal && c.fate == Fate::Ok)
@@ -481,9 +523,10 @@ fn recovery(calls: &[Call], heal: Duration) -> Duration {
     last_bad.map_or(Duration::ZERO, |at| at - heal)
 }
 
+/// `part / whole`, NaN when `whole` is 0.
 fn share(part: usize, whole: usize) -> f64 {
     if whole == 0 {
-        0.0
+        f64::NAN
     } else {
         part as f64 / whole as f64
     }
