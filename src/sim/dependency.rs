@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
 
+use super::behaviour::Behaviour;
 use super::luck::Luck;
-use super::scenario::{Behaviour, Scenario};
+use super::scenario::Scenario;
 use crate::rejection::{AsRejected, Rejected};
 
 /// One caller's call, as the dependency receives it: every attempt of call `n` (retries,

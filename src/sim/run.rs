@@ -8,7 +8,8 @@ use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
 use super::dependency::{Dependency, Request, Response, Seen, lock};
-use super::report::{Report, Trace};
+use super::measure::Trace;
+use super::report::Report;
 use super::scenario::Scenario;
 use super::schedule::CallStarts;
 use crate::rejection::{AsRejected, Reason};
