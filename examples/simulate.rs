@@ -106,6 +106,7 @@ fn layers_stack(
 
 /// tower's own: up to 3 attempts, 1 s each, exponential backoff from 50 ms, retries
 /// within a `TpsBudget` (10 s, 10 a second, 20 %).
+/// Its timeouts are not seawall rejections, so the report counts them as failures.
 fn tower_stack(
     dependency: Dependency,
 ) -> impl tower::Service<Request, Response = Response, Error = BoxError, Future: Send> + Clone + Send

@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
 
+use super::behaviour::Behaviour;
 use super::luck::Luck;
-use super::scenario::{Behaviour, Scenario};
+use super::scenario::Scenario;
 use crate::rejection::{AsRejected, Rejected};
 
 /// One caller's call, as the dependency receives it: every attempt of call `n` (retries,
@@ -116,10 +117,22 @@ struct Shared {
 /// use seawall::sim::{Dependency, Request, Scenario, Simulation};
 /// use tower::ServiceExt;
 ///
-/// // A stack is any service over the dependency; here the dependency alone.
-/// let report = Simulation::new(Scenario::hard_outage().rate(20.0))
-///     .run("bare", |dependency: Dependency| dependency);
-/// assert!(report.fault_success() < 0.01);
+/// // A stack is any service over the dependency: here a second try after a failure.
+/// let retry_once = |dependency: Dependency| {
+///     tower::service_fn(move |request: Request| {
+///         let dependency = dependency.clone();
+///         async move {
+///             match dependency.clone().oneshot(request).await {
+///                 Err(_) => dependency.oneshot(request).await,
+///                 ok => ok,
+///             }
+///         }
+///     })
+/// };
+/// let report = Simulation::new(Scenario::brownout(0.3).rate(20.0)).run("retry once", retry_once);
+/// // Each attempt draws its own luck: 1 - 0.3² of calls succeed, at 1.3 attempts each.
+/// assert!((report.fault_success() - 0.91).abs() < 0.03, "{}", report.fault_success());
+/// assert!((report.fault_load() - 1.3).abs() < 0.03, "{}", report.fault_load());
 /// ```
 #[derive(Clone, Debug)]
 pub struct Dependency {

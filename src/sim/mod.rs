@@ -47,15 +47,22 @@
 //! assert!(report.fault_load() < 0.5, "a dead dependency is spared most calls");
 //! ```
 
+mod behaviour;
 mod dependency;
 mod luck;
+mod measure;
 mod report;
 mod run;
 mod scenario;
+mod schedule;
 mod svg;
+mod text;
 
+pub use behaviour::{Behaviour, Phase};
 pub use dependency::{Dependency, DependencyError, Request, Response};
-pub use report::{Metrics, Report, Second, csv, table};
+pub use measure::{Metrics, Second};
+pub use report::Report;
 pub use run::Simulation;
-pub use scenario::{Behaviour, Phase, Scenario};
+pub use scenario::Scenario;
 pub use svg::svg;
+pub use text::{csv, table};

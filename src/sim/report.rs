@@ -1,89 +1,10 @@
-//! What a run measured, and the table and CSV made from it.
+//! What a stack did in a scenario: the figures of its runs, means and worst cases.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::dependency::Seen;
-use super::run::{Call, Fate};
+use super::measure::{Metrics, Second, Trace, measure, seconds};
 use super::scenario::Scenario;
-
-/// Everything one run recorded.
-#[derive(Debug)]
-pub(crate) struct Trace {
-    pub(crate) scenario: Scenario,
-    pub(crate) calls: Vec<Call>,
-    pub(crate) seen: Seen,
-}
-
-/// The figures of one run. Times are measured from the scenario's start; "the fault" is
-/// the scenario's fault window, "healing" its end.
-///
-/// ```
-/// use seawall::sim::{Dependency, Scenario, Simulation};
-/// let report = Simulation::new(Scenario::hard_outage().rate(20.0)).run("bare", |d: Dependency| d);
-/// let run = &report.runs()[0];
-/// assert_eq!(run.fault_load, 1.0);
-/// assert_eq!(run.refused, 0);
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct Metrics {
-    /// Calls the callers made.
-    pub calls: usize,
-    /// Share of all calls that succeeded.
-    pub success: f64,
-    /// Share of the calls started during the fault that succeeded.
-    pub fault_success: f64,
-    /// Attempts that reached the dependency during the fault, per call started in it.
-    pub fault_load: f64,
-    /// The highest attempts-per-call ratio of any whole second of the run.
-    pub peak_load: f64,
-    /// From the fault's start to the first call refused locally, if one was.
-    pub first_refusal: Option<Duration>,
-    /// From healing to the start of the first call that succeeded after it.
-    pub first_success: Option<Duration>,
-    /// From healing until the last second (a sliding 1 s window of call starts) in which
-    /// fewer than 95 % of calls succeeded: 0 if none did.
-    pub recovery: Duration,
-    /// Median caller latency of the calls started during the fault.
-    pub fault_p50: Duration,
-    /// 99th-percentile caller latency of the calls started during the fault.
-    pub fault_p99: Duration,
-    /// Calls refused locally.
-    pub refused: usize,
-    /// Calls that ran out of time (the caller's deadline or a timeout layer).
-    pub timed_out: usize,
-    /// With finite capacity: from the fault's end to the last moment an attempt was still
-    /// waiting in line for 50 ms or more (0 when none was after it).
-    pub dependency_recovery: Option<Duration>,
-}
-
-/// One second of a run, for plots and CSV.
-///
-/// ```
-/// use seawall::sim::{Dependency, Scenario, Simulation};
-/// let report = Simulation::new(Scenario::hard_outage().rate(20.0)).run("bare", |d: Dependency| d);
-/// let first = report.seconds()[0];
-/// assert_eq!((first.second, first.calls, first.ok), (0, 20, 20));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Second {
-    /// Which second of the run (from 0).
-    pub second: u64,
-    /// Calls started in it.
-    pub calls: u64,
-    /// Of those, answered.
-    pub ok: u64,
-    /// Of those, failed by the dependency.
-    pub failed: u64,
-    /// Of those, refused locally.
-    pub refused: u64,
-    /// Of those, out of time.
-    pub timed_out: u64,
-    /// Attempts that reached the dependency in it.
-    pub arrivals: u64,
-}
+use super::text::csv;
 
 /// What a stack did in a scenario: one [`Metrics`] per run, means and worst cases over
 /// the runs, and the first run's seconds.
@@ -160,26 +81,27 @@ impl Report {
         &self.seconds
     }
 
-    fn mean(&self, f: impl Fn(&Metrics) -> f64) -> f64 {
+    pub(crate) fn mean(&self, f: impl Fn(&Metrics) -> f64) -> f64 {
         self.runs.iter().map(f).sum::<f64>() / self.runs.len().max(1) as f64
     }
 
-    fn mean_time(&self, f: impl Fn(&Metrics) -> Duration) -> Duration {
+    pub(crate) fn mean_time(&self, f: impl Fn(&Metrics) -> Duration) -> Duration {
         Duration::from_secs_f64(self.mean(|m| f(m).as_secs_f64()))
     }
 
-    /// Share of all calls that succeeded (mean over runs).
+    /// Share of all calls that succeeded (mean over runs; NaN without calls).
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
     /// # let report = Simulation::new(Scenario::hard_outage().rate(5.0)).run("bare", |d: Dependency| d);
-    /// assert!(report.success() < 0.6);
+    /// assert_eq!(report.success(), 0.5, "dead for 30 s of 60");
     /// ```
     pub fn success(&self) -> f64 {
         self.mean(|m| m.success)
     }
 
-    /// Share of the calls started during the fault that succeeded (mean over runs).
+    /// Share of the calls started during the fault that succeeded (mean over runs; NaN
+    /// without a fault).
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -190,7 +112,8 @@ impl Report {
         self.mean(|m| m.fault_success)
     }
 
-    /// Attempts that reached the dependency during the fault, per call (mean over runs).
+    /// Attempts that reached the dependency during the fault, per call started in it
+    /// (mean over runs; NaN without a fault).
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -201,7 +124,7 @@ impl Report {
         self.mean(|m| m.fault_load)
     }
 
-    /// The highest attempts-per-call ratio of any second in any run.
+    /// The highest attempts-per-call ratio of any whole second in any run.
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -227,7 +150,7 @@ impl Report {
             .try_fold(Duration::ZERO, |worst, r| r.map(|r| worst.max(r)))
     }
 
-    /// Time from healing to sustained recovery, mean over runs.
+    /// Time from healing to sustained recovery ([`Metrics::recovery`]), mean over runs.
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -238,7 +161,7 @@ impl Report {
         self.mean_time(|m| m.recovery)
     }
 
-    /// Time from healing to sustained recovery, worst over runs.
+    /// Time from healing to sustained recovery ([`Metrics::recovery`]), worst over runs.
     ///
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
@@ -258,7 +181,7 @@ impl Report {
     /// ```
     /// # use seawall::sim::{Dependency, Scenario, Simulation};
     /// # let report = Simulation::new(Scenario::hard_outage().rate(5.0)).run("bare", |d: Dependency| d);
-    /// assert!(report.fault_p99() <= std::time::Duration::from_millis(10));
+    /// assert_eq!(report.fault_p99(), std::time::Duration::from_millis(10));
     /// ```
     pub fn fault_p99(&self) -> Duration {
         self.mean_time(|m| m.fault_p99)
@@ -290,209 +213,4 @@ impl Report {
     pub(crate) fn fault(&self) -> (Duration, Duration) {
         self.fault
     }
-}
-
-/// The reports' first runs, second by second, as one CSV with a header.
-///
-/// ```
-/// use seawall::sim::{csv, Dependency, Scenario, Simulation};
-/// let sim = Simulation::new(Scenario::hard_outage().rate(5.0));
-/// let text = csv(&[sim.run("a", |d: Dependency| d), sim.run("b", |d: Dependency| d)]);
-/// assert_eq!(text.lines().count(), 1 + 2 * 60);
-/// ```
-pub fn csv(reports: &[Report]) -> String {
-    let mut out =
-        String::from("scenario,stack,second,calls,ok,failed,refused,timed_out,arrivals\n");
-    for r in reports {
-        for s in &r.seconds {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{},{},{}",
-                r.scenario,
-                r.name,
-                s.second,
-                s.calls,
-                s.ok,
-                s.failed,
-                s.refused,
-                s.timed_out,
-                s.arrivals
-            );
-        }
-    }
-    out
-}
-
-/// A Markdown table: one row per report.
-///
-/// ```
-/// use seawall::sim::{table, Dependency, Scenario, Simulation};
-/// let report = Simulation::new(Scenario::hard_outage().rate(5.0)).run("bare", |d: Dependency| d);
-/// let text = table(&[report]);
-/// assert!(text.contains("| bare |"));
-/// ```
-pub fn table(reports: &[Report]) -> String {
-    let mut out = String::from(
-        "| stack | success | in the fault | load in the fault | peak 1 s load | first refusal | recovery mean / max | p50 / p99 in the fault | refused |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
-    );
-    for r in reports {
-        let refusal = r
-            .first_refusal()
-            .map_or_else(|| "–".to_owned(), |d| format!("{:.2} s", d.as_secs_f64()));
-        let p50 = r.mean_time(|m| m.fault_p50);
-        let refused = r.mean(|m| m.refused as f64);
-        let mut recovery = format!(
-            "{:.2} / {:.2} s",
-            r.recovery_mean().as_secs_f64(),
-            r.recovery_max().as_secs_f64()
-        );
-        if let Some(d) = r.dependency_recovery() {
-            let _ = write!(recovery, " (line gone {:.2} s)", d.as_secs_f64());
-        }
-        let _ = writeln!(
-            out,
-            "| {} | {:.1} % | {:.1} % | {:.3}× | {:.2}× | {} | {} | {:.0} / {:.0} ms | {:.0} |",
-            r.name,
-            100.0 * r.success(),
-            100.0 * r.fault_success(),
-            r.fault_load(),
-            r.peak_load(),
-            refusal,
-            recovery,
-            p50.as_secs_f64() * 1e3,
-            r.fault_p99().as_secs_f64() * 1e3,
-            refused,
-        );
-    }
-    out
-}
-
-fn seconds(trace: &Trace) -> Vec<Second> {
-    let n = trace.scenario.duration.as_secs() as usize + 1;
-    let mut out: Vec<Second> = (0..n as u64)
-        .map(|second| Second {
-            second,
-            ..Second::default()
-        })
-        .collect();
-    for call in &trace.calls {
-        if let Some(s) = out.get_mut(call.start.as_secs() as usize) {
-            s.calls += 1;
-            match call.fate {
-                Fate::Ok => s.ok += 1,
-                Fate::Failed => s.failed += 1,
-                Fate::Refused => s.refused += 1,
-                Fate::TimedOut => s.timed_out += 1,
-            }
-        }
-    }
-    for at in &trace.seen.arrivals {
-        if let Some(s) = out.get_mut(at.as_secs() as usize) {
-            s.arrivals += 1;
-        }
-    }
-    while out.last().is_some_and(|s| s.calls == 0 && s.arrivals == 0) {
-        out.pop();
-    }
-    out
-}
-
-fn measure(trace: &Trace) -> Metrics {
-    let (from, heal) = trace.scenario.fault;
-    let calls = &trace.calls;
-    let ok = |c: &&Call| c.fate == Fate::Ok;
-    let in_fault: Vec<&Call> = calls
-        .iter()
-        .filter(|c| c.start >= from && c.start < heal)
-        .collect();
-    let arrivals_in_fault = trace
-        .seen
-        .arrivals
-        .iter()
-        .filter(|a| **a >= from && **a < heal)
-        .count();
-    let mut latencies: Vec<Duration> = in_fault.iter().map(|c| c.took).collect();
-    latencies.sort();
-    let peak_load = seconds(trace)
-        .iter()
-        .filter(|s| s.calls > 0)
-        .map(|s| s.arrivals as f64 / s.calls as f64)
-        .fold(0.0, f64::max);
-    let dependency_recovery = trace.scenario.workers.map(|_| {
-        trace
-            .seen
-            .waits
-            .iter()
-            .filter(|(_, waited)| *waited >= Duration::from_millis(50))
-            .map(|(arrived, waited)| (*arrived + *waited).saturating_sub(heal))
-            .max()
-            .unwrap_or_default()
-    });
-    Metrics {
-        calls: calls.len(),
-        success: share(calls.iter().filter(ok).count(), calls.len()),
-        fault_success: share(
-            in_fault.iter().filter(|c| c.fate == Fate::Ok).count(),
-            in_fault.len(),
-        ),
-        fault_load: share(arrivals_in_fault, in_fault.len()),
-        peak_load,
-        first_refusal: calls
-            .iter()
-            .find(|c| c.start >= from && c.fate == Fate::Refused)
-            .map(|c| c.start - from),
-        first_success: calls
-            .iter()
-            .find(|c| c.start >= heal && c.fate == Fate::Ok)
-            .map(|c| c.start - heal),
-        recovery: recovery(calls, heal),
-        fault_p50: percentile(&latencies, 0.50),
-        fault_p99: percentile(&latencies, 0.99),
-        refused: calls.iter().filter(|c| c.fate == Fate::Refused).count(),
-        timed_out: calls.iter().filter(|c| c.fate == Fate::TimedOut).count(),
-        dependency_recovery,
-    }
-}
-
-/// From `heal` to the start of the last 1 s window (of call starts, each window starting
-/// at a call) in which fewer than 95 % of calls succeeded. Only whole windows count.
-fn recovery(calls: &[Call], heal: Duration) -> Duration {
-    let after: Vec<&Call> = calls.iter().filter(|c| c.start >= heal).collect();
-    let Some(last) = after.last().map(|c| c.start) else {
-        return Duration::ZERO;
-    };
-    let window = Duration::from_secs(1);
-    let (mut end, mut ok_in) = (0, 0);
-    let mut last_bad = None;
-    for (begin, call) in after.iter().enumerate() {
-        if call.start + window > last {
-            break;
-        }
-        while end < after.len() && after[end].start < call.start + window {
-            ok_in += usize::from(after[end].fate == Fate::Ok);
-            end += 1;
-        }
-        if (ok_in as f64) < 0.95 * (end - begin) as f64 {
-            last_bad = Some(call.start);
-        }
-        ok_in -= usize::from(call.fate == Fate::Ok);
-    }
-    last_bad.map_or(Duration::ZERO, |at| at - heal)
-}
-
-fn share(part: usize, whole: usize) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }

@@ -3,12 +3,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
 use super::dependency::{Dependency, Request, Response, Seen, lock};
-use super::report::{Report, Trace};
+use super::measure::Trace;
+use super::report::Report;
 use super::scenario::Scenario;
+use super::schedule::CallStarts;
 use crate::rejection::{AsRejected, Reason};
 
 /// What became of one caller's call.
@@ -20,7 +23,7 @@ pub(crate) enum Fate {
     Failed,
     /// A layer refused it locally (open breaker, full bulkhead, rate limit, throttle).
     Refused,
-    /// The caller's deadline passed, or a timeout layer gave up.
+    /// The caller's deadline passed, or a seawall layer gave up for time.
     TimedOut,
 }
 
@@ -62,9 +65,10 @@ impl Simulation {
     /// One run of `scenario` with seed 1.
     ///
     /// ```
-    /// # use seawall::sim::{Scenario, Simulation};
-    /// let sim = Simulation::new(Scenario::hard_outage());
-    /// # let _ = sim;
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    ///
+    /// let report = Simulation::new(Scenario::hard_outage().rate(5.0)).run("bare", |d: Dependency| d);
+    /// assert_eq!(report.runs().len(), 1);
     /// ```
     pub fn new(scenario: Scenario) -> Self {
         Simulation {
@@ -78,25 +82,34 @@ impl Simulation {
     /// The seed of the dependency's luck.
     ///
     /// ```
-    /// # use seawall::sim::{Scenario, Simulation};
-    /// let sim = Simulation::new(Scenario::hard_outage()).seed(42);
-    /// # let _ = sim;
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    ///
+    /// let brownout = Scenario::brownout(0.3).rate(5.0);
+    /// let run = |seed| Simulation::new(brownout.clone()).seed(seed).run("bare", |d: Dependency| d);
+    /// assert_eq!(run(42).csv(), run(42).csv());
+    /// assert_ne!(run(42).csv(), run(43).csv());
     /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
     }
 
-    /// Runs the scenario `count` times, the dependency healing `step` later each time
-    /// (default: once). A single run measures where recovery fell in a breaker's cycle;
-    /// the mean and worst over shifts measure the design. Every figure of the report is
-    /// averaged over the runs; recovery also has its worst case.
+    /// Runs the scenario `count` times (1 to 1000, clamped), run `i` (from 0) with the
+    /// dependency healing `i × step` later (default: once). A single run measures where
+    /// recovery fell in a breaker's cycle; the mean and worst over shifts measure the
+    /// design. The report gives each figure's mean over the runs, and the worst case of
+    /// some. A scenario without a fault does not change from run to run.
     ///
     /// ```
-    /// # use seawall::sim::{Scenario, Simulation};
-    /// # use std::time::Duration;
-    /// let sim = Simulation::new(Scenario::hard_outage()).recovery_shifts(10, Duration::from_millis(500));
-    /// # let _ = sim;
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    /// use std::time::Duration;
+    ///
+    /// let sim = Simulation::new(Scenario::hard_outage().rate(10.0))
+    ///     .recovery_shifts(10, Duration::from_millis(500));
+    /// let report = sim.run("bare", |d: Dependency| d);
+    /// assert_eq!(report.runs().len(), 10);
+    /// // The fault lasts 30 s, then 30.5 s, ... 34.5 s, with 20 s healthy after it.
+    /// assert_eq!((report.runs()[0].calls, report.runs()[9].calls), (600, 645));
     /// ```
     pub fn recovery_shifts(mut self, count: u32, step: Duration) -> Self {
         self.shifts = count.clamp(1, 1000);
@@ -119,7 +132,15 @@ impl Simulation {
     /// The stack must be `Clone` (each call uses a clone, as a server's handlers would)
     /// and its error must implement [`AsRejected`], so that local refusals can be told
     /// from the dependency's failures: `tower::BoxError`, [`Error<E>`](crate::Error) and
-    /// the bare [`DependencyError`](super::DependencyError) all do.
+    /// the bare [`DependencyError`](super::DependencyError) all do. A rejection for
+    /// time ([`Reason::AttemptTimeout`], [`Reason::DeadlineExceeded`]) counts as timed
+    /// out, any other rejection as refused, and every other error (other libraries'
+    /// timeouts too) as a failure.
+    ///
+    /// # Panics
+    ///
+    /// If `make` panics, or the stack panics on a call: the run stops with
+    /// "the stack panicked on a call: " and the panic's message.
     ///
     /// ```
     /// use seawall::pipeline::StandardPipeline;
@@ -149,7 +170,9 @@ impl Simulation {
     {
         let traces = (0..self.shifts)
             .map(|i| {
-                let scenario = self.scenario.healing_later(self.shift_step * i);
+                let scenario = self
+                    .scenario
+                    .healing_later(self.shift_step.saturating_mul(i));
                 run_once(&scenario, self.seed, &make)
             })
             .collect();
@@ -174,14 +197,15 @@ where
         let start = Instant::now();
         let stack = make(Dependency::new(scenario.clone(), seed, seen.clone()));
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let mut tasks = Vec::new();
-        let (mut at, mut number) = (Duration::ZERO, 0);
-        while at < scenario.duration {
+        let mut tasks = JoinSet::new();
+        for (number, at) in (1..).zip(CallStarts::new(scenario)) {
             tokio::time::sleep_until(start + at).await;
-            number += 1;
+            while let Some(done) = tasks.try_join_next() {
+                stop_on_panic(done);
+            }
             let (svc, calls) = (stack.clone(), calls.clone());
             let deadline = scenario.caller_deadline;
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 let began = Instant::now();
                 let result =
                     tokio::time::timeout(deadline, svc.oneshot(Request::new(number))).await;
@@ -191,11 +215,10 @@ where
                     fate: fate(result),
                 };
                 lock(&calls).push(call);
-            }));
-            at += Duration::from_secs_f64(1.0 / scenario.rate_at(at));
+            });
         }
-        for task in tasks {
-            let _ = task.await;
+        while let Some(done) = tasks.join_next().await {
+            stop_on_panic(done);
         }
         let mut calls = std::mem::take(&mut *lock(&calls));
         calls.sort_by_key(|c| c.start);
@@ -206,6 +229,23 @@ where
             seen,
         }
     })
+}
+
+/// Fails the run with the message of a call that panicked.
+fn stop_on_panic(done: Result<(), JoinError>) {
+    let Err(error) = done else { return };
+    let Ok(payload) = error.try_into_panic() else {
+        return;
+    };
+    let message = match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(text), _) => text,
+        (_, Some(text)) => text.as_str(),
+        _ => "(not a string)",
+    };
+    panic!("the stack panicked on a call: {message}");
 }
 
 fn fate<T, E: AsRejected>(result: Result<Result<T, E>, tokio::time::error::Elapsed>) -> Fate {

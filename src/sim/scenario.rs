@@ -3,173 +3,18 @@
 use std::ops::Range;
 use std::time::Duration;
 
-/// How the simulated dependency answers while a [`Phase`] lasts.
-///
-/// Healthy latency is log-normal: `median × e^(σ·z)` for a standard normal `z`.
-///
-/// ```
-/// use seawall::sim::Behaviour;
-/// use std::time::Duration;
-/// let brownout = Behaviour::healthy().error_rate(0.3);
-/// assert_eq!(brownout, Behaviour::brownout(0.3));
-/// let slow = Behaviour::healthy().median(Duration::from_millis(800));
-/// # let _ = slow;
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Behaviour {
-    pub(crate) error_rate: f64,
-    pub(crate) error_after: Option<Duration>,
-    pub(crate) median: Duration,
-    pub(crate) sigma: f64,
-    pub(crate) hang: bool,
-}
-
-impl Behaviour {
-    /// Answers every call, log-normal latency with a 20 ms median and σ = 0.5.
-    ///
-    /// ```
-    /// # use seawall::sim::Behaviour;
-    /// let ok = Behaviour::healthy();
-    /// # let _ = ok;
-    /// ```
-    pub const fn healthy() -> Self {
-        Behaviour {
-            error_rate: 0.0,
-            error_after: None,
-            median: Duration::from_millis(20),
-            sigma: 0.5,
-            hang: false,
-        }
-    }
-
-    /// Every call fails `after` it arrives (a dead dependency that refuses connections).
-    ///
-    /// ```
-    /// # use seawall::sim::Behaviour;
-    /// # use std::time::Duration;
-    /// let dead = Behaviour::fail_fast(Duration::from_millis(10));
-    /// # let _ = dead;
-    /// ```
-    pub const fn fail_fast(after: Duration) -> Self {
-        Behaviour {
-            error_rate: 1.0,
-            error_after: Some(after),
-            ..Behaviour::healthy()
-        }
-    }
-
-    /// No call is ever answered (a dependency whose connections hang).
-    ///
-    /// ```
-    /// # use seawall::sim::Behaviour;
-    /// let hung = Behaviour::hang();
-    /// # let _ = hung;
-    /// ```
-    pub const fn hang() -> Self {
-        Behaviour {
-            hang: true,
-            ..Behaviour::healthy()
-        }
-    }
-
-    /// A share `rate` of calls (0 to 1) fails after the usual latency.
-    ///
-    /// ```
-    /// # use seawall::sim::Behaviour;
-    /// let partial = Behaviour::brownout(0.3);
-    /// # let _ = partial;
-    /// ```
-    pub const fn brownout(rate: f64) -> Self {
-        Behaviour {
-            error_rate: rate,
-            ..Behaviour::healthy()
-        }
-    }
-
-    /// The share of calls that fail, from 0 to 1 (clamped).
-    ///
-    /// ```
-    /// # use seawall::sim::Behaviour;
-    /// let b = Behaviour::healthy().error_rate(0.05);
-    /// # let _ = b;
-    /// ```
-    pub fn error_rate(mut self, rate: f64) -> Self {
-        self.error_rate = if rate.is_nan() {
-            0.0
-        } else {
-            rate.clamp(0.0, 1.0)
-        };
-        self
-    }
-
-    /// The median latency of a call.
-    ///
-    /// ```
-    /// # use seawall::sim::Behaviour;
-    /// # use std::time::Duration;
-    /// let spike = Behaviour::healthy().median(Duration::from_millis(800));
-    /// # let _ = spike;
-    /// ```
-    pub fn median(mut self, median: Duration) -> Self {
-        self.median = median;
-        self
-    }
-
-    /// The spread of latency: σ of its logarithm (0 makes every call take the median;
-    /// clamped to `0..=3`).
-    ///
-    /// ```
-    /// # use seawall::sim::Behaviour;
-    /// let steady = Behaviour::healthy().sigma(0.0);
-    /// # let _ = steady;
-    /// ```
-    pub fn sigma(mut self, sigma: f64) -> Self {
-        self.sigma = if sigma.is_nan() {
-            0.0
-        } else {
-            sigma.clamp(0.0, 3.0)
-        };
-        self
-    }
-}
-
-/// The dependency's behaviour from `from` until `until` (times since the run began).
-///
-/// ```
-/// use seawall::sim::{Behaviour, Phase};
-/// use std::time::Duration;
-/// let outage = Phase::new(Duration::from_secs(10)..Duration::from_secs(40), Behaviour::hang());
-/// # let _ = outage;
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Phase {
-    pub(crate) during: (Duration, Duration),
-    pub(crate) behaviour: Behaviour,
-}
-
-impl Phase {
-    /// `behaviour` while the run's clock is in `during`.
-    ///
-    /// ```
-    /// # use seawall::sim::{Behaviour, Phase};
-    /// # use std::time::Duration;
-    /// let p = Phase::new(Duration::ZERO..Duration::from_secs(1), Behaviour::brownout(0.5));
-    /// # let _ = p;
-    /// ```
-    pub fn new(during: Range<Duration>, behaviour: Behaviour) -> Self {
-        Phase {
-            during: (during.start, during.end),
-            behaviour,
-        }
-    }
-}
+use super::behaviour::{Behaviour, Phase};
 
 /// A scripted run: the callers' load and deadline, the dependency's behaviour over time,
 /// and the window that counts as the fault.
 ///
 /// Built-in scenarios share one setup: 200 calls a second, open loop (each call starts
 /// on time whatever the others do), a 3 s caller deadline, healthy latency log-normal
-/// around 20 ms, 10 s healthy before the fault and 20 s after it.
+/// around 20 ms, 10 s healthy before the fault and 20 s after it (30 s after the
+/// overload's surge).
+///
+/// Calls start evenly spaced at the rate in force: `k` calls have started once the rate
+/// integrated from the start reaches `k` (the first call starts at 0).
 ///
 /// ```
 /// use seawall::sim::{Behaviour, Scenario};
@@ -195,20 +40,32 @@ pub struct Scenario {
 
 const SEC: Duration = Duration::from_secs(1);
 
+/// The longest run: a scenario's duration, shifts included, is cut to a day.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// The highest call rate, calls a second.
+const MAX_RATE: f64 = 1_000_000.0;
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
 impl Scenario {
-    /// A healthy dependency for `duration`, 200 calls a second, a 3 s caller deadline.
+    /// A healthy dependency for `duration` (at most a day), 200 calls a second, a 3 s
+    /// caller deadline, no fault: figures "in the fault" are NaN until
+    /// [`fault`](Self::fault) sets one.
     ///
     /// ```
-    /// # use seawall::sim::Scenario;
-    /// # use std::time::Duration;
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    /// use std::time::Duration;
+    ///
     /// let quiet = Scenario::new("quiet", Duration::from_secs(5));
-    /// # let _ = quiet;
+    /// let report = Simulation::new(quiet).run("bare", |d: Dependency| d);
+    /// assert_eq!((report.runs()[0].calls, report.success()), (1000, 1.0));
+    /// assert!(report.fault_success().is_nan(), "no fault");
     /// ```
     pub fn new(name: impl Into<String>, duration: Duration) -> Self {
+        let duration = duration.min(MAX_DURATION);
         Scenario {
             name: name.into(),
             duration,
@@ -243,15 +100,16 @@ impl Scenario {
         Scenario::new("hanging outage", secs(60)).fault(secs(10)..secs(40), Behaviour::hang())
     }
 
-    /// A share `rate` of calls fails for 60 s (`brownout(0.3)`: 30 %).
+    /// A share `rate` of calls (0 to 1, clamped) fails for 60 s (`brownout(0.3)`: 30 %).
     ///
     /// ```
     /// # use seawall::sim::Scenario;
     /// assert_eq!(Scenario::brownout(0.3).name(), "brownout 30 %");
     /// ```
     pub fn brownout(rate: f64) -> Self {
-        let name = format!("brownout {:.0} %", rate * 100.0);
-        Scenario::new(name, secs(90)).fault(secs(10)..secs(70), Behaviour::brownout(rate))
+        let partial = Behaviour::brownout(rate);
+        let name = format!("brownout {:.0} %", partial.error_rate * 100.0);
+        Scenario::new(name, secs(90)).fault(secs(10)..secs(70), partial)
     }
 
     /// Median latency 800 ms for 20 s, spread σ = 0.25 (the healthy shape, 0.5, scaled
@@ -350,15 +208,20 @@ impl Scenario {
         &self.name
     }
 
-    /// The fault: `behaviour` during `window`, which is also the window the report's
-    /// "in the fault" figures cover, and whose end is the instant the dependency heals.
+    /// The fault: `behaviour` during `window` (a phase), which is also the window the
+    /// report's "in the fault" figures cover, and whose end is the instant the dependency
+    /// heals. Set again, the last window counts; an empty window is no fault.
     ///
     /// ```
-    /// # use seawall::sim::{Behaviour, Scenario};
-    /// # use std::time::Duration;
-    /// let s = Scenario::new("x", Duration::from_secs(30))
-    ///     .fault(Duration::from_secs(5)..Duration::from_secs(15), Behaviour::hang());
-    /// # let _ = s;
+    /// use seawall::sim::{Behaviour, Dependency, Scenario, Simulation};
+    /// use std::time::Duration;
+    ///
+    /// let s = Scenario::new("x", Duration::from_secs(3))
+    ///     .rate(10.0)
+    ///     .fault(Duration::from_secs(1)..Duration::from_secs(2), Behaviour::brownout(1.0));
+    /// let report = Simulation::new(s).run("bare", |d: Dependency| d);
+    /// assert_eq!(report.fault_success(), 0.0);
+    /// assert!((report.success() - 2.0 / 3.0).abs() < 1e-9);
     /// ```
     pub fn fault(mut self, window: Range<Duration>, behaviour: Behaviour) -> Self {
         self.fault = (window.start, window.end);
@@ -368,65 +231,89 @@ impl Scenario {
     /// Adds a phase; where phases overlap, the one added last wins.
     ///
     /// ```
-    /// # use seawall::sim::{Behaviour, Phase, Scenario};
-    /// # use std::time::Duration;
-    /// let s = Scenario::new("x", Duration::from_secs(30)).phase(Phase::new(
-    ///     Duration::from_secs(1)..Duration::from_secs(2),
-    ///     Behaviour::brownout(1.0),
-    /// ));
-    /// # let _ = s;
+    /// use seawall::sim::{Behaviour, Dependency, Phase, Scenario, Simulation};
+    /// use std::time::Duration;
+    ///
+    /// let s = Scenario::new("x", Duration::from_secs(3))
+    ///     .rate(10.0)
+    ///     .phase(Phase::new(Duration::ZERO..Duration::from_secs(2), Behaviour::brownout(1.0)))
+    ///     .phase(Phase::new(Duration::from_secs(1)..Duration::from_secs(3), Behaviour::healthy()));
+    /// let report = Simulation::new(s).run("bare", |d: Dependency| d);
+    /// let ok: Vec<u64> = report.seconds().iter().map(|s| s.ok).collect();
+    /// assert_eq!(ok, [0, 10, 10]);
     /// ```
     pub fn phase(mut self, phase: Phase) -> Self {
         self.phases.push(phase);
         self
     }
 
-    /// Calls a second outside surges (default 200).
+    /// Calls a second outside surges (default 200), from 0 (no calls; also for NaN and
+    /// negative rates) to 1,000,000.
     ///
     /// ```
-    /// # use seawall::sim::Scenario;
-    /// let s = Scenario::hard_outage().rate(50.0);
-    /// # let _ = s;
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    ///
+    /// let report = Simulation::new(Scenario::hard_outage().rate(50.0)).run("bare", |d: Dependency| d);
+    /// assert_eq!(report.runs()[0].calls, 60 * 50);
     /// ```
     pub fn rate(mut self, calls_per_second: f64) -> Self {
-        self.rate = positive(calls_per_second);
+        self.rate = self::calls_per_second(calls_per_second);
         self
     }
 
-    /// `calls_per_second` during `window` instead of the usual rate.
+    /// `calls_per_second` during `window` instead of the usual rate (same range as
+    /// [`rate`](Self::rate)); where surges overlap, the one added last wins.
     ///
     /// ```
-    /// # use seawall::sim::Scenario;
-    /// # use std::time::Duration;
-    /// let s = Scenario::hard_outage().surge(Duration::from_secs(5)..Duration::from_secs(6), 1000.0);
-    /// # let _ = s;
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    /// use std::time::Duration;
+    ///
+    /// let s = Scenario::new("x", Duration::from_secs(3))
+    ///     .rate(10.0)
+    ///     .surge(Duration::from_secs(1)..Duration::from_secs(2), 100.0);
+    /// let report = Simulation::new(s).run("bare", |d: Dependency| d);
+    /// let calls: Vec<u64> = report.seconds().iter().map(|s| s.calls).collect();
+    /// assert_eq!(calls, [10, 100, 10]);
     /// ```
     pub fn surge(mut self, window: Range<Duration>, calls_per_second: f64) -> Self {
-        self.surges
-            .push((window.start, window.end, positive(calls_per_second)));
+        self.surges.push((
+            window.start,
+            window.end,
+            self::calls_per_second(calls_per_second),
+        ));
         self
     }
 
-    /// How long a caller waits for a call before giving up (default 3 s).
+    /// How long a caller waits for a call before giving up (default 3 s); such a call
+    /// counts as timed out.
     ///
     /// ```
-    /// # use seawall::sim::Scenario;
-    /// # use std::time::Duration;
-    /// let s = Scenario::hard_outage().caller_deadline(Duration::from_secs(1));
-    /// # let _ = s;
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    /// use std::time::Duration;
+    ///
+    /// let s = Scenario::hanging_outage().rate(5.0).caller_deadline(Duration::from_secs(1));
+    /// let report = Simulation::new(s).run("bare", |d: Dependency| d);
+    /// assert_eq!(report.fault_p99(), Duration::from_secs(1));
     /// ```
     pub fn caller_deadline(mut self, deadline: Duration) -> Self {
         self.caller_deadline = deadline;
         self
     }
 
-    /// Gives the dependency finite capacity: `workers` calls are served at once, others
-    /// wait in line, and a call is served to the end even when its caller has gone.
+    /// Gives the dependency finite capacity: `workers` (at least 1) calls are served at
+    /// once, others wait in line, and a call is served to the end even when its caller
+    /// has gone. A hanging phase holds no worker: its calls never reach the line.
     ///
     /// ```
-    /// # use seawall::sim::Scenario;
-    /// let s = Scenario::brownout(0.1).workers(8);
-    /// # let _ = s;
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    /// use std::time::Duration;
+    ///
+    /// // One worker serves about 43 calls a second; 100 a second arrive for 3 s.
+    /// let s = Scenario::new("x", Duration::from_secs(3)).rate(100.0).workers(1);
+    /// let report = Simulation::new(s).run("bare", |d: Dependency| d);
+    /// assert!(report.runs()[0].timed_out > 0, "the last calls wait in line past 3 s");
+    /// let cleared = report.dependency_recovery().unwrap();
+    /// assert!(cleared > Duration::from_secs(2), "the line outlasts the calls by {cleared:?}");
     /// ```
     pub fn workers(mut self, workers: u32) -> Self {
         self.workers = Some(workers.max(1));
@@ -451,39 +338,38 @@ impl Scenario {
             .map_or(self.rate, |s| s.2)
     }
 
-    /// The same scenario with the dependency healing `by` later: the fault, and every
-    /// phase that ends with it, last longer.
+    /// The same scenario with the dependency healing `by` later: every instant from
+    /// healing on (phase and surge edges, the fault's end, the run's end) moves `by`
+    /// later, so the fault and whatever ends with it last longer. Without a fault
+    /// (an empty window) nothing heals, and the scenario is unchanged.
     pub(crate) fn healing_later(&self, by: Duration) -> Scenario {
         let mut s = self.clone();
-        let heal = self.fault.1;
+        let (from, heal) = self.fault;
+        if from >= heal {
+            return s;
+        }
+        let later = |at: &mut Duration| {
+            if *at >= heal {
+                *at = at.saturating_add(by);
+            }
+        };
         for phase in &mut s.phases {
-            if phase.during.0 >= heal {
-                phase.during.0 += by;
-            }
-            if phase.during.1 >= heal {
-                phase.during.1 += by;
-            }
+            later(&mut phase.during.0);
+            later(&mut phase.during.1);
         }
         for surge in &mut s.surges {
-            if surge.0 >= heal {
-                surge.0 += by;
-            }
-            if surge.1 >= heal {
-                surge.1 += by;
-            }
+            later(&mut surge.0);
+            later(&mut surge.1);
         }
-        s.fault.1 += by;
-        s.duration += by;
+        later(&mut s.fault.1);
+        s.duration = s.duration.saturating_add(by).min(MAX_DURATION);
         s
     }
 }
 
-fn positive(rate: f64) -> f64 {
-    if rate.is_finite() && rate > 0.0 {
-        rate.min(1_000_000.0)
-    } else {
-        1.0
-    }
+/// A call rate in `0..=MAX_RATE`; NaN and negative rates are 0.
+fn calls_per_second(rate: f64) -> f64 {
+    if rate > 0.0 { rate.min(MAX_RATE) } else { 0.0 }
 }
 
 #[cfg(test)]

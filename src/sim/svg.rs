@@ -56,7 +56,10 @@ pub fn svg(reports: &[Report]) -> String {
         let top = TOP + panel * (PANEL + GAP);
         if let Some(r) = reports.first() {
             let (from, to) = r.fault();
-            let (x0, x1) = (x(from.as_secs_f64()), x(to.as_secs_f64().min(seconds)));
+            let (x0, x1) = (
+                x(from.as_secs_f64().min(seconds)),
+                x(to.as_secs_f64().min(seconds)),
+            );
             let _ = write!(
                 out,
                 "<rect x=\"{x0:.1}\" y=\"{top}\" width=\"{:.1}\" height=\"{PANEL}\" fill=\"#f3d6d6\"/>",
@@ -113,8 +116,13 @@ pub fn svg(reports: &[Report]) -> String {
     out
 }
 
+/// Text for an element's content: markup escaped, control characters (which XML
+/// forbids) dropped.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+    text.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
