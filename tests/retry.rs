@@ -199,6 +199,46 @@ fn open_breaker(wait: Option<Duration>) -> impl Fn(u32) -> Result<u32, BoxError>
     }
 }
 
+fn timed_out_once(after: Duration) -> impl Fn(u32) -> Result<u32, BoxError> + Clone {
+    move |n| match n {
+        0 => Err(Rejected::new(Reason::AttemptTimeout { after }, None).into()),
+        n => Ok(n),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_counts_its_time_toward_the_backoff() {
+    let inner = Scripted::new(timed_out_once(Duration::from_millis(300)));
+    let layer = plain(3, Duration::from_millis(500)).build().unwrap();
+    assert_eq!(layer.layer(inner.clone()).oneshot(0).await.unwrap(), 1);
+    assert_eq!(
+        inner.times(),
+        vec![Duration::ZERO, Duration::from_millis(200)]
+    );
+    let inner = Scripted::new(timed_out_once(Duration::from_secs(1)));
+    let layer = plain(3, Duration::from_millis(500)).build().unwrap();
+    assert_eq!(layer.layer(inner.clone()).oneshot(0).await.unwrap(), 1);
+    assert_eq!(
+        inner.times(),
+        vec![Duration::ZERO, Duration::ZERO],
+        "waited enough"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_backoff_includes_timeout_a_timed_out_attempt_waits_the_full_backoff() {
+    let inner = Scripted::new(timed_out_once(Duration::from_secs(1)));
+    let layer = plain(3, Duration::from_millis(500))
+        .backoff_includes_timeout(false)
+        .build()
+        .unwrap();
+    assert_eq!(layer.layer(inner.clone()).oneshot(0).await.unwrap(), 1);
+    assert_eq!(
+        inner.times(),
+        vec![Duration::ZERO, Duration::from_millis(500)]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_refusal_goes_back_to_the_caller_at_once_by_default() {
     let inner = Scripted::new(open_breaker(Some(2 * MS * 1000)));

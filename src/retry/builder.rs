@@ -63,6 +63,7 @@ impl Builder {
                 },
                 refund_successes: true,
                 retry_refusals: false,
+                backoff_includes_timeout: true,
                 seed: None,
             },
             classifier: ErrorsAreFailures,
@@ -315,6 +316,24 @@ impl<C, H, R> Builder<C, H, R> {
     /// ```
     pub fn retry_refusals(mut self, on: bool) -> Self {
         self.settings.retry_refusals = on;
+        self
+    }
+
+    /// Whether an attempt that timed out counts its own time toward the backoff before
+    /// the next one: the delay is the backoff minus the attempt timeout, so a 1 s
+    /// timeout followed by a 100 ms backoff retries at once. The backoff gives a failing
+    /// dependency room, and a timed-out attempt already gave it that long; waiting
+    /// again only leaves the next attempt less of the call's deadline. Off, the full
+    /// backoff follows a timeout too. Default: on.
+    ///
+    /// ```
+    /// # use seawall::retry::RetryLayer;
+    /// let layer = RetryLayer::builder().backoff_includes_timeout(false).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn backoff_includes_timeout(mut self, on: bool) -> Self {
+        self.settings.backoff_includes_timeout = on;
         self
     }
 

@@ -31,6 +31,10 @@ pub enum Hint {
     /// Whether it is retried is the retry's choice: see
     /// [`retry_refusals`](super::Builder::retry_refusals).
     Refused(Option<Duration>),
+    /// The attempt failed after running this long (an attempt timeout): the backoff
+    /// decides the delay, counted from the attempt's start when
+    /// [`backoff_includes_timeout`](super::Builder::backoff_includes_timeout) is on.
+    TimedOut(Duration),
 }
 
 /// Reads a [`Hint`] from a finished attempt.
@@ -98,8 +102,8 @@ where
 
 /// The default: reads seawall rejections from errors that implement [`AsRejected`].
 ///
-/// An attempt timeout is retried after the backoff, like any failure; a passed deadline
-/// is not retried. Other rejections are refusals ([`Hint::Refused`], with their
+/// An attempt timeout is retried after the backoff, like any failure ([`Hint::TimedOut`],
+/// with how long the attempt ran); a passed deadline is not retried. Other rejections are refusals ([`Hint::Refused`], with their
 /// [`retry_after`](Rejected::retry_after)): by default they end the call at once, or,
 /// with [`retry_refusals`](super::Builder::retry_refusals), are retried after that long.
 /// Errors that are not rejections use the backoff. A rejection returned to the
@@ -144,8 +148,11 @@ pub(crate) fn rejection_hint(rejected: Option<&Rejected>) -> Hint {
     if reason == Reason::DeadlineExceeded {
         return Hint::Stop;
     }
+    if let Reason::AttemptTimeout { after } = reason {
+        return Hint::TimedOut(after); // the attempt ran and failed, after that long
+    }
     if !reason.is_refusal() {
-        return Hint::Backoff; // the attempt ran and failed, like any other failure
+        return Hint::Backoff;
     }
     Hint::Refused(rejected.retry_after())
 }

@@ -199,6 +199,8 @@ pub(crate) struct Shared {
     pub(crate) refund_successes: bool,
     /// Local refusals are retried after their hint, rather than returned at once.
     pub(crate) retry_refusals: bool,
+    /// A timed-out attempt's time counts toward the backoff that follows it.
+    pub(crate) backoff_includes_timeout: bool,
     pub(crate) draws: Draws,
     pub(crate) meter: Meter,
 }
@@ -273,6 +275,16 @@ impl<C, H, R> Policy<C, H, R> {
                     .delays
                     .next(attempts, progress, || shared.draws.unit());
                 (delay, if result.is_err() { "error" } else { "response" })
+            }
+            Hint::TimedOut(ran) => {
+                let delay = shared
+                    .delays
+                    .next(attempts, progress, || shared.draws.unit());
+                if shared.backoff_includes_timeout {
+                    (delay.saturating_sub(ran), "attempt timeout, waited already")
+                } else {
+                    (delay, "attempt timeout")
+                }
             }
         };
         if let (Some(started), Some(max)) = (started, shared.max_elapsed)

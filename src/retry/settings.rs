@@ -42,6 +42,7 @@ pub(crate) struct Settings {
     pub(crate) budget: BudgetKind,
     pub(crate) refund_successes: bool,
     pub(crate) retry_refusals: bool,
+    pub(crate) backoff_includes_timeout: bool,
     pub(crate) seed: Option<u64>,
 }
 
@@ -74,6 +75,7 @@ impl Settings {
             budget: self.budget()?,
             refund_successes: self.refund_successes,
             retry_refusals: self.retry_refusals,
+            backoff_includes_timeout: self.backoff_includes_timeout,
             draws: Draws::new(self.seed.unwrap_or_else(rand::random)),
             meter: Meter::new("retry", &Arc::from(self.name.as_str())),
         })
