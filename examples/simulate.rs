@@ -34,6 +34,7 @@ fn main() -> Result<(), BoxError> {
             sim.run("tower Retry + TpsBudget", tower_stack),
             sim.run("seawall StandardPipeline", seawall_stack),
             sim.run("seawall layers, defaults", layers_stack),
+            sim.run("seawall with Polly's standard defaults", polly_stack),
         ];
         let table = seawall::sim::table(&reports);
         println!("## {}\n\n{table}", scenario.name());
@@ -47,10 +48,82 @@ fn main() -> Result<(), BoxError> {
         }
         verdict(&reports);
     }
+    let ablation = ablation();
+    println!("{ablation}");
+    markdown.push_str(&ablation);
     if let Some(dir) = &out {
         std::fs::write(dir.join("tables.md"), markdown)?;
     }
     Ok(())
+}
+
+/// Each of the defaults' mechanisms turned off alone, on the scenarios it is for.
+fn ablation() -> String {
+    use seawall::pipeline::Builder;
+    type Change = fn(Builder) -> Builder;
+    let changes: [(&str, Change); 6] = [
+        ("the defaults", |b| b),
+        ("confidence off", |b| {
+            b.circuit_breaker(|c| c.confidence(None))
+        }),
+        ("steady_probing off", |b| {
+            b.circuit_breaker(|c| c.steady_probing(false))
+        }),
+        ("retry_refusals on", |b| b.retry(|r| r.retry_refusals(true))),
+        ("refund_successful_retries off", |b| {
+            b.retry(|r| r.refund_successful_retries(false))
+        }),
+        ("backoff_includes_timeout off", |b| {
+            b.retry(|r| r.backoff_includes_timeout(false))
+        }),
+    ];
+    let mut out = String::from(
+        "## Each mechanism turned off alone (standard pipeline)\n\n\
+         | change | hard outage: load, recovery mean / max, p99 | hanging outage: load, recovery mean / max | brownout 30 %: success, load | latency spike: success, load |\n\
+         |---|---|---|---|---|\n",
+    );
+    for (name, change) in changes {
+        let run = |scenario: Scenario, shifts: u32| {
+            let sim = Simulation::new(scenario)
+                .seed(1)
+                .recovery_shifts(shifts, Duration::from_millis(500));
+            sim.run(name, |dependency: Dependency| {
+                let builder = StandardPipeline::builder()
+                    .attempt_timeout(Duration::from_secs(1))
+                    .total_timeout(Duration::from_secs(3))
+                    .circuit_breaker(|b| b.seed(1))
+                    .retry(|r| r.seed(1));
+                let pipeline = change(builder).build().expect("valid settings");
+                ServiceBuilder::new()
+                    .layer(pipeline)
+                    .map_err(seawall::Error::Service)
+                    .service(dependency)
+            })
+        };
+        let (hard, hanging) = (
+            run(Scenario::hard_outage(), 10),
+            run(Scenario::hanging_outage(), 10),
+        );
+        let (brownout, spike) = (
+            run(Scenario::brownout(0.3), 1),
+            run(Scenario::latency_spike(), 1),
+        );
+        out.push_str(&format!(
+            "| {name} | {:.3}×, {:.2} / {:.2} s, {} ms | {:.3}×, {:.2} / {:.2} s | {:.1} %, {:.2}× | {:.1} %, {:.2}× |\n",
+            hard.fault_load(),
+            hard.recovery_mean().as_secs_f64(),
+            hard.recovery_max().as_secs_f64(),
+            hard.fault_p99().as_millis(),
+            hanging.fault_load(),
+            hanging.recovery_mean().as_secs_f64(),
+            hanging.recovery_max().as_secs_f64(),
+            100.0 * brownout.fault_success(),
+            brownout.fault_load(),
+            100.0 * spike.fault_success(),
+            spike.fault_load(),
+        ));
+    }
+    out
 }
 
 /// seawall's preset with only the two timeouts of the setup set.
@@ -66,6 +139,8 @@ fn seawall_stack(
     let pipeline = StandardPipeline::builder()
         .attempt_timeout(Duration::from_secs(1))
         .total_timeout(Duration::from_secs(3))
+        .circuit_breaker(|b| b.seed(1))
+        .retry(|r| r.seed(1))
         .build()
         .expect("valid settings");
     ServiceBuilder::new()
@@ -93,13 +168,61 @@ fn layers_stack(
                 .expect("defaults"),
         )
         .layer(deadline::DeadlineLayer::new(Duration::from_secs(3)).expect("valid"))
-        .layer(retry::RetryLayer::builder().build().expect("defaults"))
+        .layer(
+            retry::RetryLayer::builder()
+                .seed(1)
+                .build()
+                .expect("defaults"),
+        )
         .layer(
             circuit_breaker::CircuitBreakerLayer::builder()
+                .seed(1)
                 .build()
                 .expect("defaults"),
         )
         .layer(timeout::AttemptTimeoutLayer::new(Duration::from_secs(1)).expect("valid"))
+        .map_err(seawall::Error::Service)
+        .service(dependency)
+}
+
+/// The standard pipeline as Microsoft's standard handler sets it up (seawall's own
+/// defaults before the simulator): a breaker at 10 % over 30 s after 100 calls, open
+/// 5 s, judged as observed; 4 attempts from a 2 s backoff, refusals retried after their
+/// wait, every retry charged to the budget.
+fn polly_stack(
+    dependency: Dependency,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = seawall::Error<DependencyError>,
+    Future: Send,
+> + Clone
++ Send {
+    let pipeline = StandardPipeline::builder()
+        .attempt_timeout(Duration::from_secs(1))
+        .total_timeout(Duration::from_secs(3))
+        .retry(|r| {
+            r.max_attempts(4)
+                .exponential(Duration::from_secs(2), 2.0, Duration::from_secs(30))
+                .jitter(seawall::retry::Jitter::DecorrelatedV2)
+                .retry_refusals(true)
+                .refund_successful_retries(false)
+                .backoff_includes_timeout(false)
+                .seed(1)
+        })
+        .circuit_breaker(|b| {
+            b.failure_rate_threshold(seawall::Ratio::percent(10.0))
+                .minimum_calls(100)
+                .time_window(Duration::from_secs(30), 10)
+                .open_duration(Duration::from_secs(5))
+                .confidence(None)
+                .steady_probing(false)
+                .seed(1)
+        })
+        .build()
+        .expect("valid settings");
+    ServiceBuilder::new()
+        .layer(pipeline)
         .map_err(seawall::Error::Service)
         .service(dependency)
 }
@@ -149,8 +272,8 @@ impl<E> tower::retry::Policy<Request, Response, E> for TowerPolicy {
 }
 
 /// One line on how the preset fared against the others.
-fn verdict(reports: &[Report; 4]) {
-    let [bare, tower, seawall, _] = reports;
+fn verdict(reports: &[Report; 5]) {
+    let [bare, tower, seawall, _, _] = reports;
     println!(
         "{}: success in the fault {:.1} % (tower {:.1} %, none {:.1} %), load {:.2}× (tower {:.2}×)\n",
         seawall.scenario(),

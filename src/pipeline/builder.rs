@@ -11,7 +11,8 @@ use crate::deadline::DeadlineLayer;
 use crate::retry::{self, CloneRequest, RejectionHint, RetryLayer};
 use crate::timeout::AttemptTimeoutLayer;
 
-/// Configures a [`StandardPipeline`]; starts from Microsoft's standard handler defaults.
+/// Configures a [`StandardPipeline`]; starts from each layer's own defaults with Microsoft's
+/// standard handler limits and timeouts (see [the module](super)).
 ///
 /// ```
 /// use seawall::{pipeline::StandardPipeline, Ratio};
