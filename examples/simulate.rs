@@ -32,9 +32,11 @@ fn main() -> Result<(), BoxError> {
         let reports = [
             sim.run("no resilience", |dependency| dependency),
             sim.run("tower Retry + TpsBudget", tower_stack),
-            sim.run("seawall StandardPipeline", seawall_stack),
+            sim.run("seawall StandardPipeline", |d| pipeline(d, |b| b)),
             sim.run("seawall layers, defaults", layers_stack),
-            sim.run("seawall with Polly's standard defaults", polly_stack),
+            sim.run("seawall with Polly's standard defaults", |d| {
+                pipeline(d, polly)
+            }),
         ];
         let table = seawall::sim::table(&reports);
         println!("## {}\n\n{table}", scenario.name());
@@ -59,8 +61,6 @@ fn main() -> Result<(), BoxError> {
 
 /// Each of the defaults' mechanisms turned off alone, on the scenarios it is for.
 fn ablation() -> String {
-    use seawall::pipeline::Builder;
-    type Change = fn(Builder) -> Builder;
     let changes: [(&str, Change); 6] = [
         ("the defaults", |b| b),
         ("confidence off", |b| {
@@ -87,18 +87,7 @@ fn ablation() -> String {
             let sim = Simulation::new(scenario)
                 .seed(1)
                 .recovery_shifts(shifts, Duration::from_millis(500));
-            sim.run(name, |dependency: Dependency| {
-                let builder = StandardPipeline::builder()
-                    .attempt_timeout(Duration::from_secs(1))
-                    .total_timeout(Duration::from_secs(3))
-                    .circuit_breaker(|b| b.seed(1))
-                    .retry(|r| r.seed(1));
-                let pipeline = change(builder).build().expect("valid settings");
-                ServiceBuilder::new()
-                    .layer(pipeline)
-                    .map_err(seawall::Error::Service)
-                    .service(dependency)
-            })
+            sim.run(name, |dependency: Dependency| pipeline(dependency, change))
         };
         let (hard, hanging) = (
             run(Scenario::hard_outage(), 10),
@@ -126,9 +115,11 @@ fn ablation() -> String {
     out
 }
 
-/// seawall's preset with only the two timeouts of the setup set.
-fn seawall_stack(
+/// The setup's pipeline: the standard pipeline with only its two timeouts set (and
+/// seeds), changed by `change`.
+fn pipeline(
     dependency: Dependency,
+    change: Change,
 ) -> impl tower::Service<
     Request,
     Response = Response,
@@ -136,18 +127,18 @@ fn seawall_stack(
     Future: Send,
 > + Clone
 + Send {
-    let pipeline = StandardPipeline::builder()
+    let builder = StandardPipeline::builder()
         .attempt_timeout(Duration::from_secs(1))
         .total_timeout(Duration::from_secs(3))
         .circuit_breaker(|b| b.seed(1))
-        .retry(|r| r.seed(1))
-        .build()
-        .expect("valid settings");
+        .retry(|r| r.seed(1));
     ServiceBuilder::new()
-        .layer(pipeline)
+        .layer(change(builder).build().expect("valid settings"))
         .map_err(seawall::Error::Service)
         .service(dependency)
 }
+
+type Change = fn(seawall::pipeline::Builder) -> seawall::pipeline::Builder;
 
 /// seawall's layers, each with its own defaults, in the pipeline's order: bulkhead,
 /// 3 s deadline, retry, breaker, 1 s per attempt.
@@ -189,18 +180,8 @@ fn layers_stack(
 /// defaults before the simulator): a breaker at 10 % over 30 s after 100 calls, open
 /// 5 s, judged as observed; 4 attempts from a 2 s backoff, refusals retried after their
 /// wait, every retry charged to the budget.
-fn polly_stack(
-    dependency: Dependency,
-) -> impl tower::Service<
-    Request,
-    Response = Response,
-    Error = seawall::Error<DependencyError>,
-    Future: Send,
-> + Clone
-+ Send {
-    let pipeline = StandardPipeline::builder()
-        .attempt_timeout(Duration::from_secs(1))
-        .total_timeout(Duration::from_secs(3))
+fn polly(builder: seawall::pipeline::Builder) -> seawall::pipeline::Builder {
+    builder
         .retry(|r| {
             r.max_attempts(4)
                 .exponential(Duration::from_secs(2), 2.0, Duration::from_secs(30))
@@ -208,7 +189,6 @@ fn polly_stack(
                 .retry_refusals(true)
                 .refund_successful_retries(false)
                 .backoff_includes_timeout(false)
-                .seed(1)
         })
         .circuit_breaker(|b| {
             b.failure_rate_threshold(seawall::Ratio::percent(10.0))
@@ -217,14 +197,7 @@ fn polly_stack(
                 .open_duration(Duration::from_secs(5))
                 .confidence(None)
                 .steady_probing(false)
-                .seed(1)
         })
-        .build()
-        .expect("valid settings");
-    ServiceBuilder::new()
-        .layer(pipeline)
-        .map_err(seawall::Error::Service)
-        .service(dependency)
 }
 
 /// tower's own: up to 3 attempts, 1 s each, exponential backoff from 50 ms, retries
