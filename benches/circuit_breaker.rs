@@ -127,14 +127,15 @@ fn failsafe_async(
     move || now(breaker.call(work(fail)))
 }
 
-// Breakers configured alike: judge the last 100 calls (failsafe: 100 in a row), open for
-// an hour. `tripping` ones open on the first failures.
+// Breakers configured alike: judge the last 100 calls as observed (failsafe: 100 in a
+// row), open for an hour. `tripping` ones open on the first failures.
 
 fn seawall_builder(tripping: bool) -> seawall::circuit_breaker::Builder {
     let window = if tripping { 1 } else { WINDOW };
     CircuitBreakerLayer::builder()
         .count_window(window)
         .minimum_calls(window)
+        .confidence(None)
         .open_duration(HOUR)
 }
 
