@@ -12,7 +12,7 @@
 //! | `seawall::circuit_breaker` | `circuit breaker state changed` | info | `breaker`, `from`, `to`, `failure_rate`, `slow_call_rate`, `calls` |
 //! | `seawall::circuit_breaker` | `circuit breaker reconfigured` / `… refused; settings kept` | info / error | `breaker`, `error` |
 //! | `seawall::retry` | `retrying` | debug | `attempt` (the one about to start), `delay`, `reason` |
-//! | `seawall::retry` | `not retrying` | debug | `attempts`, `reason` |
+//! | `seawall::retry` | `not retrying` | debug | `attempts`, `reason` (as the `seawall.retry.not_retried` metric's) |
 //! | `seawall::bulkhead` | `bulkhead limit changed` / `… refused; limit kept` | info / error | `bulkhead`, `from`, `to` / `error` |
 //! | `seawall::adaptive` | `adaptive limit changed` | debug | `limiter`, `from`, `to`, `rtt_us`, `dropped` |
 //! | `seawall::rate_limit` | `rate limit changed` / `… refused; rate kept` | info / error | `rate_limit`, `from_permits`, `from_per_ms`, `to_permits`, `to_per_ms` / `error` |
@@ -31,6 +31,7 @@
 //! | `seawall.calls` | counter | `layer`, `name`, `outcome` (`success`, `failure`, `ignored`) | calls a layer let through, by how they ended |
 //! | `seawall.rejections` | counter | `layer`, `name`, `reason` | calls a layer refused ([`Reason::as_str`](crate::Reason::as_str)) |
 //! | `seawall.retry.attempts` | counter | `name` | retries sent (attempts after the first) |
+//! | `seawall.retry.not_retried` | counter | `name`, `reason` (`attempts_exhausted`, `budget_spent`, `refused_locally`, `deadline`, `max_elapsed`, `hint_stop`, `hint_above_max_hint`, `not_replayable`) | failed calls returned without another attempt, by why: a spent budget is told apart from attempts running out |
 //! | `seawall.circuit_breaker.state` | gauge | `name` | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only |
 //! | `seawall.circuit_breaker.transitions` | counter | `name`, `from`, `to` | state changes |
 //! | `seawall.attempt.duration` | histogram | `name` | seconds per attempt, measured by the attempt timeout |
@@ -56,6 +57,8 @@ pub mod names {
     pub const REJECTIONS: &str = "seawall.rejections";
     /// Retries sent.
     pub const RETRY_ATTEMPTS: &str = "seawall.retry.attempts";
+    /// Failed calls returned without another attempt, by reason.
+    pub const RETRY_NOT_RETRIED: &str = "seawall.retry.not_retried";
     /// A breaker's state as a number.
     pub const BREAKER_STATE: &str = "seawall.circuit_breaker.state";
     /// A breaker's state changes.
@@ -69,6 +72,9 @@ pub mod names {
     /// A bulkhead's or adaptive limiter's current limit.
     pub const LIMIT: &str = "seawall.limit";
 }
+
+/// How many reasons a retry gives up for (slots of `seawall.retry.not_retried`).
+pub(crate) const NOT_RETRIED_REASONS: usize = 8;
 
 #[cfg(feature = "metrics")]
 pub(crate) use enabled::{Levels, Meter};
@@ -140,6 +146,8 @@ mod enabled {
         calls: [Counter; 3],
         rejections: [OnceLock<Counter>; Reason::KINDS],
         retries: OnceLock<Counter>,
+        /// One per reason a failed call is not retried (`GiveUp`).
+        not_retried: [OnceLock<Counter>; super::NOT_RETRIED_REASONS],
         attempt_durations: OnceLock<Histogram>,
     }
 
@@ -159,6 +167,7 @@ mod enabled {
                 calls: [call("success"), call("failure"), call("ignored")],
                 rejections: std::array::from_fn(|_| OnceLock::new()),
                 retries: OnceLock::new(),
+                not_retried: std::array::from_fn(|_| OnceLock::new()),
                 attempt_durations: OnceLock::new(),
                 name,
             }
@@ -193,6 +202,18 @@ mod enabled {
                     || metrics::counter!(names::RETRY_ATTEMPTS, "name" => self.name.clone()),
                 )
                 .increment(1);
+        }
+
+        /// A failed call returned without another attempt, for the reason in slot `kind`.
+        pub(crate) fn not_retried(&self, kind: usize, reason: &'static str) {
+            let Some(slot) = self.not_retried.get(kind) else {
+                return;
+            };
+            slot.get_or_init(|| {
+                let labels = [("name", self.name.clone()), ("reason", reason.into())];
+                metrics::counter!(names::RETRY_NOT_RETRIED, &labels)
+            })
+            .increment(1);
         }
 
         /// How long one attempt took.
@@ -273,6 +294,8 @@ mod disabled {
         pub(crate) fn gauge(&self, _: &'static str, _: f64) {}
         #[inline(always)]
         pub(crate) fn retry(&self) {}
+        #[inline(always)]
+        pub(crate) fn not_retried(&self, _: usize, _: &'static str) {}
         #[inline(always)]
         pub(crate) fn attempt_duration(&self, _: Duration) {}
         pub(crate) fn levels(&self) -> Levels {

@@ -179,6 +179,30 @@ fn retries_timeouts_and_deadlines_report_their_own_metrics() {
 }
 
 #[test]
+fn a_retry_not_sent_is_counted_by_why_and_a_spent_budget_stands_apart() {
+    let all = record(|| async {
+        let mut svc = RetryLayer::builder()
+            .name("ledger")
+            .max_attempts(3)
+            .constant(Duration::ZERO)
+            .budget(Duration::from_secs(10), 1, seawall::Ratio::percent(0.0))
+            .build()
+            .unwrap()
+            .layer(backend());
+        // The reserve holds 10 retries: the first five calls spend two each.
+        for _ in 0..6 {
+            let _ = call(&mut svc, FAIL).await;
+        }
+    });
+    let count = |reason: &str| find(&all, "seawall.retry.not_retried", &["name=ledger", reason]);
+    assert_eq!(
+        count("reason=attempts_exhausted"),
+        Some(&DebugValue::Counter(5))
+    );
+    assert_eq!(count("reason=budget_spent"), Some(&DebugValue::Counter(1)));
+}
+
+#[test]
 fn admission_layers_report_rejections_and_levels() {
     use seawall::bulkhead::BulkheadLayer;
     use seawall::rate_limit::RateLimitLayer;

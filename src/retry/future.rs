@@ -172,7 +172,7 @@ where
                         // The deadline passed while sleeping or getting ready: the
                         // retry is not sent, its budget goes back.
                         this.held.take();
-                        policy.not_retrying(*this.attempts, "deadline passed");
+                        policy.not_retrying(*this.attempts, super::GiveUp::Deadline);
                         let mut result = this.last.take().expect("a retry follows a failure");
                         policy.hints.mark_attempts(&mut result, *this.attempts);
                         return Poll::Ready(result);

@@ -249,26 +249,26 @@ impl<C, H, R> Policy<C, H, R> {
             shared.meter.call(outcome);
             return Next::Return;
         }
-        let give_up = |why: &'static str| {
+        let give_up = |why: GiveUp| {
             self.not_retrying(attempts, why);
             Next::Return
         };
         if attempts >= shared.max_attempts {
-            return give_up("attempts exhausted");
+            return give_up(GiveUp::Attempts);
         }
         if !replayable {
-            return give_up("request cannot be replayed");
+            return give_up(GiveUp::NotReplayable);
         }
         let (delay, reason) = match self.hints.hint(result) {
-            Hint::Stop => return give_up("hint says do not retry"),
+            Hint::Stop => return give_up(GiveUp::HintStop),
             Hint::Refused(Some(wait)) if shared.retry_refusals && wait <= shared.max_hint => {
                 (wait, "refused, retry-after")
             }
             Hint::Refused(Some(_)) if shared.retry_refusals => {
-                return give_up("hint above max_hint");
+                return give_up(GiveUp::HintTooLong);
             }
-            Hint::Refused(_) => return give_up("refused locally"),
-            Hint::After(wait) if wait > shared.max_hint => return give_up("hint above max_hint"),
+            Hint::Refused(_) => return give_up(GiveUp::Refused),
+            Hint::After(wait) if wait > shared.max_hint => return give_up(GiveUp::HintTooLong),
             Hint::After(wait) => (wait, "retry-after hint"),
             Hint::Backoff => {
                 let delay = shared
@@ -290,24 +290,60 @@ impl<C, H, R> Policy<C, H, R> {
         if let (Some(started), Some(max)) = (started, shared.max_elapsed)
             && started.elapsed().saturating_add(delay) > max
         {
-            return give_up("max_elapsed would be passed");
+            return give_up(GiveUp::MaxElapsed);
         }
         if starts_too_late(delay) {
-            return give_up("deadline would be passed");
+            return give_up(GiveUp::Deadline);
         }
         let Some(withdrawal) = shared.budget.try_withdraw() else {
-            return give_up("budget spent");
+            return give_up(GiveUp::Budget);
         };
         tracing::debug!(target: "seawall::retry", attempt = attempts + 1, ?delay, reason, "retrying");
         Next::Retry(delay, withdrawal)
     }
 
     /// Records that the failure of attempt number `attempts` is returned, and why.
-    pub(crate) fn not_retrying(&self, attempts: u32, why: &'static str) {
-        tracing::debug!(target: "seawall::retry", attempts, reason = why, "not retrying");
+    pub(crate) fn not_retrying(&self, attempts: u32, why: GiveUp) {
+        tracing::debug!(target: "seawall::retry", attempts, reason = why.as_str(), "not retrying");
         self.shared.meter.call(Outcome::Failure);
+        self.shared.meter.not_retried(why as usize, why.as_str());
     }
 }
+
+/// Why a failed call goes back to its caller without another attempt; the `reason` of
+/// the `not retrying` event and of the `seawall.retry.not_retried` metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GiveUp {
+    Attempts,
+    NotReplayable,
+    HintStop,
+    HintTooLong,
+    Refused,
+    MaxElapsed,
+    Deadline,
+    Budget,
+}
+
+impl GiveUp {
+    /// How many kinds there are (each has a metric slot).
+    pub(crate) const KINDS: usize = 8;
+
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            GiveUp::Attempts => "attempts_exhausted",
+            GiveUp::NotReplayable => "not_replayable",
+            GiveUp::HintStop => "hint_stop",
+            GiveUp::HintTooLong => "hint_above_max_hint",
+            GiveUp::Refused => "refused_locally",
+            GiveUp::MaxElapsed => "max_elapsed",
+            GiveUp::Deadline => "deadline",
+            GiveUp::Budget => "budget_spent",
+        }
+    }
+}
+
+const _: () = assert!(GiveUp::Budget as usize + 1 == GiveUp::KINDS);
+const _: () = assert!(GiveUp::KINDS == crate::telemetry::NOT_RETRIED_REASONS);
 
 /// Whether an attempt `delay` from now would start with no time left before the
 /// call's deadline.
