@@ -31,6 +31,11 @@ impl Epoch {
         Instant::now().saturating_duration_since(self.0)
     }
 
+    /// Nanoseconds since the epoch, now (saturating after 584 years).
+    pub(crate) fn elapsed_nanos(&self) -> u64 {
+        u64::try_from(self.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// Milliseconds since the epoch, now, rounded down.
     pub(crate) fn elapsed_millis(&self) -> u64 {
         self.millis_since(Instant::now())

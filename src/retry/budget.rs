@@ -1,8 +1,10 @@
 //! Retry budgets: how many retries the whole layer may send, shared by every clone.
 //!
 //! * [`Window`]: Finagle's budget. Each request deposits a share of a retry, each retry
-//!   withdraws one whole retry, and both expire after a time-to-live; a reserve of
-//!   `min_per_sec × ttl` retries is always there for quiet periods.
+//!   withdraws one whole retry, and both expire after a time-to-live. When the deposits
+//!   are spent, a reserve lets `min_per_sec` retries a second through, at most that many
+//!   at once (Finagle keeps `min_per_sec × ttl` ready at once, which one second of an
+//!   outage can spend).
 //! * [`Throttle`]: gRPC's retry throttling (gRFC A6). A token bucket that failures drain
 //!   and successes refill; retries go out only while it is more than half full.
 //!
@@ -38,14 +40,25 @@ pub(crate) enum Budget {
     Throttle(Throttle),
 }
 
-/// A retry taken from a budget, given back if it is never sent.
+/// A retry taken from a budget, given back if it is never sent (or succeeds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Withdrawal(Option<u32>);
+pub(crate) struct Withdrawal(Source);
+
+/// Where a withdrawn retry came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// Nothing to give back (no budget, or gRPC throttling).
+    Free,
+    /// The deposits, in the slot of this generation.
+    Deposits(u32),
+    /// The reserve's bucket, which moved from the first to the second time.
+    Reserve(u64, u64),
+}
 
 impl Withdrawal {
     /// Whether giving it back changes anything.
     pub(crate) fn is_refundable(&self) -> bool {
-        self.0.is_some()
+        self.0 != Source::Free
     }
 }
 
@@ -68,16 +81,18 @@ impl Budget {
     /// Takes one retry from the budget, if it has one.
     pub(crate) fn try_withdraw(&self) -> Option<Withdrawal> {
         match self {
-            Budget::Off => Some(Withdrawal(None)),
-            Budget::Window(window) => window.try_withdraw().map(|slot| Withdrawal(Some(slot))),
-            Budget::Throttle(throttle) => throttle.allows_retry().then_some(Withdrawal(None)),
+            Budget::Off => Some(Withdrawal(Source::Free)),
+            Budget::Window(window) => window.try_withdraw().map(Withdrawal),
+            Budget::Throttle(throttle) => {
+                throttle.allows_retry().then_some(Withdrawal(Source::Free))
+            }
         }
     }
 
     /// Gives back a retry that was never sent.
     pub(crate) fn refund(&self, withdrawal: Withdrawal) {
-        if let (Budget::Window(window), Withdrawal(Some(generation))) = (self, withdrawal) {
-            window.refund(generation);
+        if let Budget::Window(window) = self {
+            window.refund(withdrawal.0);
         }
     }
 }
@@ -100,6 +115,7 @@ pub(crate) struct Window {
     pending_since: AtomicU64,
     /// Each slot: generation (high 32 bits) and net units (low 32 bits, signed).
     slots: [AtomicU64; SLOTS as usize],
+    reserve: Option<Reserve>,
 }
 
 impl Window {
@@ -107,18 +123,16 @@ impl Window {
     /// `min_per_sec` retries per second.
     pub(crate) fn new(ttl: Duration, min_per_sec: u32, percent: f64) -> Self {
         let ttl_millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        let reserve = i64::from(min_per_sec)
-            .saturating_mul(ttl.as_secs() as i64)
-            .saturating_mul(RETRY_COST);
         Window {
             epoch: Epoch::now(),
             slot_millis: (ttl_millis / u64::from(SLOTS)).max(1),
             // Rounded down: 33.3 % deposits 333 units, never 334.
             deposit: (percent * 10.0).floor() as u64,
-            balance: AtomicI64::new(reserve),
+            balance: AtomicI64::new(0),
             pending: AtomicU64::new(0),
             pending_since: AtomicU64::new(0),
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
+            reserve: (min_per_sec > 0).then(|| Reserve::new(min_per_sec)),
         }
     }
 
@@ -153,26 +167,39 @@ impl Window {
         }
     }
 
-    fn try_withdraw(&self) -> Option<u32> {
+    fn try_withdraw(&self) -> Option<Source> {
         let now = self.generation();
         self.flush(now);
         self.expire(now);
-        self.balance
-            .fetch_update(AcqRel, Acquire, |b| {
-                (b >= RETRY_COST).then_some(b - RETRY_COST)
-            })
-            .ok()?;
+        let taken = self.balance.fetch_update(AcqRel, Acquire, |b| {
+            (b >= RETRY_COST).then_some(b - RETRY_COST)
+        });
+        if taken.is_err() {
+            let at = self.epoch.elapsed_nanos();
+            let (before, after) = self.reserve.as_ref()?.take(at)?;
+            return Some(Source::Reserve(before, after));
+        }
         // Written to the slot so that it comes back when the slot expires. Should the
         // slot be full, the excess is never given back: fewer retries, never more.
         self.slot_add(now, -RETRY_COST);
-        Some(now)
+        Some(Source::Deposits(now))
     }
 
-    fn refund(&self, generation: u32) {
-        // A withdrawal whose slot expired was already given back by the expiry.
-        if is_live(generation, self.generation()) {
-            let added = self.slot_add(generation, RETRY_COST);
-            self.balance.fetch_add(added, AcqRel);
+    fn refund(&self, source: Source) {
+        match source {
+            Source::Free => {}
+            // A withdrawal whose slot expired was already given back by the expiry.
+            Source::Deposits(generation) => {
+                if is_live(generation, self.generation()) {
+                    let added = self.slot_add(generation, RETRY_COST);
+                    self.balance.fetch_add(added, AcqRel);
+                }
+            }
+            Source::Reserve(before, after) => {
+                if let Some(reserve) = &self.reserve {
+                    reserve.give_back(before, after);
+                }
+            }
         }
     }
 
@@ -223,12 +250,66 @@ impl Window {
         }
     }
 
+    /// Retries the deposits and the reserve would allow now, one after another.
     #[cfg(test)]
     fn retries_left(&self) -> i64 {
         let now = self.generation();
         self.flush(now);
         self.expire(now);
-        self.balance.load(Acquire) / RETRY_COST
+        let at = self.epoch.elapsed_nanos();
+        let reserve = self.reserve.as_ref().map_or(0, |r| r.left(at));
+        self.balance.load(Acquire) / RETRY_COST + reserve
+    }
+}
+
+/// The reserve: a token bucket of `min_per_sec` retries a second, holding at most one
+/// second's worth, kept as the time its next token is due (GCRA, as the rate limiter).
+#[derive(Debug)]
+struct Reserve {
+    /// Nanoseconds between tokens.
+    interval: u64,
+    /// How far ahead of now the due time may run: one second, less one interval.
+    ahead: u64,
+    /// When the next token is due, in nanoseconds since the epoch.
+    due: AtomicU64,
+}
+
+impl Reserve {
+    fn new(per_sec: u32) -> Self {
+        let interval = 1_000_000_000 / u64::from(per_sec).max(1);
+        Reserve {
+            interval,
+            ahead: interval * (u64::from(per_sec) - 1),
+            due: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes a token at `now`: the due time before and after, to give it back with.
+    fn take(&self, now: u64) -> Option<(u64, u64)> {
+        let mut due = self.due.load(Acquire);
+        loop {
+            let start = due.max(now);
+            if start > now + self.ahead {
+                return None;
+            }
+            let next = start + self.interval;
+            match self.due.compare_exchange_weak(due, next, AcqRel, Acquire) {
+                Ok(_) => return Some((due, next)),
+                Err(seen) => due = seen,
+            }
+        }
+    }
+
+    /// Gives a token back if no later one was taken since (then it is simply lost:
+    /// never handed out twice).
+    fn give_back(&self, before: u64, after: u64) {
+        let _ = self.due.compare_exchange(after, before, AcqRel, Relaxed);
+    }
+
+    #[cfg(test)]
+    fn left(&self, now: u64) -> i64 {
+        let due = self.due.load(Acquire).max(now);
+        ((now + self.ahead + self.interval).saturating_sub(due) / self.interval) as i64
     }
 }
 
@@ -296,9 +377,64 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_reserve_allows_min_per_sec_times_ttl_retries() {
+    async fn the_reserve_lets_min_per_sec_through_at_most_and_refills_at_that_pace() {
         let window = Window::new(Duration::from_secs(10), 2, 0.0);
-        assert_eq!(withdraw_all(&window), 20);
+        assert_eq!(withdraw_all(&window), 2, "one second's worth, not ten");
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(withdraw_all(&window), 1);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(
+            withdraw_all(&window),
+            2,
+            "it never holds more than a second's worth"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_reserve_is_spent_only_after_the_deposits() {
+        let window = Window::new(Duration::from_secs(10), 1, 100.0);
+        window.deposit(3);
+        assert_eq!(withdraw_all(&window), 3 + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refund_gives_the_retry_back() {
+        let window = Window::new(Duration::from_secs(10), 0, 100.0);
+        window.deposit(2);
+        let taken = window.try_withdraw().unwrap();
+        assert_eq!(window.retries_left(), 1);
+        window.refund(taken);
+        assert_eq!(window.retries_left(), 2);
+        // After expiry the withdrawal is back already; a late refund adds nothing.
+        let taken = window.try_withdraw().unwrap();
+        tokio::time::advance(Duration::from_secs(11)).await;
+        window.refund(taken);
+        assert_eq!(window.retries_left(), 0, "the deposits expired too");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reserve_refund_comes_back_only_while_it_is_the_latest() {
+        let window = Window::new(Duration::from_secs(10), 2, 0.0);
+        let first = window.try_withdraw().unwrap();
+        let second = window.try_withdraw().unwrap();
+        window.refund(first);
+        assert_eq!(
+            window.retries_left(),
+            0,
+            "a later token stands behind it: lost"
+        );
+        window.refund(second);
+        assert_eq!(window.retries_left(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_budget_idle_for_ages_starts_from_its_reserve() {
+        let window = Window::new(Duration::from_secs(10), 1, 20.0);
+        for _ in 0..1000 {
+            window.deposit(1);
+        }
+        tokio::time::advance(Duration::from_secs(3600 * 24 * 400)).await;
+        assert_eq!(window.retries_left(), 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -334,40 +470,6 @@ mod tests {
         assert_eq!(window.retries_left(), 20);
         tokio::time::advance(Duration::from_secs(11)).await;
         assert_eq!(window.retries_left(), 0);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn withdrawals_come_back_after_the_ttl() {
-        let window = Window::new(Duration::from_secs(10), 1, 0.0);
-        assert_eq!(withdraw_all(&window), 10);
-        tokio::time::advance(Duration::from_secs(5)).await;
-        assert_eq!(window.retries_left(), 0);
-        tokio::time::advance(Duration::from_secs(6)).await;
-        assert_eq!(window.retries_left(), 10);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_refund_gives_the_retry_back() {
-        let window = Window::new(Duration::from_secs(10), 1, 0.0);
-        let taken = window.try_withdraw().unwrap();
-        assert_eq!(window.retries_left(), 9);
-        window.refund(taken);
-        assert_eq!(window.retries_left(), 10);
-        // After expiry the withdrawal is back already; a late refund adds nothing.
-        let taken = window.try_withdraw().unwrap();
-        tokio::time::advance(Duration::from_secs(11)).await;
-        window.refund(taken);
-        assert_eq!(window.retries_left(), 10);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_budget_idle_for_ages_starts_from_its_reserve() {
-        let window = Window::new(Duration::from_secs(10), 1, 20.0);
-        for _ in 0..1000 {
-            window.deposit(1);
-        }
-        tokio::time::advance(Duration::from_secs(3600 * 24 * 400)).await;
-        assert_eq!(window.retries_left(), 10);
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::config::{ConfigError, Ratio};
 /// Defaults: 3 attempts in all (Polly makes 4, gRPC allows at most 5); exponential
 /// backoff from 100 ms, doubling, capped at 10 s, with full jitter (AWS's finding: it
 /// spreads retries best); hints up to 10 s honoured; no limit on total time; Finagle's
-/// budget (20 % of the requests of the last 10 s, plus 10 retries a second).
+/// budget (20 % of the requests of the last 10 s, plus 10 retries a second), which
+/// successful retries do not spend; refusals from inner layers returned at once; a
+/// timed-out attempt's time counted toward its backoff.
 ///
 /// ```
 /// use seawall::{retry::{Jitter, RetryLayer}, Ratio};
@@ -228,7 +230,9 @@ impl<C, H, R> Builder<C, H, R> {
     }
 
     /// Finagle's retry budget (the default): retries may add `share` of the requests
-    /// of the last `ttl`, plus `min_per_sec` retries a second that are always there.
+    /// of the last `ttl`; when that is spent, a reserve still lets `min_per_sec` retries
+    /// a second through, at most that many at once (so quiet periods can retry, and an
+    /// outage cannot spend `ttl` seconds of reserve in one burst).
     /// Allowed: `ttl` in `[1s, 60s]`, `min_per_sec` in `0..=1000000`, `share` in
     /// `[0%, 1000%]` with 0.1 % resolution (rounded down), reported in percent.
     /// Default: 10 s, 10, 20 %.

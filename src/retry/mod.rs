@@ -44,9 +44,11 @@
 //!
 //! Without a budget, three attempts turn an outage into three times the load, just when
 //! the backend can least take it. The default budget (Finagle's: retries up to 20 % of
-//! the requests of the last 10 s, plus 10 retries a second for quiet periods) costs
-//! nothing while calls succeed and caps the extra load at 20 % of the calls (or 10
-//! retries a second, whichever is more) when they do not. It is
+//! the requests of the last 10 s, plus 10 retries a second for quiet periods, never
+//! more than 10 of those at once) costs nothing while calls succeed and caps the retries
+//! that fail at 20 % of the calls (or 10 a second, whichever is more); a retry that
+//! succeeds gives its share back, so a partial failure that retries cure is not cut
+//! short. It is
 //! created by [`Builder::build`], so every service and clone of a layer shares it;
 //! [`throttle`](Builder::throttle) selects gRPC's retry throttling instead, and
 //! [`no_budget`](Builder::no_budget) turns budgets off.
