@@ -16,7 +16,7 @@
 //! | `seawall::bulkhead` | `bulkhead limit changed` / `… refused; limit kept` | info / error | `bulkhead`, `from`, `to` / `error` |
 //! | `seawall::adaptive` | `adaptive limit changed` | debug | `limiter`, `from`, `to`, `rtt_us`, `dropped` |
 //! | `seawall::rate_limit` | `rate limit changed` / `… refused; rate kept` | info / error | `rate_limit`, `from_permits`, `from_per_ms`, `to_permits`, `to_per_ms` / `error` |
-//! | `seawall::timeout` | `time limit changed` / `… refused; limit kept` | info / error | `name`, `layer`, `from_ms`, `to_ms` / `error` |
+//! | `seawall::timeout`, `seawall::deadline` (the layer whose limit changed) | `time limit changed` / `… refused; limit kept` | info / error | `name`, `layer`, `from_ms`, `to_ms` / `error` |
 //! | `seawall::deadline` | `incoming deadline budget ignored` | warn | `header`, `reason`, `value_len` |
 //! | `seawall::deadline` | `incoming deadline budget above the server maximum; clamped` | warn | `header`, `requested_ms`, `max_ms` |
 //!

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::deadline;
+use crate::context;
 use crate::rejection::Reason;
 use crate::semaphore::{Permit, Waiting};
 use crate::time::{LazyTimer, after};
@@ -27,7 +27,7 @@ impl GiveUp {
     ///
     /// [`Reason::DeadlineExceeded`] when that deadline has already passed.
     pub(crate) fn for_wait(max_wait: Duration) -> Result<Option<GiveUp>, Reason> {
-        let deadline = deadline::current();
+        let deadline = context::current();
         if max_wait.is_zero() && deadline.is_none() {
             return Ok(None);
         }

@@ -9,13 +9,12 @@ use pin_project_lite::pin_project;
 use tokio::time::Instant;
 use tower::{Layer, Service};
 
-use super::{Scope, earliest, enter};
 use crate::config::ConfigError;
+use crate::context::{Scope, earliest, enter};
+use crate::limit::{SharedLimit, TimeLimitHandle, check};
 use crate::rejection::{CarriesRejection, Reason, Rejected};
 use crate::telemetry::{SharedMeter, shared_meter};
 use crate::time::{LazyTimer, after};
-use crate::timeout::TimeLimitHandle;
-use crate::timeout::handle::{SharedLimit, check};
 use std::sync::Arc;
 
 /// Gives every call a deadline `budget` from when it starts; see the

@@ -91,13 +91,8 @@ mod header;
 mod layer;
 #[cfg(feature = "http")]
 mod propagate;
-mod scope;
 
-use std::future::Future;
-use std::time::Duration;
-
-use tokio::time::Instant;
-
+pub use crate::context::{Scope, current, remaining, scope, would_exceed};
 #[cfg(feature = "http")]
 pub use header::{BadBudget, DeadlineHeader};
 pub use layer::{Deadline, DeadlineLayer, ResponseFuture};
@@ -106,72 +101,3 @@ pub use propagate::{
     AcceptDeadline, AcceptDeadlineLayer, AcceptFuture, PropagateDeadline, PropagateDeadlineLayer,
     RequestDeadline,
 };
-pub use scope::Scope;
-
-tokio::task_local! {
-    static DEADLINE: Instant;
-}
-
-/// The deadline of the call being run on this task, if any.
-///
-/// ```
-/// assert_eq!(seawall::deadline::current(), None);
-/// ```
-pub fn current() -> Option<Instant> {
-    DEADLINE.try_with(|d| *d).ok()
-}
-
-/// Time left until the current deadline: `None` without a deadline, zero once it passed.
-///
-/// ```
-/// assert_eq!(seawall::deadline::remaining(), None);
-/// ```
-pub fn remaining() -> Option<std::time::Duration> {
-    current().map(|d| d.saturating_duration_since(Instant::now()))
-}
-
-/// Runs `future` with `deadline`, or with the deadline current where it is polled if
-/// that is earlier.
-///
-/// The outer deadline is taken at every poll, so a scope made outside a tighter one
-/// and awaited inside it cannot extend it: a nested deadline can only shorten.
-///
-/// ```
-/// use seawall::deadline;
-/// use std::time::Duration;
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let left = deadline::scope(tokio::time::Instant::now() + Duration::from_secs(1), async {
-///     deadline::remaining()
-/// })
-/// .await;
-/// assert!(left.unwrap() <= Duration::from_secs(1));
-/// # }
-/// ```
-pub fn scope<F: Future>(deadline: Instant, future: F) -> Scope<F> {
-    Scope::new(deadline, future)
-}
-
-/// `deadline`, or the current deadline if that is earlier.
-fn earliest(deadline: Instant) -> Instant {
-    match current() {
-        Some(outer) if outer < deadline => outer,
-        _ => deadline,
-    }
-}
-
-/// Runs `f` (a service's synchronous `call`) with `deadline` already the current one.
-fn enter<R>(deadline: Instant, f: impl FnOnce() -> R) -> R {
-    DEADLINE.sync_scope(deadline, f)
-}
-
-/// Whether waiting `wait` from now would end past the current deadline.
-///
-/// ```
-/// use std::time::Duration;
-/// // No deadline: any wait fits.
-/// assert!(!seawall::deadline::would_exceed(Duration::from_secs(3600)));
-/// ```
-pub fn would_exceed(wait: Duration) -> bool {
-    remaining().is_some_and(|left| wait > left)
-}

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use tower::{Layer, Service};
 
 use super::header::DeadlineHeader;
-use super::{Scope, earliest, enter};
 use crate::config::ConfigError;
+use crate::context::{Scope, earliest, enter};
 use crate::time::after;
 
 const TARGET: &str = "seawall::deadline";

@@ -72,7 +72,7 @@ pub use future::ResponseFuture;
 pub use handle::RateLimitHandle;
 pub use layer::RateLimitLayer;
 
-use crate::deadline;
+use crate::context;
 use crate::rejection::{CarriesRejection, Reason, Rejected};
 use future::Reservation;
 use gcra::{Gcra, nanos};
@@ -186,7 +186,7 @@ where
         let max_wait = if self.max_wait.is_zero() {
             0
         } else {
-            match deadline::remaining() {
+            match context::remaining() {
                 Some(left) if left.is_zero() => {
                     self.meter.rejected(Reason::DeadlineExceeded);
                     let rejection = Rejected::new(Reason::DeadlineExceeded, None);

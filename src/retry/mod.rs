@@ -133,7 +133,7 @@ pub use layer::RetryLayer;
 pub use replay::{CloneRequest, Replay};
 
 use crate::classify::{Classify, ErrorsAreFailures, Outcome};
-use crate::deadline;
+use crate::context;
 use crate::random::Draws;
 use crate::telemetry::Meter;
 use backoff::{Delays, Progress};
@@ -350,7 +350,7 @@ const _: () = assert!(GiveUp::KINDS == crate::telemetry::NOT_RETRIED_REASONS);
 /// Whether an attempt `delay` from now would start with no time left before the
 /// call's deadline.
 pub(crate) fn starts_too_late(delay: Duration) -> bool {
-    deadline::remaining().is_some_and(|left| delay >= left)
+    context::remaining().is_some_and(|left| delay >= left)
 }
 
 impl<S, C, H, R> Retry<S, C, H, R> {

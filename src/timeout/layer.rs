@@ -5,12 +5,12 @@ use std::time::Duration;
 use tower::Layer;
 
 use super::AttemptTimeout;
-use super::handle::{SharedLimit, TimeLimitHandle, check};
 use crate::config::ConfigError;
+use crate::limit::{SharedLimit, TimeLimitHandle, check};
 use crate::telemetry::shared_meter;
 use std::sync::Arc;
 
-pub(crate) use super::handle::MAX_LIMIT as MAX_TIMEOUT;
+pub(crate) use crate::limit::MAX_LIMIT as MAX_TIMEOUT;
 
 /// Applies an [`AttemptTimeout`] to services.
 ///

@@ -43,15 +43,14 @@
 //! ```
 
 mod future;
-pub(crate) mod handle;
 mod layer;
 
 use std::task::{Context, Poll};
 
 use tower::Service;
 
+pub use crate::limit::TimeLimitHandle;
 pub use future::ResponseFuture;
-pub use handle::TimeLimitHandle;
 pub use layer::{AttemptTimeoutLayer, NoOverride, TimeoutFor};
 #[cfg(feature = "http")]
 pub use layer::{FromExtension, TimeoutOverride};
@@ -73,7 +72,7 @@ use crate::telemetry::SharedMeter;
 #[derive(Clone, Debug)]
 pub struct AttemptTimeout<S, P = NoOverride> {
     inner: S,
-    timeout: handle::SharedLimit,
+    timeout: crate::limit::SharedLimit,
     per_request: P,
     meter: SharedMeter,
 }

@@ -1,4 +1,5 @@
-//! Changing a time limit while calls run.
+//! Time limits shared by a layer and every service it made, and the handle that changes
+//! them while calls run: used by the attempt timeout and the deadline.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -32,7 +33,7 @@ pub(crate) fn check(layer: &str, field: &str, limit: Duration) -> Result<(), Con
     Ok(())
 }
 
-/// Reads and replaces the time limit of an [`AttemptTimeoutLayer`](super::AttemptTimeoutLayer)
+/// Reads and replaces the time limit of an [`AttemptTimeoutLayer`](crate::timeout::AttemptTimeoutLayer)
 /// or a [`DeadlineLayer`](crate::deadline::DeadlineLayer) and of every service it made.
 /// Calls already running keep the limit they started with.
 ///
@@ -100,13 +101,23 @@ impl TimeLimitHandle {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn set(&self, limit: Duration) -> Result<(), ConfigError> {
+        // Each layer's changes are logged under its own target.
+        macro_rules! log {
+            ($level:ident, $($rest:tt)*) => {
+                if self.layer == "deadline" {
+                    tracing::$level!(target: "seawall::deadline", $($rest)*);
+                } else {
+                    tracing::$level!(target: "seawall::timeout", $($rest)*);
+                }
+            };
+        }
         if let Err(error) = check(self.layer, self.field, limit) {
-            tracing::error!(target: "seawall::timeout", name = &*self.name, %error, "time limit change refused; limit kept");
+            log!(error, name = &*self.name, %error, "time limit change refused; limit kept");
             return Err(error);
         }
         let from = self.limit.0.swap(limit.as_nanos() as u64, Relaxed);
-        tracing::info!(
-            target: "seawall::timeout",
+        log!(
+            info,
             name = &*self.name,
             layer = self.layer,
             from_ms = from / 1_000_000,
