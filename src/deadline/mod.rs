@@ -1,6 +1,6 @@
 //! The deadline a call carries: readable by every layer and service inside it.
 //!
-//! A deadline is an absolute [`Instant`] by which the whole call (all attempts, sleeps and
+//! A deadline is an absolute [`Instant`](tokio::time::Instant) by which the whole call (all attempts, sleeps and
 //! queue waits) must be done. It travels with the call in a tokio task-local, so it
 //! survives `.await` points and reaches any request type.
 //!

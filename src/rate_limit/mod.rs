@@ -12,7 +12,7 @@
 //!   and a [`retry_after`](Rejected::retry_after) of when its slot would come.
 //! * **Wait** (a non-zero maximum wait): a call reserves the next free slot and waits for
 //!   it, if that is within the maximum wait and before the call's
-//!   [deadline]; otherwise it is rejected at once, as above. A waiting call
+//!   [deadline](crate::deadline); otherwise it is rejected at once, as above. A waiting call
 //!   moves the already-ready inner service into its future and leaves a clone in its place
 //!   (the inner service must be `Clone`). Dropped while waiting, it gives its slot back
 //!   if no later call has reserved one behind it; otherwise that slot goes unused.
