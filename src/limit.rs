@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Longest, check_duration};
 
-pub(crate) const MAX_LIMIT: Duration = Duration::from_secs(365 * 24 * 3600);
+pub(crate) const MAX_LIMIT: Duration = Longest::Year.duration();
 
 /// A duration shared by a layer and every service it made: one relaxed load per call.
 #[derive(Clone, Debug)]
@@ -26,11 +26,7 @@ impl SharedLimit {
 
 /// Checks a time limit: within `(0s, 365 days]`.
 pub(crate) fn check(layer: &str, field: &str, limit: Duration) -> Result<(), ConfigError> {
-    if limit.is_zero() || limit > MAX_LIMIT {
-        let err = ConfigError::new(field, format!("{limit:?}"), "(0s, 365 days]");
-        return Err(err.within(layer));
-    }
-    Ok(())
+    check_duration(field, limit, false, Longest::Year).map_err(|err| err.within(layer))
 }
 
 /// Reads and replaces the time limit of an [`AttemptTimeoutLayer`](crate::timeout::AttemptTimeoutLayer)

@@ -1,13 +1,12 @@
 //! Configuration of an adaptive concurrency limiter, validated by `build()`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::algorithm::Algorithm;
 use super::layer::AdaptiveLimitLayer;
 use super::state::Limiter;
 use crate::classify::ErrorsAreFailures;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Longest, check_duration};
 
 const MAX_LIMIT: u32 = 100_000;
 
@@ -166,10 +165,7 @@ impl<C> Builder<C> {
                     let ratio = a.backoff_ratio;
                     return Err(ConfigError::new("aimd.backoff_ratio", ratio, "[0.5, 1)"));
                 }
-                if a.timeout.is_zero() || a.timeout > Duration::from_secs(24 * 3600) {
-                    let shown = format!("{:?}", a.timeout);
-                    return Err(ConfigError::new("aimd.timeout", shown, "(0s, 1 day]"));
-                }
+                check_duration("aimd.timeout", a.timeout, false, Longest::Day)?;
             }
             Algorithm::Gradient2(g) => {
                 check_smoothing("gradient2.smoothing", g.smoothing)?;

@@ -6,11 +6,10 @@ use std::time::Duration;
 use super::evidence::{Evidence, WINDOW_MINIMUM};
 use super::settings::{OpenDuration, Settings};
 use super::window::{ConsecutiveWindow, CountWindow, TimeWindow, Window};
-use crate::config::ConfigError;
 use crate::config::Ratio;
+use crate::config::{ConfigError, Longest, check_duration};
 
-const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
-const MAX_DURATION_TEXT: &str = "(0s, 7 days]";
+const MAX_DURATION: Duration = Longest::Week.duration();
 
 /// All settings of a circuit breaker, as the builder holds them and the handle reports
 /// and reloads them; see [`Builder`](super::Builder) for what each means and its default.
@@ -430,13 +429,5 @@ fn percent_in_range(field: &str, value: f64) -> Result<(), ConfigError> {
 }
 
 fn duration_in_range(field: &str, value: Duration) -> Result<(), ConfigError> {
-    if value.is_zero() || value > MAX_DURATION {
-        Err(ConfigError::new(
-            field,
-            format!("{value:?}"),
-            MAX_DURATION_TEXT,
-        ))
-    } else {
-        Ok(())
-    }
+    check_duration(field, value, false, Longest::Week)
 }

@@ -64,9 +64,7 @@ pub(crate) struct Tunables {
     open_timer: AtomicBool,
 }
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
+use crate::config::nanos;
 
 impl Tunables {
     pub(crate) fn new(s: &Settings) -> Self {

@@ -78,7 +78,7 @@ use tower::{Layer, Service};
 pub use future::ResponseFuture;
 pub use template::Template;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Longest, check_duration};
 use crate::rejection::CarriesRejection;
 use partitions::Partitions;
 
@@ -161,10 +161,7 @@ impl<T: Template, K: Hash + Eq + Clone, F> Builder<T, K, F> {
             let err = ConfigError::new("max_keys", self.max_keys, "1..=1000000");
             return Err(within(err));
         }
-        if self.idle_ttl.is_zero() || self.idle_ttl > Duration::from_secs(7 * 24 * 3600) {
-            let shown = format!("{:?}", self.idle_ttl);
-            return Err(within(ConfigError::new("idle_ttl", shown, "(0s, 7 days]")));
-        }
+        check_duration("idle_ttl", self.idle_ttl, false, Longest::Week).map_err(within)?;
         self.template.build_layer().map_err(within)?;
         let partitions = Partitions::new(self.template, self.max_keys, self.idle_ttl);
         Ok(KeyedLayer {

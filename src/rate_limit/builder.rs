@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use super::gcra::Gcra;
 use super::layer::RateLimitLayer;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Longest, check_duration};
 
-const MAX_PERIOD: Duration = Duration::from_secs(24 * 3600);
 const MAX_BURST: u32 = 1_000_000;
 
 /// Settings for a [`RateLimitLayer`]. The rate is required; the rest has defaults.
@@ -122,10 +121,7 @@ impl Builder {
         {
             return Err(ConfigError::new("burst", burst, "1..=1000000"));
         }
-        if self.max_wait > MAX_PERIOD {
-            let shown = format!("{:?}", self.max_wait);
-            return Err(ConfigError::new("max_wait", shown, "[0s, 1 day]"));
-        }
+        check_duration("max_wait", self.max_wait, true, Longest::Day)?;
         Ok(())
     }
 }
@@ -135,7 +131,7 @@ pub(crate) fn check_rate(permits: u32, per: Duration) -> Result<(), ConfigError>
     if !(1..=1_000_000_000).contains(&permits) {
         return Err(ConfigError::new("permits", permits, "1..=1000000000"));
     }
-    if per.is_zero() || per > MAX_PERIOD || per.as_nanos() < u128::from(permits) {
+    if per.is_zero() || per > Longest::Day.duration() || per.as_nanos() < u128::from(permits) {
         let shown = format!("{per:?}");
         return Err(ConfigError::new("per", shown, "[permits × 1ns, 1 day]"));
     }

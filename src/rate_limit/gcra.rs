@@ -36,9 +36,7 @@ pub(crate) struct Slot {
     tat_after: u64,
 }
 
-pub(crate) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
+pub(crate) use crate::config::nanos;
 
 impl Gcra {
     pub(crate) fn new(permits: u32, per: Duration, burst: u32) -> Self {

@@ -5,13 +5,12 @@ use std::time::Duration;
 use super::Shared;
 use super::backoff::{Delays, Jitter, Shape};
 use super::budget::{Budget, Throttle, Window};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Longest, check_duration};
 use crate::random::Draws;
 use crate::telemetry::Meter;
 use std::sync::Arc;
 
-const DAY: Duration = Duration::from_secs(24 * 3600);
-const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
+const DAY: Duration = Longest::Day.duration();
 
 /// The budget a builder was given.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,14 +54,10 @@ impl Settings {
                 "1..=100",
             ));
         }
-        if let Some(limit) = self.max_elapsed
-            && (limit.is_zero() || limit > WEEK)
-        {
-            return Err(duration_error("max_elapsed", limit, "(0s, 7 days]"));
+        if let Some(limit) = self.max_elapsed {
+            check_duration("max_elapsed", limit, false, Longest::Week)?;
         }
-        if self.max_hint > WEEK {
-            return Err(duration_error("max_hint", self.max_hint, "[0s, 7 days]"));
-        }
+        check_duration("max_hint", self.max_hint, true, Longest::Week)?;
         let delays = match &self.custom {
             Some(custom) => custom.clone(),
             None => self.standard_delays()?,
@@ -84,25 +79,16 @@ impl Settings {
     fn standard_delays(&self) -> Result<Delays, ConfigError> {
         let max = self.max_delay;
         match self.shape {
-            Shape::Constant(delay) if delay > DAY => {
-                return Err(duration_error("backoff.delay", delay, "[0s, 1 day]"));
-            }
-            Shape::Constant(_) => {}
+            Shape::Constant(delay) => check_duration("backoff.delay", delay, true, Longest::Day)?,
             Shape::Linear { initial, step } => {
-                if initial > DAY {
-                    return Err(duration_error("backoff.initial", initial, "[0s, 1 day]"));
-                }
-                if step > DAY {
-                    return Err(duration_error("backoff.step", step, "[0s, 1 day]"));
-                }
+                check_duration("backoff.initial", initial, true, Longest::Day)?;
+                check_duration("backoff.step", step, true, Longest::Day)?;
             }
             Shape::Exponential {
                 initial,
                 multiplier,
             } => {
-                if initial.is_zero() || initial > DAY {
-                    return Err(duration_error("backoff.initial", initial, "(0s, 1 day]"));
-                }
+                check_duration("backoff.initial", initial, false, Longest::Day)?;
                 if !(1.0..=100.0).contains(&multiplier) {
                     return Err(ConfigError::new(
                         "backoff.multiplier",

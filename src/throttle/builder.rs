@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::layer::ThrottleLayer;
 use super::state::{Settings, Throttler};
 use crate::classify::ErrorsAreFailures;
-use crate::config::{ConfigError, Ratio};
+use crate::config::{ConfigError, Longest, Ratio};
 
 /// Settings for a [`ThrottleLayer`]; every one has a default.
 ///
@@ -195,7 +195,7 @@ impl<C> Builder<C> {
             return Err(ConfigError::new("window.buckets", self.buckets, "1..=1000"));
         }
         let bucket_ms = self.window.as_millis() / u128::from(self.buckets);
-        if bucket_ms == 0 || self.window > Duration::from_secs(24 * 3600) {
+        if bucket_ms == 0 || self.window > Longest::Day.duration() {
             let shown = format!("{:?}", self.window);
             return Err(ConfigError::new(
                 "window.window",
