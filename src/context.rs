@@ -32,11 +32,12 @@ pub fn remaining() -> Option<std::time::Duration> {
     current().map(|d| d.saturating_duration_since(Instant::now()))
 }
 
-/// Runs `future` with `deadline`, or with the deadline current where it is polled if
-/// that is earlier.
+/// Runs `future` with `deadline`, or with the deadline current where the scope is made
+/// or wherever it is polled, if that is earlier.
 ///
-/// The outer deadline is taken at every poll, so a scope made outside a tighter one
-/// and awaited inside it cannot extend it: a nested deadline can only shorten.
+/// The outer deadline is taken when the scope is made and again at every poll, so a
+/// scope can never extend one it is made or awaited in (also when it is spawned onto
+/// another task): a nested deadline can only shorten.
 ///
 /// ```
 /// use seawall::deadline;
@@ -51,7 +52,7 @@ pub fn remaining() -> Option<std::time::Duration> {
 /// # }
 /// ```
 pub fn scope<F: Future>(deadline: Instant, future: F) -> Scope<F> {
-    Scope::new(deadline, future)
+    Scope::new(earliest(deadline), future)
 }
 
 /// `deadline`, or the current deadline if that is earlier.

@@ -31,7 +31,7 @@
 //! | `seawall.calls` | counter | `layer`, `name`, `outcome` (`success`, `failure`, `ignored`) | calls a layer let through, by how they ended |
 //! | `seawall.rejections` | counter | `layer`, `name`, `reason` | calls a layer refused ([`Reason::as_str`](crate::Reason::as_str)) |
 //! | `seawall.retry.attempts` | counter | `name` | retries sent (attempts after the first) |
-//! | `seawall.retry.not_retried` | counter | `name`, `reason` (`attempts_exhausted`, `budget_spent`, `refused_locally`, `deadline`, `max_elapsed`, `hint_stop`, `hint_above_max_hint`, `not_replayable`) | failed calls returned without another attempt, by why: a spent budget is told apart from attempts running out |
+//! | `seawall.retry.not_retried` | counter | `name`, `reason` (`attempts_exhausted`, `budget_spent`, `refused_locally`, `deadline`, `max_elapsed`, `hint_stop`, `hint_above_max_hint`, `not_replayable`, `inner_not_ready`) | failed calls returned without another attempt, by why: a spent budget is told apart from attempts running out |
 //! | `seawall.circuit_breaker.state` | gauge | `name` | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled, 5 metrics only |
 //! | `seawall.circuit_breaker.transitions` | counter | `name`, `from`, `to` | state changes |
 //! | `seawall.attempt.duration` | histogram | `name` | seconds per attempt, measured by the attempt timeout |
@@ -74,7 +74,7 @@ pub mod names {
 }
 
 /// How many reasons a retry gives up for (slots of `seawall.retry.not_retried`).
-pub(crate) const NOT_RETRIED_REASONS: usize = 8;
+pub(crate) const NOT_RETRIED_REASONS: usize = 9;
 
 #[cfg(feature = "metrics")]
 pub(crate) use enabled::{Levels, Meter};

@@ -163,8 +163,6 @@ enum Model {
         until: u64,
     },
     HalfOpen {
-        /// When the first probe started.
-        since: u64,
         done: usize,
         fails: usize,
         slows: usize,
@@ -179,7 +177,6 @@ impl Model {
                 return false;
             }
             *self = Model::HalfOpen {
-                since: start,
                 done: 0,
                 fails: 0,
                 slows: 0,
@@ -198,19 +195,15 @@ impl Model {
                     };
                 }
             }
-            Model::HalfOpen {
-                since,
-                done,
-                fails,
-                slows,
-            } => {
+            Model::HalfOpen { done, fails, slows } => {
                 *done += 1;
                 *fails += usize::from(fail);
                 *slows += usize::from(slow);
                 let n = r.probes as usize;
                 let pending = n - *done;
                 if percent(*fails, n) >= r.threshold || percent(*slows, n) >= r.slow_threshold {
-                    let from = if r.steady { *since } else { end };
+                    // Steady probing: from the failing probe's own start.
+                    let from = if r.steady { start } else { end };
                     *self = Model::Open {
                         until: from + r.open_ms,
                     };

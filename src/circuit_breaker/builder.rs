@@ -258,8 +258,8 @@ impl<C> Builder<C> {
         self
     }
 
-    /// Grows the open duration by `multiplier` on each trip that follows a failed
-    /// half-open, up to `max`; a healthy close (or a reset) starts over from the base
+    /// Grows the open duration by `multiplier` on each trip that follows a half-open
+    /// period (a failed probe, or one that waited too long), up to `max`; a healthy close (or a reset) starts over from the base
     /// duration. Allowed: `multiplier` in `[1, 100]`, `max` at least the open duration
     /// and at most 7 days. Default: no growth.
     ///
@@ -307,11 +307,12 @@ impl<C> Builder<C> {
         self
     }
 
-    /// After a failed probe, count the next open period from when the probe started
-    /// rather than from when it failed: probes go out at a steady pace of one per open
-    /// duration even when each hangs until its attempt timeout, so recovery is noticed
-    /// as soon with hanging calls as with failing ones. Off, the open period starts
-    /// when the probe fails. Default: on.
+    /// When a probe's failure opens the breaker again, count the open period from when
+    /// that probe started rather than from when it failed: probes go out at a steady
+    /// pace of one per open duration even when each hangs until its attempt timeout, so
+    /// recovery is noticed as soon with hanging calls as with failing ones. Other trips
+    /// (from closed, or a half-open period that waited too long) open for the whole
+    /// duration. Off, the open period starts when the probe fails. Default: on.
     ///
     /// ```
     /// # use seawall::circuit_breaker::CircuitBreakerLayer;
@@ -326,7 +327,8 @@ impl<C> Builder<C> {
 
     /// The longest the breaker stays half-open with every probe slot taken (hung
     /// probes), counted from when it half-opened: after that, the next call that finds
-    /// no free slot opens the breaker again instead of being refused. Allowed:
+    /// no free slot opens the breaker again, for the open duration, instead of being
+    /// refused. The hung probes keep their slots until they end. Allowed:
     /// `(0s, 7 days]`. Default: 60 s.
     ///
     /// ```

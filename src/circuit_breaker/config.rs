@@ -65,8 +65,9 @@ pub struct CircuitBreakerConfig {
     pub open_jitter: f64,
     /// Probe calls allowed while half-open.
     pub half_open_calls: u32,
-    /// After a failed probe, count the next open period from the probe's start, so that
-    /// probes go out at a steady pace even when they hang until their timeout.
+    /// When a probe's failure opens the breaker again, count the open period from that
+    /// probe's start, so that probes go out at a steady pace even when they hang until
+    /// their timeout.
     pub steady_probing: bool,
     /// How long after half-opening, with every probe slot taken, a call opens the
     /// breaker again.

@@ -65,14 +65,28 @@ fn notify(engine: &Engine, from: State, to: State, tally: &Tally) {
     meter.counter(crate::telemetry::names::BREAKER_TRANSITIONS, &labels);
     meter.gauge(crate::telemetry::names::BREAKER_STATE, f64::from(to.code()));
     if let Some(listener) = engine.listener() {
-        (listener.0)(&StateChange {
+        let change = StateChange {
             breaker: engine.name(),
             from,
             to,
             failure_rate: tally.failure_rate(),
             slow_call_rate: tally.slow_rate(),
             calls: tally.calls,
-        });
+        };
+        // A listener runs inside the breaker's transitions (some before a probe's permit
+        // exists): its panic is reported and contained, so it cannot leave the breaker
+        // half-changed or a probe slot taken by nobody.
+        let heard =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (listener.0)(&change)));
+        if heard.is_err() {
+            tracing::error!(
+                target: TARGET,
+                breaker = engine.name(),
+                from = from.as_str(),
+                to = to.as_str(),
+                "circuit breaker state-change listener panicked; the change stands"
+            );
+        }
     }
 }
 

@@ -107,10 +107,11 @@ where
         match self.project().kind.project() {
             KindProj::Running { future, call } => {
                 let result = ready!(future.poll(cx));
-                let permit = call.permit.take();
-                if permit.is_live() {
+                if call.permit.is_live() {
+                    // Classified before the permit is taken: should the classifier
+                    // panic, the call's drop still gives a probe slot back.
                     let outcome = call.link.classifier().classify(&result);
-                    call.link.engine().complete(permit, outcome);
+                    call.link.engine().complete(call.permit.take(), outcome);
                 }
                 Poll::Ready(result)
             }

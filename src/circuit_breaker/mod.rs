@@ -15,10 +15,12 @@
 //! * **Half-open**: up to [`half_open_calls`](Builder::half_open_calls) probes run;
 //!   other calls are rejected at once. A probe holds its slot until it finishes or is
 //!   dropped, even past the end of its half-open period, so probes that hang never add
-//!   up beyond that number across periods. The probes' rates decide, by the same thresholds:
-//!   close (with an empty window) or open again. If every slot is still taken
+//!   up beyond that number across periods: a probe that never ends keeps its slot for
+//!   good, so bound every call in time (an attempt timeout or a deadline, as the
+//!   standard pipeline does). The probes' rates decide, by the same thresholds: close
+//!   (with an empty window) or open again. If every slot is still taken
 //!   [`max_wait_in_half_open`](Builder::max_wait_in_half_open) after it half-opened, the
-//!   next call opens it again.
+//!   next call opens it again, for the open duration.
 //! * **Forced open**, **disabled**, **metrics only**: manual states, set through the
 //!   [`CircuitBreakerHandle`].
 //!
@@ -36,7 +38,9 @@
 //!   waits for the inner service, probes included.
 //! * A call admitted before a state change does not count after it.
 //! * Time is kept to the millisecond and always rounded against ending early: an open
-//!   period lasts at least its open duration (and less than 1 ms more), a half-open
+//!   period lasts at least its open duration (and less than 1 ms more; after a failed
+//!   probe, with [`steady_probing`](Builder::steady_probing), counted from the probe's
+//!   start), a half-open
 //!   period is abandoned only after at least the maximum wait, and a call counts as
 //!   slow only if it took at least the slow-call duration (its start is rounded up, so
 //!   one that took less than 1 ms more may not count).

@@ -42,6 +42,9 @@ pub(crate) struct Engine {
     window: Window,
     /// Failures in a row while closed, for judging by evidence.
     run: ConsecutiveWindow,
+    /// Serializes window resets (transitions only, never a call): see
+    /// [`reset_window`](Self::reset_window).
+    resets: std::sync::Mutex<()>,
     /// `generation | ms since epoch` when the current half-open period began.
     half_open_since: AtomicU64,
     /// Trips since the last healthy close; drives the open-duration backoff.
@@ -79,6 +82,7 @@ impl Engine {
             state: AtomicU64::new(pack(CLOSED, 0, 0)),
             window: shape.window(),
             run: ConsecutiveWindow::new(),
+            resets: std::sync::Mutex::new(()),
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
             earlier_probes: AtomicU64::new(0),
@@ -154,14 +158,12 @@ impl Engine {
         }
     }
 
-    /// A permit for the state `word`, carrying the start time if calls are timed.
+    /// A permit for the state `word`, carrying the start time if calls are timed or it
+    /// is a probe (steady probing times the next open period from a probe's start).
     #[inline]
     fn stamp(&self, word: u64) -> Permit {
-        let started = match self.slow_call_duration() {
-            Some(_) => start_ms(&self.epoch),
-            None => 0,
-        };
-        Permit::of(word, started)
+        let timed = self.slow_call_duration().is_some() || mode(word) == HALF_OPEN;
+        Permit::of(word, if timed { start_ms(&self.epoch) } else { 0 })
     }
 
     #[cold]
@@ -212,6 +214,13 @@ impl Engine {
                         self.half_open_since.store(stamp, Release);
                         events::transition(self, State::Open, State::HalfOpen, None);
                         if Probes::unpack(next).admitted == 0 {
+                            tracing::warn!(
+                                target: events::TARGET,
+                                breaker = self.name(),
+                                running = self.earlier_probes(),
+                                "probes of earlier half-open periods still hold every slot; \
+                                 give calls an attempt timeout or a deadline"
+                            );
                             return Err(Rejected::new(Reason::HalfOpenSaturated, None));
                         }
                     }
@@ -373,6 +382,23 @@ impl Engine {
         self.earlier_probes.fetch_sub(1, AcqRel);
     }
 
+    /// Empties the window for the counting state of generation `generation`, entered just
+    /// now. Two transitions can enter counting states back to back and reset at once;
+    /// their resets are serialized, and one whose generation the breaker has already
+    /// left is skipped (a later reset, or none needed, follows it), so a late reset never
+    /// overwrites a newer generation's window. No comparison of generations on their
+    /// 21-bit circle is involved, so this holds however many have passed.
+    fn reset_window(&self, generation: u64) {
+        let _serial = self
+            .resets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if super::word::generation(self.state.load(Acquire)) == generation {
+            self.window.reset(generation);
+            self.run.reset(generation);
+        }
+    }
+
     /// Probes of earlier half-open periods still running.
     fn earlier_probes(&self) -> u64 {
         (self.earlier_probes.load(Acquire) as i64).max(0) as u64
@@ -447,14 +473,13 @@ impl Engine {
                 slow: p.slow,
             };
             if open {
-                if self.trip_finishing(word, Some(tally), 1) {
+                if self.trip_finishing(word, Some(tally), Some(permit)) {
                     return;
                 }
             } else if close {
                 let next = pack(CLOSED, generation(word) + 1, 0);
                 if self.transition(word, next, 1) {
-                    self.window.reset(generation(next));
-                    self.run.reset(generation(next));
+                    self.reset_window(generation(next));
                     self.trips.store(0, Release);
                     events::transition(self, State::HalfOpen, State::Closed, Some(tally));
                     return;
@@ -479,21 +504,24 @@ impl Engine {
     /// made the transition.
     #[cold]
     fn trip(&self, word: u64, tally: Option<Tally>) -> bool {
-        self.trip_finishing(word, tally, 0)
+        self.trip_finishing(word, tally, None)
     }
 
-    /// [`trip`](Self::trip), made by the result of `finishing` probes (0 or 1).
-    fn trip_finishing(&self, word: u64, tally: Option<Tally>, finishing: u64) -> bool {
+    /// [`trip`](Self::trip), made by the result of the probe `probe`, if one.
+    fn trip_finishing(&self, word: u64, tally: Option<Tally>, probe: Option<Permit>) -> bool {
         let trips = self.trips.load(Acquire);
-        let open_for = self.open_duration(trips);
-        let until = match self.probe_started(word) {
+        let mut open_for = self.open_duration(trips);
+        if let Some(probe) = probe
+            && probe.started() != 0
+            && self.settings().steady_probing
+        {
             // Steady probing: the next probe follows this one's start by the open
             // duration, however long this one took to fail.
-            Some(started) => started.saturating_add(ceil_millis(open_for)),
-            None => self.epoch.millis_after(open_for),
-        };
+            open_for = open_for.saturating_sub(took_at_least(&self.epoch, probe.started()));
+        }
+        let until = self.epoch.millis_after(open_for);
         let next = pack(OPEN, generation(word) + 1, until);
-        if !self.transition(word, next, finishing) {
+        if !self.transition(word, next, u64::from(probe.is_some())) {
             return false;
         }
         self.trips.fetch_add(1, AcqRel);
@@ -502,16 +530,6 @@ impl Engine {
             self.alarm.arm(self, next, self.epoch.at_millis(until));
         }
         true
-    }
-
-    /// When the probes of the half-open word `word` began (ms since the epoch, rounded
-    /// up), if the open period that follows them is to be counted from there.
-    fn probe_started(&self, word: u64) -> Option<u64> {
-        if mode(word) != HALF_OPEN || !self.settings().steady_probing {
-            return None;
-        }
-        let since = self.half_open_since.load(Acquire);
-        (since >> GEN_SHIFT == generation(word)).then_some(since & PAYLOAD_MASK)
     }
 
     /// Replaces the state word `from` with `to`, if it is still `from`.
@@ -614,8 +632,7 @@ impl Engine {
             let next = pack(target, generation(word) + 1, 0);
             if self.transition(word, next, 0) {
                 if matches!(target, CLOSED | METRICS_ONLY) {
-                    self.window.reset(generation(next));
-                    self.run.reset(generation(next));
+                    self.reset_window(generation(next));
                 }
                 if target == CLOSED {
                     self.trips.store(0, Release);
@@ -627,5 +644,33 @@ impl Engine {
             }
             word = self.state.load(Acquire);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::CircuitBreakerLayer;
+    use crate::classify::Outcome;
+
+    #[test]
+    fn a_window_reset_for_a_generation_the_breaker_has_left_changes_nothing() {
+        let layer = CircuitBreakerLayer::builder()
+            .count_window(4)
+            .confidence(None)
+            .build()
+            .unwrap();
+        let engine = layer.engine();
+        let permit = engine.admit().unwrap();
+        engine.complete(permit, Outcome::Failure);
+        assert_eq!(engine.tally().failures, 1);
+        // A late reset of another generation (a transition overtaken by a later one).
+        engine.reset_window(7);
+        assert_eq!(engine.tally().failures, 1, "the current window is kept");
+        engine.reset_window(0);
+        assert_eq!(
+            engine.tally().failures,
+            0,
+            "its own generation's reset empties it"
+        );
     }
 }

@@ -119,7 +119,9 @@ impl Window {
 // every slot empty for the new generation, so a slot's tag is always the current or the
 // previous generation and never comes round to the current one by wrapping; a writer
 // that finds another generation in its slot overwrites it only while the head still
-// carries its own generation (otherwise it is a straggler and writes nothing).
+// carries its own generation (otherwise it is a straggler and writes nothing). Resets of
+// one window never overlap: the engine serializes them and skips a reset whose
+// generation it has already left (`Engine::reset_window`).
 //
 // A success into a full window that holds no failure and no slow call changes nothing —
 // the last `size` calls are still all successes — so it is not written at all. That keeps

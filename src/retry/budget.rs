@@ -89,7 +89,7 @@ impl Budget {
         }
     }
 
-    /// Gives back a retry that was never sent.
+    /// Gives back a retry that was never sent, or that succeeded.
     pub(crate) fn refund(&self, withdrawal: Withdrawal) {
         if let Budget::Window(window) = self {
             window.refund(withdrawal.0);

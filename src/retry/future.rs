@@ -15,6 +15,8 @@ use super::backoff::Progress;
 use super::budget::Withdrawal;
 use super::{Next, Policy, Replay, RetryHint, Shared, starts_too_late};
 use crate::classify::Classify;
+use crate::context;
+use crate::time::LazyTimer;
 
 pin_project! {
     /// The future of a [`Retry`](super::Retry) call.
@@ -61,7 +63,16 @@ pin_project! {
     enum State<F> {
         Attempting { #[pin] future: F },
         Sleeping { #[pin] sleep: Sleep },
-        GettingReady,
+        // Waiting for the inner service; the timer wakes it at the call's deadline.
+        GettingReady { #[pin] timer: LazyTimer },
+    }
+}
+
+impl<F> State<F> {
+    fn getting_ready() -> Self {
+        State::GettingReady {
+            timer: LazyTimer::new(),
+        }
     }
 }
 
@@ -154,7 +165,7 @@ where
                             });
                             *this.last = Some(result);
                             if delay.is_zero() {
-                                this.state.set(State::GettingReady);
+                                this.state.set(State::getting_ready());
                             } else {
                                 let sleep = tokio::time::sleep(delay);
                                 this.state.set(State::Sleeping { sleep });
@@ -164,9 +175,9 @@ where
                 }
                 StateProj::Sleeping { sleep } => {
                     ready!(sleep.poll(cx));
-                    this.state.set(State::GettingReady);
+                    this.state.set(State::getting_ready());
                 }
-                StateProj::GettingReady => {
+                StateProj::GettingReady { timer } => {
                     let policy = &**this.policy;
                     if starts_too_late(Duration::ZERO) {
                         // The deadline passed while sleeping or getting ready: the
@@ -180,9 +191,22 @@ where
                     let Some(retry) = this.retry.as_mut() else {
                         unreachable!("a retry is planned only for a replayable request");
                     };
-                    if let Err(err) = ready!(retry.service.poll_ready(cx)) {
+                    let readiness = match retry.service.poll_ready(cx) {
+                        Poll::Pending => {
+                            // Not ready yet: wake at the call's deadline, and give up then.
+                            if let Some(deadline) = context::current()
+                                && timer.poll_expired(cx, || deadline).is_ready()
+                            {
+                                continue;
+                            }
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(readiness) => readiness,
+                    };
+                    if let Err(err) = readiness {
                         // The retry is not sent: its budget goes back.
                         this.held.take();
+                        policy.not_retrying(*this.attempts, super::GiveUp::NotReady);
                         return Poll::Ready(Err(err));
                     }
                     *this.attempts += 1;
@@ -227,7 +251,7 @@ where
         let state = match self.state {
             State::Attempting { .. } => "attempting",
             State::Sleeping { .. } => "sleeping",
-            State::GettingReady => "getting ready",
+            State::GettingReady { .. } => "getting ready",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)

@@ -9,10 +9,13 @@
 //!
 //! 1. the attempt was the last one ([`max_attempts`](Builder::max_attempts), the first
 //!    call included), or the request cannot be replayed ([`Replay`]);
-//! 2. the result's [`Hint`]: a seawall rejection from a layer inside the retry is
-//!    retried after its [`retry_after`](crate::Rejected::retry_after), not before, and
-//!    not at all without one; an HTTP `Retry-After` works the same (`http` feature); a
-//!    hint above [`max_hint`](Builder::max_hint) means stop;
+//! 2. the result's [`Hint`]: a refusal by a layer inside the retry (an open breaker, a
+//!    full bulkhead) goes back to the caller at once, or with
+//!    [`retry_refusals`](Builder::retry_refusals) is retried after its
+//!    [`retry_after`](crate::Rejected::retry_after) and not at all without one; an HTTP
+//!    `Retry-After` is waited for (`http` feature); a hint above
+//!    [`max_hint`](Builder::max_hint) means stop; an attempt timeout counts toward the
+//!    backoff ([`backoff_includes_timeout`](Builder::backoff_includes_timeout));
 //! 3. the delay would pass [`max_elapsed`](Builder::max_elapsed), or reach the call's
 //!    [`deadline`](mod@crate::deadline): the last failure is returned at once rather than
 //!    sleeping past it;
@@ -324,11 +327,12 @@ pub(crate) enum GiveUp {
     MaxElapsed,
     Deadline,
     Budget,
+    NotReady,
 }
 
 impl GiveUp {
     /// How many kinds there are (each has a metric slot).
-    pub(crate) const KINDS: usize = 8;
+    pub(crate) const KINDS: usize = 9;
 
     pub(crate) const fn as_str(self) -> &'static str {
         match self {
@@ -340,11 +344,12 @@ impl GiveUp {
             GiveUp::MaxElapsed => "max_elapsed",
             GiveUp::Deadline => "deadline",
             GiveUp::Budget => "budget_spent",
+            GiveUp::NotReady => "inner_not_ready",
         }
     }
 }
 
-const _: () = assert!(GiveUp::Budget as usize + 1 == GiveUp::KINDS);
+const _: () = assert!(GiveUp::NotReady as usize + 1 == GiveUp::KINDS);
 const _: () = assert!(GiveUp::KINDS == crate::telemetry::NOT_RETRIED_REASONS);
 
 /// Whether an attempt `delay` from now would start with no time left before the
