@@ -12,10 +12,6 @@ use tokio::time::{Instant, advance};
 use tokio_test::{assert_pending, assert_ready, task};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 /// A backend that logs each call's id when it starts and answers after `delay` ms.
 fn logging_backend(
     log: Log,

@@ -5,7 +5,6 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
@@ -13,10 +12,6 @@ use proptest::test_runner::RngSeed;
 use seawall::bulkhead::{BulkheadLayer, Mode};
 use tokio::time::advance;
 use tower::{Layer, ServiceExt, service_fn};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 #[derive(Clone, Debug)]
 enum Op {

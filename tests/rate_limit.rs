@@ -13,14 +13,6 @@ use tokio::time::{Instant, advance};
 use tokio_test::{assert_pending, task};
 use tower::{Layer, Service, ServiceExt};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
 fn limited(
     builder: Builder,
 ) -> (

@@ -39,6 +39,16 @@ pub const FAIL: Req = Req {
     delay: Duration::ZERO,
 };
 
+/// `n` milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// `s` whole seconds.
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
 pub fn slow(delay_ms: u64, fail: bool) -> Req {
     Req {
         fail,

@@ -1,16 +1,15 @@
 //! Property tests: the breaker against a plain reference model of the same rules, and
 //! the count window's counts under parallel callers.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
+use proptest::test_runner::{FileFailurePersistence, RngSeed};
 use seawall::Outcome;
 use seawall::circuit_breaker::{CircuitBreakerLayer, State};
 use tower::{Layer, Service, ServiceExt, service_fn};
+
+use crate::common::*;
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -302,6 +301,11 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 384,
         rng_seed: RngSeed::Fixed(0xB4EA_CE45),
+        // Failing cases are kept beside this file (model.proptest-regressions); the
+        // default would file them under tests/proptest-regressions/, by the folder's main.rs.
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions"
+        ))),
         ..ProptestConfig::default()
     })]
 
