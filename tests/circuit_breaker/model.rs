@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{FileFailurePersistence, RngSeed};
+use proptest::test_runner::RngSeed;
 use seawall::Outcome;
 use seawall::circuit_breaker::{CircuitBreakerLayer, State};
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -301,11 +301,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 384,
         rng_seed: RngSeed::Fixed(0xB4EA_CE45),
-        // Failing cases are kept beside this file (model.proptest-regressions); the
-        // default would file them under tests/proptest-regressions/, by the folder's main.rs.
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions"
-        ))),
+        failure_persistence: regressions_beside_the_file(),
         ..ProptestConfig::default()
     })]
 

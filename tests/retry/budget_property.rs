@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use seawall::retry::RetryLayer;
 use tower::{BoxError, Layer, ServiceExt};
+
+use crate::common;
 
 /// Sends one request per entry of `failures` through `layer`, request `i` failing its
 /// first `failures[i]` attempts, in paused time; returns each request's attempts and
@@ -44,12 +45,7 @@ fn attempts_per_request(layer: &RetryLayer, failures: &[u32]) -> Vec<(u64, bool)
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 64,
-        // Failing cases are kept beside this file (budget_property.proptest-regressions);
-        // the default would file them under tests/proptest-regressions/, by the folder's
-        // main.rs.
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions"
-        ))),
+        failure_persistence: common::regressions_beside_the_file(),
         ..ProptestConfig::default()
     })]
 
