@@ -1,6 +1,10 @@
-//! The rate limiter's behaviour, one rule per test, in paused tokio time.
+//! The rate limiter's behaviour, one rule per test, in paused tokio time; its property
+//! test in `property`.
 
+#[path = "../common/mod.rs"]
 mod common;
+
+mod property;
 
 use std::future::Future;
 use std::pin::Pin;
