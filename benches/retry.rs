@@ -4,36 +4,21 @@
 //! Run with `cargo bench --bench retry`. Futures are polled once with a no-op waker:
 //! the inner service answers at once, so no runtime is involved.
 
-use std::future::{Future, Ready, ready};
+mod common;
+
+use std::future::{Future, ready};
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use common::Ready;
 use criterion::{Criterion, criterion_group, criterion_main};
 use seawall::retry::RetryLayer;
 use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::{BoxError, Layer, Service};
-
-/// An inner service that succeeds at once.
-#[derive(Clone, Copy)]
-struct Echo;
-
-impl Service<u64> for Echo {
-    type Response = u64;
-    type Error = BoxError;
-    type Future = Ready<Result<u64, BoxError>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: u64) -> Self::Future {
-        ready(Ok(req))
-    }
-}
 
 /// tower's documented budget policy: deposit on success, withdraw to retry.
 #[derive(Clone)]
@@ -43,7 +28,7 @@ struct TowerPolicy {
 }
 
 impl Policy<u64, u64, BoxError> for TowerPolicy {
-    type Future = Ready<()>;
+    type Future = std::future::Ready<()>;
 
     fn retry(&mut self, _: &mut u64, result: &mut Result<u64, BoxError>) -> Option<Self::Future> {
         match result {
@@ -65,6 +50,11 @@ impl Policy<u64, u64, BoxError> for TowerPolicy {
 }
 
 /// One call: ready, call, poll the response to completion.
+///
+/// Kept here rather than `common::drive`: it polls once with the caller's context and
+/// asserts readiness, where `drive` loops and maps errors to 0. Switching would change the
+/// measured code itself, and with it the rows in `docs/PERFORMANCE.md` (as moving the
+/// breaker bench's helpers did: ad84202).
 fn call_once<S: Service<u64, Response = u64>>(
     service: &mut S,
     cx: &mut Context<'_>,
@@ -83,18 +73,18 @@ fn happy_path(c: &mut Criterion) {
     let mut group = c.benchmark_group("retry happy path");
 
     group.bench_function("inner service alone", |b| {
-        let mut service = Echo;
+        let mut service = Ready;
         b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
     });
 
     group.bench_function("seawall Retry, default budget", |b| {
-        let mut service = RetryLayer::builder().build().unwrap().layer(Echo);
+        let mut service = RetryLayer::builder().build().unwrap().layer(Ready);
         b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
     });
 
     group.bench_function("seawall Retry, gRPC throttle", |b| {
         let layer = RetryLayer::builder().throttle(10, 0.1).build().unwrap();
-        let mut service = layer.layer(Echo);
+        let mut service = layer.layer(Ready);
         b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
     });
 
@@ -103,7 +93,7 @@ fn happy_path(c: &mut Criterion) {
             budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
             attempts_left: 2,
         };
-        let mut service = tower::retry::Retry::new(policy, Echo);
+        let mut service = tower::retry::Retry::new(policy, Ready);
         b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
     });
 
@@ -112,9 +102,12 @@ fn happy_path(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
+    // The common settings, with the warm-up, length and samples this bench's rows in
+    // docs/PERFORMANCE.md were measured with.
+    config = common::short_runs()
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(100);
     targets = happy_path
 }
 criterion_main!(benches);

@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::ms;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Empty, Full};
 use seawall::deadline::{
@@ -15,10 +16,6 @@ use seawall::deadline::{
 };
 use tokio::time::sleep;
 use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt, service_fn};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// A downstream server: reads the header, then reports the budget it got.
 fn server(

@@ -4,7 +4,6 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use common::*;
 use seawall::circuit_breaker::{State, WindowConfig};
@@ -12,10 +11,6 @@ use seawall::pipeline::StandardPipeline;
 use seawall::{Reason, RejectedBy};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt, service_fn};
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
 
 /// A backend that counts calls and always does what `req` says.
 fn counted() -> (

@@ -13,10 +13,6 @@ use seawall::{Reason, RejectedBy};
 use tokio::time::{Instant, advance, sleep};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 #[tokio::test(start_paused = true)]
 async fn attempt_timeout_fails_a_slow_attempt_and_names_the_timeout() {
     let mut svc = AttemptTimeoutLayer::new(ms(100)).unwrap().layer(backend());

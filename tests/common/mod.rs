@@ -9,6 +9,15 @@ use std::time::Duration;
 
 use tower::{Service, ServiceExt, service_fn};
 
+/// Where a property test in a folder binary keeps its failing cases: beside its own file
+/// (`model.rs`, `model.proptest-regressions`). Proptest's default walks up to the folder's
+/// `main.rs` and files them under `tests/proptest-regressions/` instead.
+pub fn regressions_beside_the_file() -> Option<Box<dyn proptest::test_runner::FailurePersistence>> {
+    Some(Box::new(
+        proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+    ))
+}
+
 /// The inner service's own error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Boom;
@@ -38,6 +47,16 @@ pub const FAIL: Req = Req {
     fail: true,
     delay: Duration::ZERO,
 };
+
+/// `n` milliseconds.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// `s` whole seconds.
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
 
 pub fn slow(delay_ms: u64, fail: bool) -> Req {
     Req {

@@ -1,17 +1,16 @@
 //! The rate limiter's promise under any pattern of cancellation: in every interval of
 //! length `w`, at most `rate·w + burst` calls are admitted.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use seawall::rate_limit::RateLimitLayer;
 use tokio::time::{Instant, sleep, timeout};
 use tower::{Layer, ServiceExt, service_fn};
+
+use crate::common::*;
 
 /// Calls at 10 a second: one every 100 ms.
 const INTERVAL_NS: u64 = 100_000_000;
@@ -83,6 +82,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 128,
         rng_seed: RngSeed::Fixed(0x6C2A),
+        failure_persistence: regressions_beside_the_file(),
         ..ProptestConfig::default()
     })]
 

@@ -1,16 +1,15 @@
 //! Property tests: the breaker against a plain reference model of the same rules, and
 //! the count window's counts under parallel callers.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use seawall::Outcome;
 use seawall::circuit_breaker::{CircuitBreakerLayer, State};
 use tower::{Layer, Service, ServiceExt, service_fn};
+
+use crate::common::*;
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -295,6 +294,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 384,
         rng_seed: RngSeed::Fixed(0xB4EA_CE45),
+        failure_persistence: regressions_beside_the_file(),
         ..ProptestConfig::default()
     })]
 

@@ -1,22 +1,16 @@
 //! The bulkhead's property: in-flight calls never exceed the limit, and every permit and
 //! queue slot comes back, under random arrivals, completions and cancellations.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::time::Duration;
 
-use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use seawall::bulkhead::{BulkheadLayer, Mode};
 use tokio::time::advance;
 use tower::{Layer, ServiceExt, service_fn};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+use crate::common::*;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -109,6 +103,7 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 96,
         rng_seed: RngSeed::Fixed(0x5EA_3A11),
+        failure_persistence: regressions_beside_the_file(),
         ..ProptestConfig::default()
     })]
 

@@ -1,6 +1,10 @@
-//! The rate limiter's behaviour, one rule per test, in paused tokio time.
+//! The rate limiter's behaviour, one rule per test, in paused tokio time; its property
+//! test in `property`.
 
+#[path = "../common/mod.rs"]
 mod common;
+
+mod property;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,14 +16,6 @@ use seawall::{Reason, RejectedBy, deadline};
 use tokio::time::{Instant, advance};
 use tokio_test::{assert_pending, task};
 use tower::{Layer, Service, ServiceExt};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
 
 fn limited(
     builder: Builder,

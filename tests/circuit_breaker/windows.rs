@@ -1,18 +1,11 @@
 //! Every window kind ignores a call that was admitted in an earlier closed period, in
 //! paused tokio time.
 
-mod common;
-
-use std::time::Duration;
-
-use common::*;
 use seawall::circuit_breaker::{Builder, CircuitBreakerLayer, State};
 use tokio::time::advance;
 use tower::{Layer, Service, ServiceExt};
 
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
-}
+use crate::common::*;
 
 /// Starts a slow failing call while closed, trips the breaker with one failure, closes
 /// it again with one good probe, then lets the slow call finish: the breaker stays
