@@ -23,7 +23,7 @@
 //! their wait ends) in any interval of length `w` number at most
 //! `b + ⌊w · permits / per⌋`, whatever the pattern of waiting calls dropped: a slot is
 //! issued once at most, so cancelling can only ever leave a slot unused.
-//! (`tests/rate_limit_property.rs` checks this under random arrivals and drops.)
+//! (`tests/rate_limit/property.rs` checks this under random arrivals and drops.)
 //!
 //! `poll_ready` is the inner service's: the limiter never makes a service unready.
 //!

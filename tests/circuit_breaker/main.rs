@@ -12,6 +12,7 @@ mod model;
 mod open;
 mod open_timer;
 mod outside_tower;
+mod probe_lifecycle;
 mod probe_slots;
 mod readiness;
 mod settings;

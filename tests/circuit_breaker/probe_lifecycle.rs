@@ -1,18 +1,13 @@
 //! A probe's slot and the open period that follows a probe, through failures of user
 //! code (a panicking classifier or listener) and hung or late probes, in paused time.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::time::Duration;
-
+use crate::common::ms;
 use seawall::circuit_breaker::{CircuitBreakerLayer, State};
 use seawall::{Outcome, Reason};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use tokio::time::advance;
 use tower::{BoxError, Layer, ServiceExt, service_fn};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// One failure opens it for 1 s; one probe; 5 s of maximum wait in half-open.
 fn one_probe() -> seawall::circuit_breaker::Builder {
