@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
 use super::algorithm::{Algorithm, Gradient2, Sample, Vegas};
+use crate::rejection::RejectedBy;
 use crate::semaphore::Semaphore;
 use crate::telemetry::Meter;
 
@@ -52,7 +53,10 @@ impl Limiter {
         max: u32,
     ) -> Self {
         Limiter {
-            semaphore: Arc::new(Semaphore::new(initial, Meter::new("adaptive_limit", &name))),
+            semaphore: Arc::new(Semaphore::new(
+                initial,
+                Meter::new(RejectedBy::AdaptiveLimit.as_str(), &name),
+            )),
             name,
             algorithm,
             min: f64::from(min),

@@ -149,7 +149,7 @@ impl Builder {
             max_queued: self.max_queued,
         };
         let name: Arc<str> = Arc::from(self.name.as_str());
-        let meter = Meter::new("bulkhead", &name);
+        let meter = Meter::new(crate::RejectedBy::Bulkhead.as_str(), &name);
         let semaphore = Arc::new(Semaphore::new(self.max_concurrent, meter));
         Ok(BulkheadLayer::from_parts(semaphore, settings, name))
     }

@@ -12,7 +12,7 @@ use tower::{Layer, Service};
 use crate::config::ConfigError;
 use crate::context::{Scope, earliest, enter};
 use crate::limit::{SharedLimit, TimeLimitHandle, check};
-use crate::rejection::{CarriesRejection, Reason, Rejected};
+use crate::rejection::{CarriesRejection, Reason, Rejected, RejectedBy};
 use crate::telemetry::{SharedMeter, shared_meter};
 use crate::time::{LazyTimer, after};
 use std::sync::Arc;
@@ -89,7 +89,7 @@ impl<S> Layer<S> for DeadlineLayer {
         Deadline {
             inner,
             budget: self.budget.clone(),
-            meter: shared_meter("deadline", &self.name),
+            meter: shared_meter(RejectedBy::Deadline.as_str(), &self.name),
         }
     }
 }

@@ -104,7 +104,7 @@ pub struct RateLimit<S> {
 impl<S> RateLimit<S> {
     pub(crate) fn new(inner: S, gcra: Arc<Gcra>, max_wait: Duration, name: Arc<str>) -> Self {
         RateLimit {
-            meter: shared_meter("rate_limiter", &name),
+            meter: shared_meter(crate::RejectedBy::RateLimiter.as_str(), &name),
             inner,
             gcra,
             max_wait,

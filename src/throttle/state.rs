@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::classify::Outcome;
 use crate::random::Draws;
+use crate::rejection::RejectedBy;
 use crate::telemetry::Meter;
 
 use super::window::{Counts, Window};
@@ -29,7 +30,10 @@ pub(crate) struct Throttler {
 impl Throttler {
     pub(crate) fn new(settings: Settings, buckets: u32, seed: u64) -> Self {
         Throttler {
-            meter: Meter::new("throttle", &Arc::from(settings.name.as_str())),
+            meter: Meter::new(
+                RejectedBy::Throttle.as_str(),
+                &Arc::from(settings.name.as_str()),
+            ),
             settings,
             epoch: Epoch::now(),
             window: Window::new(buckets),

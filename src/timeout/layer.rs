@@ -114,7 +114,7 @@ impl<S, P: Clone> Layer<S> for AttemptTimeoutLayer<P> {
             inner,
             timeout: self.timeout.clone(),
             per_request: self.per_request.clone(),
-            meter: shared_meter("attempt_timeout", &self.name),
+            meter: shared_meter(crate::RejectedBy::AttemptTimeout.as_str(), &self.name),
         }
     }
 }
