@@ -21,6 +21,7 @@ mod semaphore;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod telemetry;
+mod template;
 pub mod throttle;
 mod time;
 pub mod timeout;

@@ -280,3 +280,11 @@ impl<C> Builder<C> {
         self
     }
 }
+
+impl<C: Clone> crate::template::Template for Builder<C> {
+    type Layer = AdaptiveLimitLayer<C>;
+
+    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
+        self.clone().build()
+    }
+}

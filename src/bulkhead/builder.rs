@@ -254,3 +254,11 @@ impl Builder {
         self
     }
 }
+
+impl crate::template::Template for Builder {
+    type Layer = BulkheadLayer;
+
+    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
+        self.clone().build()
+    }
+}

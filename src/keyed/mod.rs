@@ -64,7 +64,6 @@
 
 mod future;
 mod partitions;
-mod template;
 
 use std::fmt;
 use std::hash::Hash;
@@ -75,8 +74,8 @@ use std::time::Duration;
 
 use tower::{Layer, Service};
 
+pub use crate::template::Template;
 pub use future::ResponseFuture;
-pub use template::Template;
 
 use crate::config::{ConfigError, Longest, check_duration};
 use crate::rejection::CarriesRejection;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::template::Template;
 use crate::rejection::{Reason, Rejected};
+use crate::template::Template;
 
 pub(crate) struct Partitions<T: Template, K> {
     template: T,

@@ -297,3 +297,13 @@ impl<C, H, R> Builder<C, H, R> {
         })
     }
 }
+
+/// A whole [standard pipeline](crate::pipeline) per key (e.g. per authority), each with
+/// its own bulkhead, retry budget and breaker.
+impl<C: Clone, H: Clone, R: Clone> crate::template::Template for Builder<C, H, R> {
+    type Layer = StandardPipeline<C, H, R>;
+
+    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
+        self.clone().build()
+    }
+}

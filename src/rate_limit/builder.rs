@@ -200,3 +200,11 @@ impl Builder {
         }
     }
 }
+
+impl crate::template::Template for Builder {
+    type Layer = RateLimitLayer;
+
+    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
+        self.clone().build()
+    }
+}

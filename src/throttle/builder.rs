@@ -283,3 +283,11 @@ impl<C> Builder<C> {
         self
     }
 }
+
+impl<C: Clone> crate::template::Template for Builder<C> {
+    type Layer = ThrottleLayer<C>;
+
+    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
+        self.clone().build()
+    }
+}

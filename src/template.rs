@@ -1,13 +1,16 @@
-//! Templates: the settings each key's own layer is built from.
+//! Templates: builders that a keyed layer clones to build one independent layer per
+//! key. The trait lives in the core so that each layer implements it for its own
+//! builder; the public path is [`seawall::keyed::Template`](crate::keyed::Template).
 
 use crate::config::ConfigError;
-use crate::{bulkhead, circuit_breaker, pipeline, rate_limit};
 
 /// Settings from which a keyed layer builds one independent layer per key.
 ///
 /// Implemented for the builders of the [bulkhead](crate::bulkhead::Builder), the
 /// [rate limiter](crate::rate_limit::Builder), the
-/// [circuit breaker](crate::circuit_breaker::Builder) and the
+/// [circuit breaker](crate::circuit_breaker::Builder), the
+/// [throttle](crate::throttle::Builder), the
+/// [adaptive limit](crate::adaptive::Builder) and the
 /// [standard pipeline](crate::pipeline::Builder): each key gets what `build()` of a
 /// clone of the builder returns, so keys share settings and nothing else.
 ///
@@ -41,38 +44,4 @@ pub trait Template {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     fn build_layer(&self) -> Result<Self::Layer, ConfigError>;
-}
-
-impl Template for bulkhead::Builder {
-    type Layer = bulkhead::BulkheadLayer;
-
-    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
-        self.clone().build()
-    }
-}
-
-impl Template for rate_limit::Builder {
-    type Layer = rate_limit::RateLimitLayer;
-
-    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
-        self.clone().build()
-    }
-}
-
-impl<C: Clone> Template for circuit_breaker::Builder<C> {
-    type Layer = circuit_breaker::CircuitBreakerLayer<C>;
-
-    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
-        self.clone().build()
-    }
-}
-
-/// A whole [standard pipeline](crate::pipeline) per key (e.g. per authority), each with
-/// its own bulkhead, retry budget and breaker.
-impl<C: Clone, H: Clone, R: Clone> Template for pipeline::Builder<C, H, R> {
-    type Layer = pipeline::StandardPipeline<C, H, R>;
-
-    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
-        self.clone().build()
-    }
 }
