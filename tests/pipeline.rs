@@ -258,3 +258,28 @@ fn a_registry_hands_every_client_of_a_dependency_the_same_pipeline() {
         vec!["payments".to_owned(), "search".to_owned()]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_pipelines_timeouts_change_while_it_runs() {
+    let (_, backend) = counted();
+    let pipeline = StandardPipeline::builder()
+        .total_timeout(secs(2))
+        .attempt_timeout(secs(1))
+        .retry(|r| r.max_attempts(1))
+        .build()
+        .unwrap();
+    let (total, attempt) = (pipeline.total_timeout(), pipeline.attempt_timeout());
+    let mut svc = pipeline.layer(backend);
+    let cut = call(&mut svc, slow(1500, false)).await;
+    assert_eq!(
+        rejected(&cut).map(|r| r.layer()),
+        Some(RejectedBy::AttemptTimeout)
+    );
+    attempt.set(secs(3)).unwrap();
+    total.set(secs(4)).unwrap();
+    call(&mut svc, slow(1500, false))
+        .await
+        .expect("within the new limits");
+    assert!(total.set(Duration::ZERO).is_err(), "refused; 4 s kept");
+    assert_eq!(total.get(), secs(4));
+}

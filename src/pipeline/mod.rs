@@ -65,6 +65,7 @@ use crate::bulkhead::{Bulkhead, BulkheadHandle, BulkheadLayer};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerHandle, CircuitBreakerLayer};
 use crate::classify::ErrorsAreFailures;
 use crate::deadline::{Deadline, DeadlineLayer};
+use crate::limit::TimeLimitHandle;
 use crate::retry::{CloneRequest, RejectionHint, Retry, RetryLayer};
 use crate::timeout::{AttemptTimeout, AttemptTimeoutLayer};
 
@@ -155,6 +156,35 @@ impl<C, H, R> StandardPipeline<C, H, R> {
     /// ```
     pub fn bulkhead(&self) -> BulkheadHandle {
         self.bulkhead.handle()
+    }
+
+    /// The total timeout's handle: read or change the whole call's time limit while
+    /// calls run (calls already running keep theirs).
+    ///
+    /// ```
+    /// # use seawall::pipeline::StandardPipeline;
+    /// # use std::time::Duration;
+    /// let pipeline = StandardPipeline::builder().build()?;
+    /// pipeline.total_timeout().set(Duration::from_secs(10))?;
+    /// assert_eq!(pipeline.total_timeout().get(), Duration::from_secs(10));
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn total_timeout(&self) -> TimeLimitHandle {
+        self.deadline.handle()
+    }
+
+    /// The attempt timeout's handle: read or change each attempt's time limit while
+    /// calls run.
+    ///
+    /// ```
+    /// # use seawall::pipeline::StandardPipeline;
+    /// # use std::time::Duration;
+    /// let pipeline = StandardPipeline::builder().build()?;
+    /// assert_eq!(pipeline.attempt_timeout().get(), Duration::from_secs(10));
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn attempt_timeout(&self) -> TimeLimitHandle {
+        self.attempt.handle()
     }
 }
 
