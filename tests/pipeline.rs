@@ -280,6 +280,9 @@ async fn the_pipelines_timeouts_change_while_it_runs() {
     call(&mut svc, slow(1500, false))
         .await
         .expect("within the new limits");
-    assert!(total.set(Duration::ZERO).is_err(), "refused; 4 s kept");
+    assert!(
+        total.set(std::time::Duration::ZERO).is_err(),
+        "refused; 4 s kept"
+    );
     assert_eq!(total.get(), secs(4));
 }
