@@ -9,10 +9,6 @@ use crate::config::ConfigError;
 use crate::semaphore::Semaphore;
 use crate::telemetry::Meter;
 
-pub(crate) const MAX_CONCURRENT: u32 = 100_000;
-pub(crate) const MAX_CONCURRENT_TEXT: &str = "1..=100000";
-const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
-
 /// Settings for a [`BulkheadLayer`]; every one has a default.
 ///
 /// Defaults: 1000 concurrent calls (a cap on runaway concurrency; resilience4j's 25
@@ -36,11 +32,11 @@ const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
 #[derive(Clone, Debug)]
 #[must_use = "call `build()` to get a layer"]
 pub struct Builder {
-    name: String,
-    max_concurrent: u32,
-    max_wait: Duration,
-    max_queued: u32,
-    mode: Mode,
+    pub(super) name: String,
+    pub(super) max_concurrent: u32,
+    pub(super) max_wait: Duration,
+    pub(super) max_queued: u32,
+    pub(super) mode: Mode,
 }
 
 impl Builder {
@@ -152,106 +148,6 @@ impl Builder {
         let meter = Meter::new(crate::RejectedBy::Bulkhead.as_str(), &name);
         let semaphore = Arc::new(Semaphore::new(self.max_concurrent, meter));
         Ok(BulkheadLayer::from_parts(semaphore, settings, name))
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        check_max_concurrent(self.max_concurrent)?;
-        if self.max_wait > MAX_WAIT {
-            let shown = format!("{:?}", self.max_wait);
-            return Err(ConfigError::new("max_wait", shown, "[0s, 1 day]"));
-        }
-        if self.max_queued > MAX_CONCURRENT {
-            return Err(ConfigError::new(
-                "max_queued",
-                self.max_queued,
-                "0..=100000",
-            ));
-        }
-        Ok(())
-    }
-}
-
-pub(crate) fn check_max_concurrent(calls: u32) -> Result<(), ConfigError> {
-    if (1..=MAX_CONCURRENT).contains(&calls) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            "max_concurrent",
-            calls,
-            MAX_CONCURRENT_TEXT,
-        ))
-    }
-}
-
-/// A bulkhead's settings as a configuration file gives them (feature `serde`): each
-/// field left out keeps the value of the builder the file is applied to (the defaults
-/// of [`BulkheadLayer::builder`] with [`Builder::from_config`]). Unknown fields are
-/// errors.
-///
-/// ```
-/// use seawall::bulkhead::{Builder, BulkheadConfig};
-/// let config: BulkheadConfig = toml::from_str(r#"
-///     name = "db"
-///     max_concurrent = 10
-///     max_wait = "50ms"
-///     mode = "backpressure"
-/// "#).unwrap();
-/// let layer = Builder::from_config(&config).build()?;
-/// assert_eq!(layer.handle().max_concurrent(), 10);
-/// # Ok::<(), seawall::ConfigError>(())
-/// ```
-#[cfg(feature = "serde")]
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
-pub struct BulkheadConfig {
-    /// Name in events and metrics.
-    pub name: Option<String>,
-    /// Calls allowed at once.
-    pub max_concurrent: Option<u32>,
-    /// How long a caller may wait for a permit (0: fail fast rejects at once,
-    /// backpressure waits without limit).
-    #[serde(with = "crate::config::human::option")]
-    pub max_wait: Option<Duration>,
-    /// Callers allowed to wait at once.
-    pub max_queued: Option<u32>,
-    /// Fail fast or backpressure.
-    pub mode: Option<Mode>,
-}
-
-#[cfg(feature = "serde")]
-impl Builder {
-    /// A builder with the defaults of [`BulkheadLayer::builder`] and the settings of
-    /// `config`; `build()` validates them.
-    ///
-    /// ```
-    /// use seawall::bulkhead::{Builder, BulkheadConfig};
-    /// let layer = Builder::from_config(&BulkheadConfig::default()).build()?;
-    /// assert_eq!(layer.handle().max_concurrent(), 1000);
-    /// # Ok::<(), seawall::ConfigError>(())
-    /// ```
-    pub fn from_config(config: &BulkheadConfig) -> Self {
-        Builder::new().with_config(config)
-    }
-
-    /// Applies the settings `config` gives; those it leaves out keep this builder's
-    /// values.
-    ///
-    /// ```
-    /// use seawall::bulkhead::{BulkheadConfig, BulkheadLayer};
-    /// let config: BulkheadConfig = toml::from_str("max_queued = 5").unwrap();
-    /// let layer = BulkheadLayer::builder().max_concurrent(4).with_config(&config).build()?;
-    /// assert_eq!(layer.handle().max_concurrent(), 4);
-    /// # Ok::<(), seawall::ConfigError>(())
-    /// ```
-    pub fn with_config(mut self, config: &BulkheadConfig) -> Self {
-        use crate::config::keep_unless_set as set;
-        set(&mut self.name, &config.name);
-        set(&mut self.max_concurrent, &config.max_concurrent);
-        set(&mut self.max_wait, &config.max_wait);
-        set(&mut self.max_queued, &config.max_queued);
-        set(&mut self.mode, &config.mode);
-        self
     }
 }
 

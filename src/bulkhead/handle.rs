@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::config::ConfigError;
 use crate::semaphore::Semaphore;
 
-use super::builder::check_max_concurrent;
+use super::config::check_max_concurrent;
 
 /// Reads and changes one bulkhead; clone it freely (it is an `Arc`).
 ///

@@ -71,6 +71,7 @@
 //! ```
 
 mod builder;
+mod config;
 mod future;
 mod handle;
 mod layer;
@@ -85,7 +86,7 @@ use tower::Service;
 
 pub use builder::Builder;
 #[cfg(feature = "serde")]
-pub use builder::BulkheadConfig;
+pub use config::BulkheadConfig;
 pub use future::ResponseFuture;
 pub use handle::BulkheadHandle;
 pub use layer::BulkheadLayer;

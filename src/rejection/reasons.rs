@@ -76,14 +76,9 @@ macro_rules! reasons {
             $($name,)*
         }
 
-        impl Kind {
-            /// How many kinds there are.
-            pub(super) const COUNT: usize = [$(Kind::$name),*].len();
-        }
-
         impl Reason {
             /// How many kinds of reason there are (the variants, whatever their fields).
-            pub(crate) const KINDS: usize = Kind::COUNT;
+            pub(crate) const KINDS: usize = [$(Kind::$name),*].len();
 
             /// This reason's kind as a number below [`KINDS`](Self::KINDS).
             pub(crate) const fn kind(self) -> usize {
@@ -198,6 +193,9 @@ reasons! {
         max_keys: u32
     } => Keyed, refused, "too_many_keys", "all {max_keys} keys busy";
 }
+
+// A kind is stored in one byte.
+const _: () = assert!(Reason::KINDS <= 256);
 
 /// Which kind of layer refused a call.
 ///
