@@ -1,5 +1,6 @@
 //! A bulkhead's settings checks and its file form (feature `serde`).
 
+#[cfg(feature = "serde")]
 use std::time::Duration;
 
 #[cfg(feature = "serde")]

@@ -80,7 +80,8 @@ macro_rules! reasons {
             /// How many kinds of reason there are (the variants, whatever their fields).
             pub(crate) const KINDS: usize = [$(Kind::$name),*].len();
 
-            /// This reason's kind as a number below [`KINDS`](Self::KINDS).
+            /// This reason's kind as a number below [`KINDS`](Self::KINDS) (a metric slot).
+            #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
             pub(crate) const fn kind(self) -> usize {
                 self.split().0 as usize
             }
