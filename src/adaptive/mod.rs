@@ -56,6 +56,7 @@
 
 mod algorithm;
 mod builder;
+mod config;
 mod future;
 mod layer;
 mod state;
@@ -67,9 +68,9 @@ use tokio::time::Instant;
 use tower::Service;
 
 pub use algorithm::{Aimd, Algorithm, Gradient2, Vegas};
-#[cfg(feature = "serde")]
-pub use builder::AdaptiveConfig;
 pub use builder::Builder;
+#[cfg(feature = "serde")]
+pub use config::AdaptiveConfig;
 pub use future::ResponseFuture;
 pub use layer::{AdaptiveLimitHandle, AdaptiveLimitLayer};
 

@@ -41,7 +41,7 @@ pub(crate) fn check_max_concurrent(calls: u32) -> Result<(), ConfigError> {
 
 /// A bulkhead's settings as a configuration file gives them (feature `serde`): each
 /// field left out keeps the value of the builder the file is applied to (the defaults
-/// of [`BulkheadLayer::builder`] with [`Builder::from_config`]). Unknown fields are
+/// of [`BulkheadLayer::builder`](super::BulkheadLayer::builder) with [`Builder::from_config`]). Unknown fields are
 /// errors.
 ///
 /// ```
@@ -77,7 +77,7 @@ pub struct BulkheadConfig {
 
 #[cfg(feature = "serde")]
 impl Builder {
-    /// A builder with the defaults of [`BulkheadLayer::builder`] and the settings of
+    /// A builder with the defaults of [`BulkheadLayer::builder`](super::BulkheadLayer::builder) and the settings of
     /// `config`; `build()` validates them.
     ///
     /// ```

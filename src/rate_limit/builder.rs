@@ -3,11 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::config::MAX_BURST;
 use super::gcra::Gcra;
 use super::layer::RateLimitLayer;
-use crate::config::{ConfigError, Longest, check_duration};
-
-const MAX_BURST: u32 = 1_000_000;
+use crate::config::ConfigError;
 
 /// Settings for a [`RateLimitLayer`]. The rate is required; the rest has defaults.
 ///
@@ -30,11 +29,11 @@ const MAX_BURST: u32 = 1_000_000;
 #[derive(Clone, Debug)]
 #[must_use = "call `build()` to get a layer"]
 pub struct Builder {
-    name: String,
-    permits: u32,
-    per: Duration,
-    burst: Option<u32>,
-    max_wait: Duration,
+    pub(super) name: String,
+    pub(super) permits: u32,
+    pub(super) per: Duration,
+    pub(super) burst: Option<u32>,
+    pub(super) max_wait: Duration,
 }
 
 impl Builder {
@@ -112,92 +111,6 @@ impl Builder {
         let gcra = Arc::new(Gcra::new(self.permits, self.per, burst));
         let name = Arc::from(self.name.as_str());
         Ok(RateLimitLayer::from_parts(gcra, self.max_wait, name))
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        check_rate(self.permits, self.per)?;
-        if let Some(burst) = self.burst
-            && !(1..=MAX_BURST).contains(&burst)
-        {
-            return Err(ConfigError::new("burst", burst, "1..=1000000"));
-        }
-        check_duration("max_wait", self.max_wait, true, Longest::Day)?;
-        Ok(())
-    }
-}
-
-/// Checks a rate: `permits` in `1..=1e9`, `per` in `(0, 1 day]`, at least 1 ns apart.
-pub(crate) fn check_rate(permits: u32, per: Duration) -> Result<(), ConfigError> {
-    if !(1..=1_000_000_000).contains(&permits) {
-        return Err(ConfigError::new("permits", permits, "1..=1000000000"));
-    }
-    if per.is_zero() || per > Longest::Day.duration() || per.as_nanos() < u128::from(permits) {
-        let shown = format!("{per:?}");
-        return Err(ConfigError::new("per", shown, "[permits × 1ns, 1 day]"));
-    }
-    Ok(())
-}
-
-/// A rate limiter's settings as data, for configuration files (feature `serde`).
-///
-/// ```
-/// use seawall::rate_limit::{Builder, RateLimitConfig};
-/// let config: RateLimitConfig = toml::from_str(r#"
-///     name = "geo"
-///     permits = 100
-///     per = "1s"
-///     burst = 10
-///     max_wait = "200ms"
-/// "#).unwrap();
-/// let layer = Builder::from_config(&config).build()?;
-/// assert_eq!(layer.handle().burst(), 10);
-/// # Ok::<(), seawall::ConfigError>(())
-/// ```
-#[cfg(feature = "serde")]
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct RateLimitConfig {
-    /// Name in events and metrics.
-    #[serde(default = "default_name")]
-    pub name: String,
-    /// Calls allowed per `per`.
-    pub permits: u32,
-    /// The period of `permits`.
-    #[serde(with = "crate::config::human::serde")]
-    pub per: Duration,
-    /// Calls allowed at once after a quiet period; default: `permits`.
-    #[serde(default)]
-    pub burst: Option<u32>,
-    /// How long a call may wait for its turn (0: reject with a retry-after hint).
-    #[serde(default, with = "crate::config::human::serde")]
-    pub max_wait: Duration,
-}
-
-#[cfg(feature = "serde")]
-fn default_name() -> String {
-    "rate_limit".to_owned()
-}
-
-#[cfg(feature = "serde")]
-impl Builder {
-    /// A builder with the settings of `config`; `build()` validates them.
-    ///
-    /// ```
-    /// use seawall::rate_limit::{Builder, RateLimitConfig};
-    /// let config: RateLimitConfig = toml::from_str("permits = 5\nper = \"1s\"").unwrap();
-    /// let layer = Builder::from_config(&config).build()?;
-    /// # let _ = layer;
-    /// # Ok::<(), seawall::ConfigError>(())
-    /// ```
-    pub fn from_config(config: &RateLimitConfig) -> Self {
-        Builder {
-            name: config.name.clone(),
-            permits: config.permits,
-            per: config.per,
-            burst: config.burst,
-            max_wait: config.max_wait,
-        }
     }
 }
 

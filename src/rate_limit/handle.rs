@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::builder::check_rate;
+use super::config::check_rate;
 use super::gcra::Gcra;
 use crate::config::ConfigError;
 

@@ -53,6 +53,7 @@
 //! ```
 
 mod builder;
+mod config;
 mod future;
 mod gcra;
 mod handle;
@@ -67,7 +68,7 @@ use tower::Service;
 
 pub use builder::Builder;
 #[cfg(feature = "serde")]
-pub use builder::RateLimitConfig;
+pub use config::RateLimitConfig;
 pub use future::ResponseFuture;
 pub use handle::RateLimitHandle;
 pub use layer::RateLimitLayer;

@@ -53,6 +53,7 @@
 //! ```
 
 mod builder;
+mod config;
 mod future;
 mod handle;
 mod layer;
@@ -66,7 +67,7 @@ use tower::Service;
 
 pub use builder::Builder;
 #[cfg(feature = "serde")]
-pub use builder::ThrottleConfig;
+pub use config::ThrottleConfig;
 pub use future::ResponseFuture;
 pub use handle::ThrottleHandle;
 pub use layer::ThrottleLayer;
