@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backoff::{Backoff, Delays, Jitter, Shape};
+use super::backoff::{Backoff, Delays, Shape};
+use super::jitter::Jitter;
 use super::settings::{BudgetKind, Settings};
 use super::{CloneRequest, RejectionHint, RetryLayer};
 use crate::classify::ErrorsAreFailures;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::backoff::Jitter;
 use super::builder::Builder;
+use super::jitter::Jitter;
 use crate::config::Ratio;
 
 /// A retry layer's settings as a configuration file gives them: each field left out

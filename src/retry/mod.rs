@@ -115,6 +115,7 @@ mod hint;
 pub mod http;
 #[cfg(feature = "http")]
 mod http_date;
+mod jitter;
 mod layer;
 mod replay;
 mod settings;
@@ -126,12 +127,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tower::Service;
 
-pub use backoff::{Backoff, Jitter};
+pub use backoff::Backoff;
 pub use builder::Builder;
 #[cfg(feature = "serde")]
 pub use config::{BudgetConfig, RetryConfig};
 pub use future::ResponseFuture;
 pub use hint::{Hint, NoHint, RejectionHint, RetryHint};
+pub use jitter::Jitter;
 pub use layer::RetryLayer;
 pub use replay::{CloneRequest, Replay};
 

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::Shared;
-use super::backoff::{Delays, Jitter, Shape};
+use super::backoff::{Delays, Shape};
 use super::budget::{Budget, Throttle, Window};
+use super::jitter::Jitter;
 use crate::config::{ConfigError, Longest, check_duration};
 use crate::random::Draws;
 use crate::telemetry::Meter;
