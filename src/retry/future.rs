@@ -13,7 +13,8 @@ use tower::Service;
 
 use super::backoff::Progress;
 use super::budget::Withdrawal;
-use super::{Next, Policy, Replay, RetryHint, Shared, starts_too_late};
+use super::policy::{GiveUp, Next, Policy, Shared, starts_too_late};
+use super::{Replay, RetryHint};
 use crate::classify::Classify;
 use crate::context;
 use crate::time::LazyTimer;
@@ -183,7 +184,7 @@ where
                         // The deadline passed while sleeping or getting ready: the
                         // retry is not sent, its budget goes back.
                         this.held.take();
-                        policy.not_retrying(*this.attempts, super::GiveUp::Deadline);
+                        policy.not_retrying(*this.attempts, GiveUp::Deadline);
                         let mut result = this.last.take().expect("a retry follows a failure");
                         policy.hints.mark_attempts(&mut result, *this.attempts);
                         return Poll::Ready(result);
@@ -206,7 +207,7 @@ where
                     if let Err(err) = readiness {
                         // The retry is not sent: its budget goes back.
                         this.held.take();
-                        policy.not_retrying(*this.attempts, super::GiveUp::NotReady);
+                        policy.not_retrying(*this.attempts, GiveUp::NotReady);
                         return Poll::Ready(Err(err));
                     }
                     *this.attempts += 1;

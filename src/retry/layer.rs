@@ -5,7 +5,8 @@ use std::sync::Arc;
 use tower::Layer;
 
 use super::builder::Builder;
-use super::{CloneRequest, Policy, RejectionHint, Retry, Shared};
+use super::policy::{Policy, Shared};
+use super::{CloneRequest, RejectionHint, Retry};
 use crate::classify::ErrorsAreFailures;
 
 /// Wraps services in retries that share one budget.

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use super::Shared;
 use super::backoff::{Delays, Shape};
 use super::budget::{Budget, Throttle, Window};
 use super::jitter::Jitter;
+use super::policy::Shared;
 use crate::config::{ConfigError, Longest, check_duration};
 use crate::random::Draws;
 use crate::telemetry::Meter;
