@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backoff::{Backoff, Delays, Shape};
+use super::config::{BudgetKind, Settings};
 use super::jitter::Jitter;
-use super::settings::{BudgetKind, Settings};
+use super::policy::Shared;
 use super::{CloneRequest, RejectionHint, RetryLayer};
 use crate::classify::ErrorsAreFailures;
 use crate::config::{ConfigError, Ratio};
@@ -47,28 +48,7 @@ pub struct Builder<C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
 impl Builder {
     pub(crate) fn new() -> Self {
         Builder {
-            settings: Settings {
-                name: "retry".to_owned(),
-                max_attempts: 3,
-                max_elapsed: None,
-                max_hint: Duration::from_secs(10),
-                shape: Shape::Exponential {
-                    initial: Duration::from_millis(100),
-                    multiplier: 2.0,
-                },
-                max_delay: Duration::from_secs(10),
-                jitter: Jitter::Full,
-                custom: None,
-                budget: BudgetKind::Window {
-                    ttl: Duration::from_secs(10),
-                    min_per_sec: 10,
-                    percent: 20.0,
-                },
-                refund_successes: true,
-                retry_refusals: false,
-                backoff_includes_timeout: true,
-                seed: None,
-            },
+            settings: Settings::default(),
             classifier: ErrorsAreFailures,
             hints: RejectionHint,
             replay: CloneRequest,
@@ -193,13 +173,7 @@ impl<C, H, R> Builder<C, H, R> {
     /// or the defaults' when it has another shape.
     #[cfg(feature = "serde")]
     pub(crate) fn exponential_parts(&self) -> (Duration, f64, Duration) {
-        match self.settings.shape {
-            Shape::Exponential {
-                initial,
-                multiplier,
-            } => (initial, multiplier, self.settings.max_delay),
-            _ => Builder::new().exponential_parts(),
-        }
+        self.settings.exponential_parts()
     }
 
     /// How delays are spread at random; see [`Jitter`]. Default: [`Jitter::Full`].
@@ -425,9 +399,9 @@ impl<C, H, R> Builder<C, H, R> {
     /// assert_eq!(err.to_string(), "retry.max_attempts: 0 is outside 1..=100");
     /// ```
     pub fn build(self) -> Result<RetryLayer<C, H, R>, ConfigError> {
-        let shared = self.settings.validate().map_err(|e| e.within("retry"))?;
+        self.settings.validate().map_err(|e| e.within("retry"))?;
         Ok(RetryLayer::from_parts(
-            Arc::new(shared),
+            Arc::new(Shared::new(&self.settings)),
             self.classifier,
             self.hints,
             self.replay,

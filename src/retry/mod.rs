@@ -107,7 +107,6 @@
 mod backoff;
 mod budget;
 mod builder;
-#[cfg(feature = "serde")]
 mod config;
 mod future;
 mod hint;
@@ -119,7 +118,6 @@ mod jitter;
 mod layer;
 mod policy;
 mod replay;
-mod settings;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::backoff::{Delays, Progress};
 use super::budget::{Budget, Withdrawal};
+use super::config::Settings;
 use super::hint::{Hint, RetryHint};
 use crate::classify::{Classify, Outcome};
 use crate::context;
@@ -30,6 +31,24 @@ pub(crate) struct Shared {
     pub(crate) backoff_includes_timeout: bool,
     pub(crate) draws: Draws,
     pub(crate) meter: Meter,
+}
+
+impl Shared {
+    /// The shared state of a new layer, from settings that passed validation.
+    pub(crate) fn new(settings: &Settings) -> Self {
+        Shared {
+            max_attempts: settings.max_attempts,
+            max_elapsed: settings.max_elapsed,
+            max_hint: settings.max_hint,
+            delays: settings.delays(),
+            budget: settings.budget(),
+            refund_successes: settings.refund_successes,
+            retry_refusals: settings.retry_refusals,
+            backoff_includes_timeout: settings.backoff_includes_timeout,
+            draws: Draws::new(settings.seed.unwrap_or_else(rand::random)),
+            meter: Meter::new("retry", &Arc::from(settings.name.as_str())),
+        }
+    }
 }
 
 /// What one service clone and its futures use. Each clone has its own, so that tasks
