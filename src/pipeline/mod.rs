@@ -65,7 +65,7 @@ use crate::bulkhead::{Bulkhead, BulkheadHandle, BulkheadLayer};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerHandle, CircuitBreakerLayer};
 use crate::classify::ErrorsAreFailures;
 use crate::deadline::{Deadline, DeadlineLayer};
-use crate::retry::{CloneRequest, RejectionHint, Retry, RetryLayer};
+use crate::retry::{CloneRequest, RejectionHint, Retry, RetryHandle, RetryLayer};
 use crate::timeout::{AttemptTimeout, AttemptTimeoutLayer};
 
 /// The service a [`StandardPipeline`] makes of an inner service `S`.
@@ -155,6 +155,19 @@ impl<C, H, R> StandardPipeline<C, H, R> {
     /// ```
     pub fn bulkhead(&self) -> BulkheadHandle {
         self.bulkhead.handle()
+    }
+
+    /// The retry's handle: attempts, `max_elapsed` and `max_hint`, read and changed live.
+    ///
+    /// ```
+    /// # use seawall::pipeline::StandardPipeline;
+    /// let pipeline = StandardPipeline::builder().build()?;
+    /// pipeline.retry().set_max_attempts(2)?;
+    /// assert_eq!(pipeline.retry().max_attempts(), 2);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn retry(&self) -> RetryHandle {
+        self.retry.handle()
     }
 }
 

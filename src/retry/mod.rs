@@ -103,12 +103,18 @@
 //! * A `tracing` event (target `seawall::retry`, level debug) is emitted for every retry
 //!   with the attempt number, the delay and the reason, and when a failure is returned
 //!   with why it was not retried.
+//! * [`RetryLayer::handle`] changes [`max_attempts`](RetryHandle::set_max_attempts),
+//!   [`max_elapsed`](RetryHandle::set_max_elapsed) and
+//!   [`max_hint`](RetryHandle::set_max_hint) while calls run, for every service of the
+//!   layer; a call reads them with a relaxed atomic load each, and keeps the attempts
+//!   and the time limit it started with.
 
 mod backoff;
 mod budget;
 mod builder;
 mod config;
 mod future;
+mod handle;
 mod hint;
 #[cfg(feature = "http")]
 pub mod http;
@@ -122,7 +128,6 @@ mod replay;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::time::Instant;
 use tower::Service;
 
 pub use backoff::Backoff;
@@ -130,6 +135,7 @@ pub use builder::Builder;
 #[cfg(feature = "serde")]
 pub use config::{BudgetConfig, RetryConfig};
 pub use future::ResponseFuture;
+pub use handle::RetryHandle;
 pub use hint::{Hint, NoHint, RejectionHint, RetryHint};
 pub use jitter::Jitter;
 pub use layer::RetryLayer;
@@ -138,7 +144,7 @@ pub use replay::{CloneRequest, Replay};
 use crate::classify::{Classify, ErrorsAreFailures};
 use budget::LOCAL_BATCH;
 use future::Retrying;
-use policy::{Policy, Shared};
+use policy::{CallLimits, Policy, Shared};
 
 /// A service whose failed calls are retried; made by [`RetryLayer`].
 ///
@@ -271,8 +277,8 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let shared = &self.policy.shared;
         self.unreported.count_one();
-        let started = shared.max_elapsed.map(|_| Instant::now());
-        let copy = if shared.max_attempts > 1 {
+        let limits = CallLimits::now(&shared.limits);
+        let copy = if limits.max_attempts > 1 {
             self.policy.replay.replay(&req)
         } else {
             None
@@ -282,6 +288,6 @@ where
             service: self.inner.clone(),
             request,
         });
-        ResponseFuture::new(future, retry, self.policy.clone(), started)
+        ResponseFuture::new(future, retry, self.policy.clone(), limits)
     }
 }

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::backoff::{Delays, Progress};
 use super::budget::{Budget, Withdrawal};
 use super::config::Settings;
+use super::handle::Limits;
 use super::hint::{Hint, RetryHint};
 use crate::classify::{Classify, Outcome};
 use crate::context;
@@ -18,9 +19,10 @@ use crate::telemetry::Meter;
 /// The settings and state every service of one layer shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) max_attempts: u32,
-    pub(crate) max_elapsed: Option<Duration>,
-    pub(crate) max_hint: Duration,
+    /// The layer's name, in events.
+    pub(crate) name: Arc<str>,
+    /// What the handle changes while calls run.
+    pub(crate) limits: Limits,
     pub(crate) delays: Delays,
     pub(crate) budget: Budget,
     /// A retry that succeeds gives its cost back to the budget.
@@ -36,17 +38,40 @@ pub(crate) struct Shared {
 impl Shared {
     /// The shared state of a new layer, from settings that passed validation.
     pub(crate) fn new(settings: &Settings) -> Self {
+        let name: Arc<str> = Arc::from(settings.name.as_str());
         Shared {
-            max_attempts: settings.max_attempts,
-            max_elapsed: settings.max_elapsed,
-            max_hint: settings.max_hint,
+            limits: Limits::new(settings),
             delays: settings.delays(),
             budget: settings.budget(),
             refund_successes: settings.refund_successes,
             retry_refusals: settings.retry_refusals,
             backoff_includes_timeout: settings.backoff_includes_timeout,
             draws: Draws::new(settings.seed.unwrap_or_else(rand::random)),
-            meter: Meter::new("retry", &Arc::from(settings.name.as_str())),
+            meter: Meter::new("retry", &name),
+            name,
+        }
+    }
+}
+
+/// The limits one call started with: the handle's changes to them apply to calls that
+/// start after the change.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallLimits {
+    pub(crate) max_attempts: u32,
+    /// When the call's `max_elapsed` runs out: no retry is planned whose delay ends later.
+    pub(crate) ends: Option<Instant>,
+}
+
+impl CallLimits {
+    /// The limits in force now: two relaxed loads, and a clock read only when
+    /// `max_elapsed` is set.
+    #[inline]
+    pub(crate) fn now(limits: &Limits) -> Self {
+        CallLimits {
+            max_attempts: limits.max_attempts(),
+            ends: limits
+                .max_elapsed()
+                .and_then(|max| Instant::now().checked_add(max)),
         }
     }
 }
@@ -75,7 +100,7 @@ impl<C, H, R> Policy<C, H, R> {
         attempts: u32,
         replayable: bool,
         progress: &mut Progress,
-        started: Option<Instant>,
+        limits: CallLimits,
         spent: Option<Withdrawal>,
     ) -> Next
     where
@@ -99,22 +124,23 @@ impl<C, H, R> Policy<C, H, R> {
             self.not_retrying(attempts, why);
             Next::Return
         };
-        if attempts >= shared.max_attempts {
+        if attempts >= limits.max_attempts {
             return give_up(GiveUp::Attempts);
         }
         if !replayable {
             return give_up(GiveUp::NotReplayable);
         }
+        let max_hint = || shared.limits.max_hint();
         let (delay, reason) = match self.hints.hint(result) {
             Hint::Stop => return give_up(GiveUp::HintStop),
-            Hint::Refused(Some(wait)) if shared.retry_refusals && wait <= shared.max_hint => {
+            Hint::Refused(Some(wait)) if shared.retry_refusals && wait <= max_hint() => {
                 (wait, "refused, retry-after")
             }
             Hint::Refused(Some(_)) if shared.retry_refusals => {
                 return give_up(GiveUp::HintTooLong);
             }
             Hint::Refused(_) => return give_up(GiveUp::Refused),
-            Hint::After(wait) if wait > shared.max_hint => return give_up(GiveUp::HintTooLong),
+            Hint::After(wait) if wait > max_hint() => return give_up(GiveUp::HintTooLong),
             Hint::After(wait) => (wait, "retry-after hint"),
             Hint::Backoff => {
                 let delay = shared
@@ -133,8 +159,9 @@ impl<C, H, R> Policy<C, H, R> {
                 }
             }
         };
-        if let (Some(started), Some(max)) = (started, shared.max_elapsed)
-            && started.elapsed().saturating_add(delay) > max
+        // The delay would end after max_elapsed (or past the end of time).
+        if let Some(ends) = limits.ends
+            && Instant::now().checked_add(delay).is_none_or(|at| at > ends)
         {
             return give_up(GiveUp::MaxElapsed);
         }
