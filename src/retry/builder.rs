@@ -70,7 +70,8 @@ impl<C, H, R> Builder<C, H, R> {
     }
 
     /// Attempts in all, the first call included: 1 turns retries off.
-    /// Allowed: `1..=100`. Default: 3.
+    /// Allowed: `1..=100`. Default: 3. Changed while running through
+    /// [`RetryHandle::set_max_attempts`](super::RetryHandle::set_max_attempts).
     ///
     /// ```
     /// # use seawall::retry::RetryLayer;
@@ -85,7 +86,8 @@ impl<C, H, R> Builder<C, H, R> {
     /// No retry starts whose delay would end more than this long after the call
     /// began; attempts and sleeps both count. (An attempt in flight is not cut short:
     /// that is a timeout's job.) Reads the clock once per call. Allowed: `(0s, 7 days]`.
-    /// Default: no limit.
+    /// Default: no limit. Changed while running through
+    /// [`RetryHandle::set_max_elapsed`](super::RetryHandle::set_max_elapsed).
     ///
     /// ```
     /// # use seawall::retry::RetryLayer;
@@ -101,7 +103,8 @@ impl<C, H, R> Builder<C, H, R> {
     /// The longest [`Hint`](super::Hint) honoured: a rejection or `Retry-After` asking
     /// for longer ends the retries (the server is not expected back soon enough).
     /// Allowed: `[0s, 7 days]`. Default: 10 s, so a breaker that stays open for its
-    /// default 60 s is not retried.
+    /// default 60 s is not retried. Changed while running through
+    /// [`RetryHandle::set_max_hint`](super::RetryHandle::set_max_hint).
     ///
     /// ```
     /// # use seawall::retry::RetryLayer;
