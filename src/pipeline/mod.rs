@@ -66,7 +66,7 @@ use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerHandle, CircuitBreake
 use crate::classify::ErrorsAreFailures;
 use crate::deadline::{Deadline, DeadlineLayer};
 use crate::limit::TimeLimitHandle;
-use crate::retry::{CloneRequest, RejectionHint, Retry, RetryLayer};
+use crate::retry::{CloneRequest, RejectionHint, Retry, RetryHandle, RetryLayer};
 use crate::timeout::{AttemptTimeout, AttemptTimeoutLayer};
 
 /// The service a [`StandardPipeline`] makes of an inner service `S`.
@@ -185,6 +185,19 @@ impl<C, H, R> StandardPipeline<C, H, R> {
     /// ```
     pub fn attempt_timeout(&self) -> TimeLimitHandle {
         self.attempt.handle()
+    }
+
+    /// The retry's handle: attempts, `max_elapsed` and `max_hint`, read and changed live.
+    ///
+    /// ```
+    /// # use seawall::pipeline::StandardPipeline;
+    /// let pipeline = StandardPipeline::builder().build()?;
+    /// pipeline.retry().set_max_attempts(2)?;
+    /// assert_eq!(pipeline.retry().max_attempts(), 2);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn retry(&self) -> RetryHandle {
+        self.retry.handle()
     }
 }
 

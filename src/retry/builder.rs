@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backoff::{Backoff, Delays, Jitter, Shape};
-use super::settings::{BudgetKind, Settings};
+use super::backoff::{Backoff, Delays, Shape};
+use super::config::{BudgetKind, Settings};
+use super::jitter::Jitter;
+use super::policy::Shared;
 use super::{CloneRequest, RejectionHint, RetryLayer};
 use crate::classify::ErrorsAreFailures;
 use crate::config::{ConfigError, Ratio};
@@ -46,28 +48,7 @@ pub struct Builder<C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
 impl Builder {
     pub(crate) fn new() -> Self {
         Builder {
-            settings: Settings {
-                name: "retry".to_owned(),
-                max_attempts: 3,
-                max_elapsed: None,
-                max_hint: Duration::from_secs(10),
-                shape: Shape::Exponential {
-                    initial: Duration::from_millis(100),
-                    multiplier: 2.0,
-                },
-                max_delay: Duration::from_secs(10),
-                jitter: Jitter::Full,
-                custom: None,
-                budget: BudgetKind::Window {
-                    ttl: Duration::from_secs(10),
-                    min_per_sec: 10,
-                    percent: 20.0,
-                },
-                refund_successes: true,
-                retry_refusals: false,
-                backoff_includes_timeout: true,
-                seed: None,
-            },
+            settings: Settings::default(),
             classifier: ErrorsAreFailures,
             hints: RejectionHint,
             replay: CloneRequest,
@@ -89,7 +70,8 @@ impl<C, H, R> Builder<C, H, R> {
     }
 
     /// Attempts in all, the first call included: 1 turns retries off.
-    /// Allowed: `1..=100`. Default: 3.
+    /// Allowed: `1..=100`. Default: 3. Changed while running through
+    /// [`RetryHandle::set_max_attempts`](super::RetryHandle::set_max_attempts).
     ///
     /// ```
     /// # use seawall::retry::RetryLayer;
@@ -104,7 +86,8 @@ impl<C, H, R> Builder<C, H, R> {
     /// No retry starts whose delay would end more than this long after the call
     /// began; attempts and sleeps both count. (An attempt in flight is not cut short:
     /// that is a timeout's job.) Reads the clock once per call. Allowed: `(0s, 7 days]`.
-    /// Default: no limit.
+    /// Default: no limit. Changed while running through
+    /// [`RetryHandle::set_max_elapsed`](super::RetryHandle::set_max_elapsed).
     ///
     /// ```
     /// # use seawall::retry::RetryLayer;
@@ -120,7 +103,8 @@ impl<C, H, R> Builder<C, H, R> {
     /// The longest [`Hint`](super::Hint) honoured: a rejection or `Retry-After` asking
     /// for longer ends the retries (the server is not expected back soon enough).
     /// Allowed: `[0s, 7 days]`. Default: 10 s, so a breaker that stays open for its
-    /// default 60 s is not retried.
+    /// default 60 s is not retried. Changed while running through
+    /// [`RetryHandle::set_max_hint`](super::RetryHandle::set_max_hint).
     ///
     /// ```
     /// # use seawall::retry::RetryLayer;
@@ -192,13 +176,7 @@ impl<C, H, R> Builder<C, H, R> {
     /// or the defaults' when it has another shape.
     #[cfg(feature = "serde")]
     pub(crate) fn exponential_parts(&self) -> (Duration, f64, Duration) {
-        match self.settings.shape {
-            Shape::Exponential {
-                initial,
-                multiplier,
-            } => (initial, multiplier, self.settings.max_delay),
-            _ => Builder::new().exponential_parts(),
-        }
+        self.settings.exponential_parts()
     }
 
     /// How delays are spread at random; see [`Jitter`]. Default: [`Jitter::Full`].
@@ -424,9 +402,9 @@ impl<C, H, R> Builder<C, H, R> {
     /// assert_eq!(err.to_string(), "retry.max_attempts: 0 is outside 1..=100");
     /// ```
     pub fn build(self) -> Result<RetryLayer<C, H, R>, ConfigError> {
-        let shared = self.settings.validate().map_err(|e| e.within("retry"))?;
+        self.settings.validate().map_err(|e| e.within("retry"))?;
         Ok(RetryLayer::from_parts(
-            Arc::new(shared),
+            Arc::new(Shared::new(&self.settings)),
             self.classifier,
             self.hints,
             self.replay,

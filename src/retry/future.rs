@@ -8,12 +8,13 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tower::Service;
 
 use super::backoff::Progress;
 use super::budget::Withdrawal;
-use super::{Next, Policy, Replay, RetryHint, Shared, starts_too_late};
+use super::policy::{CallLimits, GiveUp, Next, Policy, Shared, starts_too_late};
+use super::{Replay, RetryHint};
 use crate::classify::Classify;
 use crate::context;
 use crate::time::LazyTimer;
@@ -49,7 +50,7 @@ pin_project! {
         policy: Arc<Policy<C, H, R>>,
         attempts: u32,
         progress: Progress,
-        started: Option<Instant>,
+        limits: CallLimits,
         held: Option<Held>,
         // The budget taken by the retry in flight: given back if it succeeds.
         spent: Option<Withdrawal>,
@@ -111,7 +112,7 @@ where
         future: S::Future,
         retry: Option<Retrying<S, Req>>,
         policy: Arc<Policy<C, H, R>>,
-        started: Option<Instant>,
+        limits: CallLimits,
     ) -> Self {
         ResponseFuture {
             state: State::Attempting { future },
@@ -119,7 +120,7 @@ where
             policy,
             attempts: 1,
             progress: Progress::default(),
-            started,
+            limits,
             held: None,
             spent: None,
             last: None,
@@ -145,13 +146,12 @@ where
                     let policy = &**this.policy;
                     let attempts = *this.attempts;
                     let replayable = this.retry.is_some();
-                    let started = *this.started;
                     match policy.after_attempt(
                         &result,
                         attempts,
                         replayable,
                         this.progress,
-                        started,
+                        *this.limits,
                         this.spent.take(),
                     ) {
                         Next::Return => {
@@ -183,7 +183,7 @@ where
                         // The deadline passed while sleeping or getting ready: the
                         // retry is not sent, its budget goes back.
                         this.held.take();
-                        policy.not_retrying(*this.attempts, super::GiveUp::Deadline);
+                        policy.not_retrying(*this.attempts, GiveUp::Deadline);
                         let mut result = this.last.take().expect("a retry follows a failure");
                         policy.hints.mark_attempts(&mut result, *this.attempts);
                         return Poll::Ready(result);
@@ -206,12 +206,12 @@ where
                     if let Err(err) = readiness {
                         // The retry is not sent: its budget goes back.
                         this.held.take();
-                        policy.not_retrying(*this.attempts, super::GiveUp::NotReady);
+                        policy.not_retrying(*this.attempts, GiveUp::NotReady);
                         return Poll::Ready(Err(err));
                     }
                     *this.attempts += 1;
                     let attempt = *this.attempts;
-                    let copy = (attempt < policy.shared.max_attempts)
+                    let copy = (attempt < this.limits.max_attempts)
                         .then(|| policy.replay.replay(&retry.request))
                         .flatten();
                     let future = match copy {

@@ -1,11 +1,13 @@
-//! The layer: built once, it holds the retry budget that its services share.
+//! The layer: built once, it holds the retry budget and the limits that its services
+//! share, and gives the handle that changes those limits.
 
 use std::sync::Arc;
 
 use tower::Layer;
 
 use super::builder::Builder;
-use super::{CloneRequest, Policy, RejectionHint, Retry, Shared};
+use super::policy::{Policy, Shared};
+use super::{CloneRequest, RejectionHint, Retry, RetryHandle};
 use crate::classify::ErrorsAreFailures;
 
 /// Wraps services in retries that share one budget.
@@ -54,6 +56,21 @@ impl RetryLayer {
 }
 
 impl<C, H, R> RetryLayer<C, H, R> {
+    /// A handle that reads and changes this layer's limits while calls run; see
+    /// [`RetryHandle`].
+    ///
+    /// ```
+    /// use seawall::retry::RetryLayer;
+    ///
+    /// let layer = RetryLayer::builder().build()?;
+    /// layer.handle().set_max_attempts(2)?; // every service of `layer` sees it
+    /// assert_eq!(layer.handle().max_attempts(), 2);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn handle(&self) -> RetryHandle {
+        RetryHandle::new(self.shared.clone())
+    }
+
     pub(crate) fn from_parts(shared: Arc<Shared>, classifier: C, hints: H, replay: R) -> Self {
         RetryLayer {
             shared,

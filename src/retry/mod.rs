@@ -103,45 +103,48 @@
 //! * A `tracing` event (target `seawall::retry`, level debug) is emitted for every retry
 //!   with the attempt number, the delay and the reason, and when a failure is returned
 //!   with why it was not retried.
+//! * [`RetryLayer::handle`] changes [`max_attempts`](RetryHandle::set_max_attempts),
+//!   [`max_elapsed`](RetryHandle::set_max_elapsed) and
+//!   [`max_hint`](RetryHandle::set_max_hint) while calls run, for every service of the
+//!   layer; a call reads them with a relaxed atomic load each, and keeps the attempts
+//!   and the time limit it started with.
 
 mod backoff;
 mod budget;
 mod builder;
-#[cfg(feature = "serde")]
 mod config;
 mod future;
+mod handle;
 mod hint;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]
 mod http_date;
+mod jitter;
 mod layer;
+mod policy;
 mod replay;
-mod settings;
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use tokio::time::Instant;
 use tower::Service;
 
-pub use backoff::{Backoff, Jitter};
+pub use backoff::Backoff;
 pub use builder::Builder;
 #[cfg(feature = "serde")]
 pub use config::{BudgetConfig, RetryConfig};
 pub use future::ResponseFuture;
+pub use handle::RetryHandle;
 pub use hint::{Hint, NoHint, RejectionHint, RetryHint};
+pub use jitter::Jitter;
 pub use layer::RetryLayer;
 pub use replay::{CloneRequest, Replay};
 
-use crate::classify::{Classify, ErrorsAreFailures, Outcome};
-use crate::context;
-use crate::random::Draws;
-use crate::telemetry::Meter;
-use backoff::{Delays, Progress};
-use budget::{Budget, LOCAL_BATCH, Withdrawal};
+use crate::classify::{Classify, ErrorsAreFailures};
+use budget::LOCAL_BATCH;
 use future::Retrying;
+use policy::{CallLimits, Policy, Shared};
 
 /// A service whose failed calls are retried; made by [`RetryLayer`].
 ///
@@ -190,172 +193,6 @@ impl Drop for Unreported {
     fn drop(&mut self) {
         self.report();
     }
-}
-
-/// The settings and state every service of one layer shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) max_attempts: u32,
-    pub(crate) max_elapsed: Option<Duration>,
-    pub(crate) max_hint: Duration,
-    pub(crate) delays: Delays,
-    pub(crate) budget: Budget,
-    /// A retry that succeeds gives its cost back to the budget.
-    pub(crate) refund_successes: bool,
-    /// Local refusals are retried after their hint, rather than returned at once.
-    pub(crate) retry_refusals: bool,
-    /// A timed-out attempt's time counts toward the backoff that follows it.
-    pub(crate) backoff_includes_timeout: bool,
-    pub(crate) draws: Draws,
-    pub(crate) meter: Meter,
-}
-
-/// What one service clone and its futures use. Each clone has its own, so that tasks
-/// using separate clones never touch a shared reference count.
-#[derive(Debug)]
-pub(crate) struct Policy<C, H, R> {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) classifier: C,
-    pub(crate) hints: H,
-    pub(crate) replay: R,
-}
-
-/// What to do after an attempt.
-pub(crate) enum Next {
-    Return,
-    Retry(Duration, Withdrawal),
-}
-
-impl<C, H, R> Policy<C, H, R> {
-    /// Decides what follows attempt number `attempts`, which ended with `result`.
-    pub(crate) fn after_attempt<Res, E>(
-        &self,
-        result: &Result<Res, E>,
-        attempts: u32,
-        replayable: bool,
-        progress: &mut Progress,
-        started: Option<Instant>,
-        spent: Option<Withdrawal>,
-    ) -> Next
-    where
-        C: Classify<Res, E>,
-        H: RetryHint<Res, E>,
-    {
-        let shared = &*self.shared;
-        let outcome = self.classifier.classify(result);
-        shared.budget.on_outcome(outcome);
-        if let Some(withdrawal) = spent
-            && outcome == Outcome::Success
-            && shared.refund_successes
-        {
-            shared.budget.refund(withdrawal);
-        }
-        if outcome != Outcome::Failure {
-            shared.meter.call(outcome);
-            return Next::Return;
-        }
-        let give_up = |why: GiveUp| {
-            self.not_retrying(attempts, why);
-            Next::Return
-        };
-        if attempts >= shared.max_attempts {
-            return give_up(GiveUp::Attempts);
-        }
-        if !replayable {
-            return give_up(GiveUp::NotReplayable);
-        }
-        let (delay, reason) = match self.hints.hint(result) {
-            Hint::Stop => return give_up(GiveUp::HintStop),
-            Hint::Refused(Some(wait)) if shared.retry_refusals && wait <= shared.max_hint => {
-                (wait, "refused, retry-after")
-            }
-            Hint::Refused(Some(_)) if shared.retry_refusals => {
-                return give_up(GiveUp::HintTooLong);
-            }
-            Hint::Refused(_) => return give_up(GiveUp::Refused),
-            Hint::After(wait) if wait > shared.max_hint => return give_up(GiveUp::HintTooLong),
-            Hint::After(wait) => (wait, "retry-after hint"),
-            Hint::Backoff => {
-                let delay = shared
-                    .delays
-                    .next(attempts, progress, || shared.draws.unit());
-                (delay, if result.is_err() { "error" } else { "response" })
-            }
-            Hint::TimedOut(ran) => {
-                let delay = shared
-                    .delays
-                    .next(attempts, progress, || shared.draws.unit());
-                if shared.backoff_includes_timeout {
-                    (delay.saturating_sub(ran), "attempt timeout, waited already")
-                } else {
-                    (delay, "attempt timeout")
-                }
-            }
-        };
-        if let (Some(started), Some(max)) = (started, shared.max_elapsed)
-            && started.elapsed().saturating_add(delay) > max
-        {
-            return give_up(GiveUp::MaxElapsed);
-        }
-        if starts_too_late(delay) {
-            return give_up(GiveUp::Deadline);
-        }
-        let Some(withdrawal) = shared.budget.try_withdraw() else {
-            return give_up(GiveUp::Budget);
-        };
-        tracing::debug!(target: "seawall::retry", attempt = attempts + 1, ?delay, reason, "retrying");
-        Next::Retry(delay, withdrawal)
-    }
-
-    /// Records that the failure of attempt number `attempts` is returned, and why.
-    pub(crate) fn not_retrying(&self, attempts: u32, why: GiveUp) {
-        tracing::debug!(target: "seawall::retry", attempts, reason = why.as_str(), "not retrying");
-        self.shared.meter.call(Outcome::Failure);
-        self.shared.meter.not_retried(why as usize, why.as_str());
-    }
-}
-
-/// Why a failed call goes back to its caller without another attempt; the `reason` of
-/// the `not retrying` event and of the `seawall.retry.not_retried` metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum GiveUp {
-    Attempts,
-    NotReplayable,
-    HintStop,
-    HintTooLong,
-    Refused,
-    MaxElapsed,
-    Deadline,
-    Budget,
-    NotReady,
-}
-
-impl GiveUp {
-    /// How many kinds there are (each has a metric slot).
-    pub(crate) const KINDS: usize = 9;
-
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            GiveUp::Attempts => "attempts_exhausted",
-            GiveUp::NotReplayable => "not_replayable",
-            GiveUp::HintStop => "hint_stop",
-            GiveUp::HintTooLong => "hint_above_max_hint",
-            GiveUp::Refused => "refused_locally",
-            GiveUp::MaxElapsed => "max_elapsed",
-            GiveUp::Deadline => "deadline",
-            GiveUp::Budget => "budget_spent",
-            GiveUp::NotReady => "inner_not_ready",
-        }
-    }
-}
-
-const _: () = assert!(GiveUp::NotReady as usize + 1 == GiveUp::KINDS);
-const _: () = assert!(GiveUp::KINDS == crate::telemetry::NOT_RETRIED_REASONS);
-
-/// Whether an attempt `delay` from now would start with no time left before the
-/// call's deadline.
-pub(crate) fn starts_too_late(delay: Duration) -> bool {
-    context::remaining().is_some_and(|left| delay >= left)
 }
 
 impl<S, C, H, R> Retry<S, C, H, R> {
@@ -440,8 +277,8 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let shared = &self.policy.shared;
         self.unreported.count_one();
-        let started = shared.max_elapsed.map(|_| Instant::now());
-        let copy = if shared.max_attempts > 1 {
+        let limits = CallLimits::now(&shared.limits);
+        let copy = if limits.max_attempts > 1 {
             self.policy.replay.replay(&req)
         } else {
             None
@@ -451,6 +288,6 @@ where
             service: self.inner.clone(),
             request,
         });
-        ResponseFuture::new(future, retry, self.policy.clone(), started)
+        ResponseFuture::new(future, retry, self.policy.clone(), limits)
     }
 }

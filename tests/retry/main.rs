@@ -11,6 +11,7 @@ mod budget_property;
 mod deadline;
 mod dropped_calls;
 mod events;
+mod handle;
 #[cfg(feature = "http")]
 mod http;
 mod refusals;

@@ -1,101 +1,19 @@
-//! Retry budgets: how many retries the whole layer may send, shared by every clone.
-//!
-//! * [`Window`]: Finagle's budget. Each request deposits a share of a retry, each retry
-//!   withdraws one whole retry, and both expire after a time-to-live. When the deposits
-//!   are spent, a reserve lets `min_per_sec` retries a second through, at most that many
-//!   at once (Finagle keeps `min_per_sec × ttl` ready at once, which one second of an
-//!   outage can spend).
-//! * [`Throttle`]: gRPC's retry throttling (gRFC A6). A token bucket that failures drain
-//!   and successes refill; retries go out only while it is more than half full.
-//!
-//! Both are a handful of atomics. Service clones report requests in batches (see
-//! [`LOCAL_BATCH`]), so the last few requests of a clone reach the budget late; the
-//! reserve covers that. Amounts are integers (a retry costs [`RETRY_COST`]
-//! units; a request deposits `percent × 10` units, rounded down), so a fractional
-//! percentage is never rounded up into extra retries.
+//! Finagle's retry budget: deposits and withdrawals kept in time slots that expire, and
+//! the reserve behind them.
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
 
-use crate::classify::Outcome;
+use super::reserve::Reserve;
+use super::{RETRY_COST, Source};
 use crate::time::Epoch;
 
-/// Units one retry costs; a request at 100 % deposits as much.
-pub(crate) const RETRY_COST: i64 = 1000;
 /// The time-to-live is kept in this many slots, which expire one at a time.
 const SLOTS: u32 = 10;
 /// Requests are counted in one shared counter and moved into a time slot (which needs
 /// the clock) once per this many requests, or when a retry asks for budget.
 const BATCH: u64 = 256;
-/// Each service clone counts its requests in a plain integer and adds them to the shared
-/// counter this many at a time (and when it is dropped).
-pub(crate) const LOCAL_BATCH: u32 = 64;
-
-/// The budget a layer was built with.
-#[derive(Debug)]
-pub(crate) enum Budget {
-    Off,
-    Window(Window),
-    Throttle(Throttle),
-}
-
-/// A retry taken from a budget, given back if it is never sent (or succeeds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Withdrawal(Source);
-
-/// Where a withdrawn retry came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    /// Nothing to give back (no budget, or gRPC throttling).
-    Free,
-    /// The deposits, in the slot of this generation.
-    Deposits(u32),
-    /// The reserve's bucket, which moved from the first to the second time.
-    Reserve(u64, u64),
-}
-
-impl Withdrawal {
-    /// Whether giving it back changes anything.
-    pub(crate) fn is_refundable(&self) -> bool {
-        self.0 != Source::Free
-    }
-}
-
-impl Budget {
-    /// Counts `requests` new requests (not retries).
-    pub(crate) fn add_requests(&self, requests: u32) {
-        if let Budget::Window(window) = self {
-            window.deposit(u64::from(requests));
-        }
-    }
-
-    /// Counts the outcome of one attempt.
-    #[inline]
-    pub(crate) fn on_outcome(&self, outcome: Outcome) {
-        if let Budget::Throttle(throttle) = self {
-            throttle.record(outcome);
-        }
-    }
-
-    /// Takes one retry from the budget, if it has one.
-    pub(crate) fn try_withdraw(&self) -> Option<Withdrawal> {
-        match self {
-            Budget::Off => Some(Withdrawal(Source::Free)),
-            Budget::Window(window) => window.try_withdraw().map(Withdrawal),
-            Budget::Throttle(throttle) => {
-                throttle.allows_retry().then_some(Withdrawal(Source::Free))
-            }
-        }
-    }
-
-    /// Gives back a retry that was never sent, or that succeeded.
-    pub(crate) fn refund(&self, withdrawal: Withdrawal) {
-        if let Budget::Window(window) = self {
-            window.refund(withdrawal.0);
-        }
-    }
-}
 
 /// Finagle's retry budget, lock-free.
 ///
@@ -140,7 +58,7 @@ impl Window {
         u32::try_from(self.epoch.elapsed_millis() / self.slot_millis).unwrap_or(u32::MAX)
     }
 
-    fn deposit(&self, requests: u64) {
+    pub(super) fn deposit(&self, requests: u64) {
         if self.deposit == 0 {
             return;
         }
@@ -167,7 +85,7 @@ impl Window {
         }
     }
 
-    fn try_withdraw(&self) -> Option<Source> {
+    pub(super) fn try_withdraw(&self) -> Option<Source> {
         let now = self.generation();
         self.flush(now);
         self.expire(now);
@@ -185,7 +103,7 @@ impl Window {
         Some(Source::Deposits(now))
     }
 
-    fn refund(&self, source: Source) {
+    pub(super) fn refund(&self, source: Source) {
         match source {
             Source::Free => {}
             // A withdrawal whose slot expired was already given back by the expiry.
@@ -262,57 +180,6 @@ impl Window {
     }
 }
 
-/// The reserve: a token bucket of `min_per_sec` retries a second, holding at most one
-/// second's worth, kept as the time its next token is due (GCRA, as the rate limiter).
-#[derive(Debug)]
-struct Reserve {
-    /// Nanoseconds between tokens.
-    interval: u64,
-    /// How far ahead of now the due time may run: one second, less one interval.
-    ahead: u64,
-    /// When the next token is due, in nanoseconds since the epoch.
-    due: AtomicU64,
-}
-
-impl Reserve {
-    fn new(per_sec: u32) -> Self {
-        let interval = 1_000_000_000 / u64::from(per_sec).max(1);
-        Reserve {
-            interval,
-            ahead: interval * (u64::from(per_sec) - 1),
-            due: AtomicU64::new(0),
-        }
-    }
-
-    /// Takes a token at `now`: the due time before and after, to give it back with.
-    fn take(&self, now: u64) -> Option<(u64, u64)> {
-        let mut due = self.due.load(Acquire);
-        loop {
-            let start = due.max(now);
-            if start > now + self.ahead {
-                return None;
-            }
-            let next = start + self.interval;
-            match self.due.compare_exchange_weak(due, next, AcqRel, Acquire) {
-                Ok(_) => return Some((due, next)),
-                Err(seen) => due = seen,
-            }
-        }
-    }
-
-    /// Gives a token back if no later one was taken since (then it is simply lost:
-    /// never handed out twice).
-    fn give_back(&self, before: u64, after: u64) {
-        let _ = self.due.compare_exchange(after, before, AcqRel, Relaxed);
-    }
-
-    #[cfg(test)]
-    fn left(&self, now: u64) -> i64 {
-        let due = self.due.load(Acquire).max(now);
-        ((now + self.ahead + self.interval).saturating_sub(due) / self.interval) as i64
-    }
-}
-
 fn is_live(generation: u32, now: u32) -> bool {
     now.saturating_sub(generation) < SLOTS
 }
@@ -323,40 +190,6 @@ fn pack(generation: u32, net: i32) -> u64 {
 
 fn unpack(word: u64) -> (u32, i32) {
     ((word >> 32) as u32, word as u32 as i32)
-}
-
-/// gRPC retry throttling: a bucket of `max` tokens, kept in thousandths.
-#[derive(Debug)]
-pub(crate) struct Throttle {
-    max: u64,
-    ratio: u64,
-    tokens: AtomicU64,
-}
-
-impl Throttle {
-    pub(crate) fn new(max_tokens: u32, token_ratio: f64) -> Self {
-        let max = u64::from(max_tokens) * 1000;
-        Throttle {
-            max,
-            ratio: (token_ratio * 1000.0).floor() as u64,
-            tokens: AtomicU64::new(max),
-        }
-    }
-
-    #[inline]
-    fn record(&self, outcome: Outcome) {
-        let change = |tokens: u64| match outcome {
-            Outcome::Success if tokens < self.max => Some((tokens + self.ratio).min(self.max)),
-            Outcome::Failure if tokens > 0 => Some(tokens.saturating_sub(1000)),
-            _ => None,
-        };
-        // A full bucket on success (the common case) is one load.
-        let _ = self.tokens.fetch_update(AcqRel, Acquire, change);
-    }
-
-    fn allows_retry(&self) -> bool {
-        self.tokens.load(Acquire) > self.max / 2
-    }
 }
 
 #[cfg(test)]
@@ -504,36 +337,5 @@ mod tests {
         let _guard = runtime.enter();
         let left = withdraw_all(&window);
         assert_eq!(taken + left, 8 * 4000 / 4);
-    }
-
-    #[test]
-    fn the_throttle_allows_retries_while_more_than_half_full() {
-        let throttle = Throttle::new(10, 0.5);
-        for _ in 0..4 {
-            throttle.record(Outcome::Failure);
-        }
-        assert!(throttle.allows_retry(), "6 of 10 tokens");
-        throttle.record(Outcome::Failure);
-        assert!(
-            !throttle.allows_retry(),
-            "5 of 10 tokens is not more than half"
-        );
-        throttle.record(Outcome::Success);
-        assert!(throttle.allows_retry(), "5.5 of 10 tokens");
-    }
-
-    #[test]
-    fn the_throttle_stays_within_zero_and_its_maximum() {
-        let throttle = Throttle::new(3, 0.1);
-        for _ in 0..10 {
-            throttle.record(Outcome::Failure);
-        }
-        assert_eq!(throttle.tokens.load(Acquire), 0);
-        for _ in 0..100 {
-            throttle.record(Outcome::Success);
-        }
-        assert_eq!(throttle.tokens.load(Acquire), 3000);
-        throttle.record(Outcome::Ignored);
-        assert_eq!(throttle.tokens.load(Acquire), 3000);
     }
 }
