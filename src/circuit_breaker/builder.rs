@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
+use super::engine::Engine;
 use super::events::{Listener, StateChange};
 use super::layer::CircuitBreakerLayer;
-use super::state::Engine;
 use crate::classify::ErrorsAreFailures;
 use crate::config::{ConfigError, Ratio};
 

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::state::Engine;
+use super::engine::Engine;
 use super::window::Tally;
 use super::word::State;
 

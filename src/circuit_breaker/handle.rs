@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{CircuitBreakerConfig, OpenBackoffConfig, Shape, WindowConfig};
+use super::engine::Engine;
 use super::events;
 use super::permit::CallPermit;
-use super::state::Engine;
 use super::word::State;
 use crate::config::{ConfigError, Ratio};
 use crate::rejection::Rejected;

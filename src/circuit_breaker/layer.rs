@@ -5,8 +5,8 @@ use std::sync::Arc;
 use tower::Layer;
 
 use super::builder::Builder;
+use super::engine::Engine;
 use super::handle::{CircuitBreakerHandle, EngineRef};
-use super::state::Engine;
 use super::{CircuitBreaker, Link, Tracker};
 use crate::classify::ErrorsAreFailures;
 

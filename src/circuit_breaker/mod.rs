@@ -112,6 +112,7 @@
 mod alarm;
 mod builder;
 mod config;
+mod engine;
 mod events;
 mod evidence;
 mod future;
@@ -119,7 +120,6 @@ mod handle;
 mod layer;
 mod permit;
 mod settings;
-mod state;
 mod window;
 mod word;
 
@@ -141,9 +141,9 @@ pub use word::State;
 
 use crate::classify::{Classify, ErrorsAreFailures};
 use crate::rejection::{CarriesRejection, Rejected};
+use engine::Engine;
 use future::Call;
 use handle::EngineRef;
-use state::Engine;
 
 /// A service guarded by a circuit breaker; made by [`CircuitBreakerLayer`].
 ///
