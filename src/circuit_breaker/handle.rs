@@ -4,10 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::config::{CircuitBreakerConfig, OpenBackoffConfig, Shape, WindowConfig};
+use super::config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
 use super::engine::Engine;
 use super::events;
 use super::permit::CallPermit;
+use super::window::Shape;
 use super::word::State;
 use crate::config::{ConfigError, Ratio};
 use crate::rejection::Rejected;

@@ -21,10 +21,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::alarm::Alarm;
-use super::config::Shape;
 use super::events::Listener;
 use super::settings::{Settings, Tunables};
-use super::window::{ConsecutiveWindow, Tally, Window};
+use super::window::{ConsecutiveWindow, Shape, Tally, Window};
 use super::word::*;
 use crate::random::Draws;
 use crate::telemetry::Meter;

@@ -115,6 +115,24 @@ impl Window {
     }
 }
 
+/// The part of a window that cannot change once built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Count(u32),
+    Time { buckets: u32, bucket_ms: u64 },
+    Consecutive,
+}
+
+impl Shape {
+    pub(crate) fn window(self) -> Window {
+        match self {
+            Shape::Count(size) => Window::Count(CountWindow::new(size)),
+            Shape::Time { buckets, bucket_ms } => Window::Time(TimeWindow::new(buckets, bucket_ms)),
+            Shape::Consecutive => Window::Consecutive(ConsecutiveWindow::new()),
+        }
+    }
+}
+
 /// A count window's head and a consecutive window's word: `generation | value`, the
 /// generation in the top [`GEN_BITS`].
 const SEQ_BITS: u32 = 64 - GEN_BITS;
