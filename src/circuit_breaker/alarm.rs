@@ -23,7 +23,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::time::{Instant, Sleep};
 
-use super::state::Engine;
+use super::engine::Engine;
 use super::word::{ARMED, OPEN, mode, with_mode};
 
 /// The timer of the current open period, if one is set.

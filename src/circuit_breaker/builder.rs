@@ -4,18 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
-use super::events::{Listener, StateChange};
+use super::engine::Engine;
+use super::events::Listener;
 use super::layer::CircuitBreakerLayer;
-use super::state::Engine;
 use crate::classify::ErrorsAreFailures;
 use crate::config::{ConfigError, Ratio};
 
-/// Settings for a [`CircuitBreakerLayer`]; every one has a default.
+/// Settings for a [`CircuitBreakerLayer`]; every one has a default, given on its method.
 ///
-/// Defaults follow resilience4j's: a count window of the last 100 calls, open at a 50 %
-/// failure rate once at least 100 calls (or the whole window, if smaller) were seen,
-/// stay open 60 s, then let 10 probe calls decide. seawall adds a 60 s limit on
-/// half-open so a hung probe cannot stall the breaker. Slow-call detection is off until
+/// By default the breaker judges the last 100 calls and opens once they prove, at
+/// 99.99 % confidence, a failure rate of at least 50 %; it stays open 1 s, then one probe
+/// decides. Slow-call detection is off until
 /// [`slow_call_duration`](Self::slow_call_duration) is set.
 ///
 /// ```
@@ -40,9 +39,9 @@ use crate::config::{ConfigError, Ratio};
 #[derive(Clone, Debug)]
 #[must_use = "call `build()` to get a layer"]
 pub struct Builder<C = ErrorsAreFailures> {
-    config: CircuitBreakerConfig,
+    pub(super) config: CircuitBreakerConfig,
     classifier: C,
-    listener: Option<Listener>,
+    pub(super) listener: Option<Listener>,
 }
 
 impl Builder {
@@ -69,22 +68,6 @@ impl Builder {
 }
 
 impl<C> Builder<C> {
-    /// Applies the settings a file gives; those it leaves out keep this builder's
-    /// values (feature `serde`).
-    ///
-    /// ```
-    /// use seawall::circuit_breaker::{CircuitBreakerLayer, CircuitBreakerOverrides};
-    /// let file: CircuitBreakerOverrides = toml::from_str(r#"name = "db""#).unwrap();
-    /// let layer = CircuitBreakerLayer::builder().with_config(&file).build()?;
-    /// assert_eq!(layer.handle().name(), "db");
-    /// # Ok::<(), seawall::ConfigError>(())
-    /// ```
-    #[cfg(feature = "serde")]
-    pub fn with_config(mut self, file: &super::CircuitBreakerOverrides) -> Self {
-        file.apply_to(&mut self.config);
-        self
-    }
-
     /// Names the breaker in events and metrics. Default: `"circuit_breaker"`.
     ///
     /// ```
@@ -401,36 +384,6 @@ impl<C> Builder<C> {
             classifier,
             listener: self.listener,
         }
-    }
-
-    /// Calls `listener` on every state transition (after its `tracing` event), for
-    /// programmatic reactions such as alerts. It runs on the thread of the call that
-    /// caused the transition, so keep it short; never called per call.
-    ///
-    /// ```
-    /// use seawall::circuit_breaker::{CircuitBreakerLayer, State};
-    /// use std::sync::atomic::{AtomicU32, Ordering};
-    /// use std::sync::Arc;
-    ///
-    /// let opened = Arc::new(AtomicU32::new(0));
-    /// let count = opened.clone();
-    /// let layer = CircuitBreakerLayer::builder()
-    ///     .on_state_change(move |change| {
-    ///         if change.to == State::Open {
-    ///             count.fetch_add(1, Ordering::Relaxed);
-    ///         }
-    ///     })
-    ///     .build()?;
-    /// layer.handle().force_open(); // manual states are transitions too, but not `Open`
-    /// assert_eq!(opened.load(Ordering::Relaxed), 0);
-    /// # Ok::<(), seawall::ConfigError>(())
-    /// ```
-    pub fn on_state_change(
-        mut self,
-        listener: impl Fn(&StateChange<'_>) + Send + Sync + 'static,
-    ) -> Self {
-        self.listener = Some(Listener(Arc::new(listener)));
-        self
     }
 
     /// The settings so far.

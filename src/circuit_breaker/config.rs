@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::evidence::{Evidence, WINDOW_MINIMUM};
 use super::settings::{OpenDuration, Settings};
-use super::window::{ConsecutiveWindow, CountWindow, TimeWindow, Window};
+use super::window::Shape;
 use crate::config::Ratio;
 use crate::config::{ConfigError, Longest, check_duration};
 
@@ -287,21 +287,21 @@ impl CircuitBreakerOverrides {
     }
 }
 
-/// The part of a window that cannot change once built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Shape {
-    Count(u32),
-    Time { buckets: u32, bucket_ms: u64 },
-    Consecutive,
-}
-
-impl Shape {
-    pub(crate) fn window(self) -> Window {
-        match self {
-            Shape::Count(size) => Window::Count(CountWindow::new(size)),
-            Shape::Time { buckets, bucket_ms } => Window::Time(TimeWindow::new(buckets, bucket_ms)),
-            Shape::Consecutive => Window::Consecutive(ConsecutiveWindow::new()),
-        }
+#[cfg(feature = "serde")]
+impl<C> super::Builder<C> {
+    /// Applies the settings a file gives; those it leaves out keep this builder's
+    /// values (feature `serde`).
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{CircuitBreakerLayer, CircuitBreakerOverrides};
+    /// let file: CircuitBreakerOverrides = toml::from_str(r#"name = "db""#).unwrap();
+    /// let layer = CircuitBreakerLayer::builder().with_config(&file).build()?;
+    /// assert_eq!(layer.handle().name(), "db");
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn with_config(mut self, file: &CircuitBreakerOverrides) -> Self {
+        file.apply_to(&mut self.config);
+        self
     }
 }
 

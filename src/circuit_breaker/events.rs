@@ -9,7 +9,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::state::Engine;
+use super::builder::Builder;
+use super::engine::Engine;
 use super::window::Tally;
 use super::word::State;
 
@@ -56,6 +57,38 @@ pub(crate) struct Listener(pub(crate) Arc<dyn Fn(&StateChange<'_>) + Send + Sync
 impl fmt::Debug for Listener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Listener(..)")
+    }
+}
+
+impl<C> Builder<C> {
+    /// Calls `listener` on every state transition (after its `tracing` event), for
+    /// programmatic reactions such as alerts. It runs on the thread of the call that
+    /// caused the transition, so keep it short; never called per call.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let opened = Arc::new(AtomicU32::new(0));
+    /// let count = opened.clone();
+    /// let layer = CircuitBreakerLayer::builder()
+    ///     .on_state_change(move |change| {
+    ///         if change.to == State::Open {
+    ///             count.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// layer.handle().force_open(); // manual states are transitions too, but not `Open`
+    /// assert_eq!(opened.load(Ordering::Relaxed), 0);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn on_state_change(
+        mut self,
+        listener: impl Fn(&StateChange<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(Listener(Arc::new(listener)));
+        self
     }
 }
 

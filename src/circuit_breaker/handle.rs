@@ -1,13 +1,13 @@
 //! Manual control and inspection of a breaker, from anywhere, through a cheap clone.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::config::{CircuitBreakerConfig, OpenBackoffConfig, Shape, WindowConfig};
+use super::Link;
+use super::config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
 use super::events;
 use super::permit::CallPermit;
-use super::state::Engine;
+use super::window::Shape;
 use super::word::State;
 use crate::config::{ConfigError, Ratio};
 use crate::rejection::Rejected;
@@ -30,29 +30,11 @@ use crate::rejection::Rejected;
 /// ```
 #[derive(Clone)]
 pub struct CircuitBreakerHandle {
-    engine: EngineRef,
-}
-
-/// A breaker reached by reference count, or one that is never freed.
-#[derive(Clone)]
-pub(crate) enum EngineRef {
-    Shared(Arc<Engine>),
-    Static(&'static Engine),
-}
-
-impl std::ops::Deref for EngineRef {
-    type Target = Engine;
-
-    fn deref(&self) -> &Engine {
-        match self {
-            EngineRef::Shared(engine) => engine,
-            EngineRef::Static(engine) => engine,
-        }
-    }
+    engine: Link<()>,
 }
 
 impl CircuitBreakerHandle {
-    pub(crate) fn new(engine: EngineRef) -> Self {
+    pub(crate) fn new(engine: Link<()>) -> Self {
         CircuitBreakerHandle { engine }
     }
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use tower::Layer;
 
 use super::builder::Builder;
-use super::handle::{CircuitBreakerHandle, EngineRef};
-use super::state::Engine;
-use super::{CircuitBreaker, Link, Tracker};
+use super::engine::Engine;
+use super::handle::CircuitBreakerHandle;
+use super::{CircuitBreaker, Link};
 use crate::classify::ErrorsAreFailures;
 
 /// Wraps services in one shared circuit breaker.
@@ -84,7 +84,7 @@ impl<C> CircuitBreakerLayer<C> {
     /// assert_eq!(layer.handle().state(), State::Closed);
     /// ```
     pub fn handle(&self) -> CircuitBreakerHandle {
-        CircuitBreakerHandle::new(EngineRef::Shared(self.engine.clone()))
+        CircuitBreakerHandle::new(Link::shared(&self.engine, ()))
     }
 }
 
@@ -94,10 +94,7 @@ impl<S, C: Clone> Layer<S> for CircuitBreakerLayer<C> {
     fn layer(&self, inner: S) -> Self::Service {
         let link = match self.leaked {
             Some(engine) => Link::Static(engine, self.classifier.clone()),
-            None => Link::Shared(Arc::new(Tracker {
-                engine: self.engine.clone(),
-                classifier: self.classifier.clone(),
-            })),
+            None => Link::shared(&self.engine, self.classifier.clone()),
         };
         CircuitBreaker::new(inner, link)
     }

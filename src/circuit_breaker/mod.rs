@@ -112,6 +112,7 @@
 mod alarm;
 mod builder;
 mod config;
+mod engine;
 mod events;
 mod evidence;
 mod future;
@@ -119,7 +120,6 @@ mod handle;
 mod layer;
 mod permit;
 mod settings;
-mod state;
 mod window;
 mod word;
 
@@ -141,9 +141,8 @@ pub use word::State;
 
 use crate::classify::{Classify, ErrorsAreFailures};
 use crate::rejection::{CarriesRejection, Rejected};
+use engine::Engine;
 use future::Call;
-use handle::EngineRef;
-use state::Engine;
 
 /// A service guarded by a circuit breaker; made by [`CircuitBreakerLayer`].
 ///
@@ -179,7 +178,8 @@ pub(crate) struct Tracker<C> {
     pub(crate) classifier: C,
 }
 
-/// How a service and its futures reach the breaker.
+/// How a service, its futures, a handle and a [`CallPermit`] reach the breaker (a
+/// handle's link carries no classifier: `Link<()>`).
 #[derive(Debug)]
 pub(crate) enum Link<C> {
     /// Reference-counted: each service clone has its own tracker, so tasks using
@@ -191,6 +191,14 @@ pub(crate) enum Link<C> {
 }
 
 impl<C> Link<C> {
+    /// A link with its own reference count to `engine`.
+    pub(crate) fn shared(engine: &Arc<Engine>, classifier: C) -> Self {
+        Link::Shared(Arc::new(Tracker {
+            engine: engine.clone(),
+            classifier,
+        }))
+    }
+
     #[inline]
     pub(crate) fn engine(&self) -> &Engine {
         match self {
@@ -218,6 +226,29 @@ impl<C> Link<C> {
             Link::Static(engine, classifier) => Link::Static(engine, classifier.clone()),
         }
     }
+
+    /// A link for a handle: no classifier.
+    pub(crate) fn for_handle(&self) -> Link<()> {
+        match self {
+            Link::Shared(tracker) => Link::shared(&tracker.engine, ()),
+            Link::Static(engine, _) => Link::Static(engine, ()),
+        }
+    }
+}
+
+impl Clone for Link<()> {
+    fn clone(&self) -> Self {
+        self.for_call()
+    }
+}
+
+impl<C> std::ops::Deref for Link<C> {
+    type Target = Engine;
+
+    #[inline]
+    fn deref(&self) -> &Engine {
+        self.engine()
+    }
 }
 
 impl<S, C> CircuitBreaker<S, C> {
@@ -239,11 +270,7 @@ impl<S, C> CircuitBreaker<S, C> {
     /// assert_eq!(service.handle().state(), State::Closed);
     /// ```
     pub fn handle(&self) -> CircuitBreakerHandle {
-        let engine = match &self.link {
-            Link::Shared(tracker) => EngineRef::Shared(tracker.engine.clone()),
-            Link::Static(engine, _) => EngineRef::Static(engine),
-        };
-        CircuitBreakerHandle::new(engine)
+        CircuitBreakerHandle::new(self.link.for_handle())
     }
 
     /// The inner service.
@@ -300,10 +327,7 @@ impl<S, C> CircuitBreaker<S, C> {
 impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
     fn clone(&self) -> Self {
         let link = match &self.link {
-            Link::Shared(tracker) => Link::Shared(Arc::new(Tracker {
-                engine: tracker.engine.clone(),
-                classifier: tracker.classifier.clone(),
-            })),
+            Link::Shared(tracker) => Link::shared(&tracker.engine, tracker.classifier.clone()),
             Link::Static(engine, classifier) => Link::Static(engine, classifier.clone()),
         };
         // A clone has not been polled ready, whatever this service was told.

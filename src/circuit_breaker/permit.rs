@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::handle::EngineRef;
+use super::Link;
 use super::word::Permit;
 use crate::classify::Outcome;
 
@@ -30,12 +30,12 @@ use crate::classify::Outcome;
 /// ```
 #[must_use = "report the call's outcome; a dropped permit records nothing"]
 pub struct CallPermit {
-    engine: EngineRef,
+    engine: Link<()>,
     permit: Permit,
 }
 
 impl CallPermit {
-    pub(crate) fn new(engine: EngineRef, permit: Permit) -> Self {
+    pub(crate) fn new(engine: Link<()>, permit: Permit) -> Self {
         CallPermit { engine, permit }
     }
 

@@ -41,7 +41,7 @@ pub(crate) struct Settings {
 
 /// [`Settings`] as atomics. Each field is read and written on its own: during a reload a
 /// reader may briefly see some fields old and some new, each of them valid.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Tunables {
     failure_rate_threshold: AtomicU64,
     slow_call_rate_threshold: AtomicU64,
@@ -68,24 +68,7 @@ use crate::config::nanos;
 
 impl Tunables {
     pub(crate) fn new(s: &Settings) -> Self {
-        let t = Tunables {
-            failure_rate_threshold: AtomicU64::new(0),
-            slow_call_rate_threshold: AtomicU64::new(0),
-            slow_call_nanos: AtomicU64::new(0),
-            minimum_calls: AtomicU64::new(0),
-            minimum_set: AtomicBool::new(false),
-            evidence_confidence: AtomicU64::new(0),
-            evidence_z: AtomicU64::new(0),
-            consecutive_failures: AtomicU64::new(0),
-            open_base_nanos: AtomicU64::new(0),
-            open_multiplier: AtomicU64::new(0),
-            open_max_nanos: AtomicU64::new(0),
-            open_jitter: AtomicU64::new(0),
-            half_open_calls: AtomicU64::new(0),
-            max_wait_nanos: AtomicU64::new(0),
-            steady_probing: AtomicBool::new(false),
-            open_timer: AtomicBool::new(false),
-        };
+        let t = Tunables::default();
         t.store(s);
         t
     }

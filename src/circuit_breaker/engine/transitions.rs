@@ -1,0 +1,155 @@
+//! Opening, closing and forcing the breaker, each one compare-and-swap of the state word;
+//! the open duration with its backoff and jitter, and the timer that ends it.
+
+use std::sync::atomic::Ordering::*;
+use std::time::Duration;
+
+use super::Engine;
+use crate::circuit_breaker::events;
+use crate::circuit_breaker::window::Tally;
+use crate::circuit_breaker::word::*;
+
+impl Engine {
+    /// Opens the breaker if it is still in the state `word`. Returns whether this caller
+    /// made the transition.
+    #[cold]
+    pub(super) fn trip(&self, word: u64, tally: Option<Tally>) -> bool {
+        self.trip_finishing(word, tally, None)
+    }
+
+    /// [`trip`](Self::trip), made by the result of the probe `probe`, if one.
+    pub(super) fn trip_finishing(
+        &self,
+        word: u64,
+        tally: Option<Tally>,
+        probe: Option<Permit>,
+    ) -> bool {
+        let trips = self.trips.load(Acquire);
+        let mut open_for = self.open_duration(trips);
+        if let Some(probe) = probe
+            && probe.started() != 0
+            && self.settings().steady_probing
+        {
+            // Steady probing: the next probe follows this one's start by the open
+            // duration, however long this one took to fail.
+            open_for = open_for.saturating_sub(took_at_least(&self.epoch, probe.started()));
+        }
+        let until = self.epoch.millis_after(open_for);
+        let next = pack(OPEN, generation(word) + 1, until);
+        if !self.transition(word, next, u64::from(probe.is_some())) {
+            return false;
+        }
+        self.trips.fetch_add(1, AcqRel);
+        events::opened(self, State::from_mode(mode(word)), tally, open_for);
+        if self.tunables.open_timer() {
+            self.alarm.arm(self, next, self.epoch.at_millis(until));
+        }
+        true
+    }
+
+    /// The alarm of the armed word `armed` rang: back to plain open, if still armed.
+    pub(crate) fn disarm(&self, armed: u64) {
+        self.swap_word(armed, with_mode(armed, OPEN));
+    }
+
+    /// The open duration after `trips` earlier trips without a healthy close.
+    ///
+    /// With jitter `j`, drawn evenly from `[d(1 - j), d(1 + j)]` around the capped
+    /// duration `d`, the top cut to the cap: at the cap the spread is all below it, and
+    /// no duration is more likely than its neighbours (clamping after the draw would
+    /// pile up draws on the cap, so breakers opened together would probe together).
+    pub(crate) fn open_duration(&self, trips: u32) -> Duration {
+        let o = self.settings().open;
+        let grown = o.base.as_secs_f64() * o.multiplier.powi(trips.min(1024) as i32);
+        let max = o.max.as_secs_f64();
+        let capped = grown.min(max);
+        let secs = if o.jitter > 0.0 {
+            let low = capped * (1.0 - o.jitter);
+            let high = (capped * (1.0 + o.jitter)).min(max);
+            low + (high - low) * self.draws.unit()
+        } else {
+            capped
+        };
+        Duration::from_secs_f64(secs.clamp(0.0, max))
+    }
+
+    /// Moves to a manual state. Entering a counting state starts an empty window.
+    /// `Closed` always starts afresh (empty window, backoff reset); another state the
+    /// breaker is already in is left as it is. A transition is reported only when the
+    /// state changes.
+    pub(crate) fn force(&self, to: State) {
+        let target = match to {
+            State::Closed => CLOSED,
+            State::MetricsOnly => METRICS_ONLY,
+            State::ForcedOpen => FORCED_OPEN,
+            State::Disabled => DISABLED,
+            State::Open | State::HalfOpen => unreachable!("not a manual state"),
+        };
+        let mut word = self.state.load(Acquire);
+        loop {
+            let from = State::from_mode(mode(word));
+            if from == to && target != CLOSED {
+                return;
+            }
+            let next = pack(target, generation(word) + 1, 0);
+            if self.transition(word, next, 0) {
+                if matches!(target, CLOSED | METRICS_ONLY) {
+                    self.reset_window(generation(next));
+                }
+                if target == CLOSED {
+                    self.trips.store(0, Release);
+                }
+                if from != to {
+                    events::transition(self, from, to, None);
+                }
+                return;
+            }
+            word = self.state.load(Acquire);
+        }
+    }
+
+    /// Empties the window for the counting state of generation `generation`, entered just
+    /// now. Two transitions can enter counting states back to back and reset at once;
+    /// their resets are serialized, and one whose generation the breaker has already
+    /// left is skipped (a later reset, or none needed, follows it), so a late reset never
+    /// overwrites a newer generation's window. No comparison of generations on their
+    /// 21-bit circle is involved, so this holds however many have passed.
+    pub(super) fn reset_window(&self, generation: u64) {
+        let _serial = self
+            .resets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if crate::circuit_breaker::word::generation(self.state.load(Acquire)) == generation {
+            self.window.reset(generation);
+            self.run.reset(generation);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::circuit_breaker::CircuitBreakerLayer;
+    use crate::classify::Outcome;
+
+    #[test]
+    fn a_window_reset_for_a_generation_the_breaker_has_left_changes_nothing() {
+        let layer = CircuitBreakerLayer::builder()
+            .count_window(4)
+            .confidence(None)
+            .build()
+            .unwrap();
+        let engine = layer.engine();
+        let permit = engine.admit().unwrap();
+        engine.complete(permit, Outcome::Failure);
+        assert_eq!(engine.tally().failures, 1);
+        // A late reset of another generation (a transition overtaken by a later one).
+        engine.reset_window(7);
+        assert_eq!(engine.tally().failures, 1, "the current window is kept");
+        engine.reset_window(0);
+        assert_eq!(
+            engine.tally().failures,
+            0,
+            "its own generation's reset empties it"
+        );
+    }
+}
