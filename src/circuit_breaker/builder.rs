@@ -443,11 +443,3 @@ impl<C> Builder<C> {
         self.build().map(CircuitBreakerLayer::leak)
     }
 }
-
-impl<C: Clone> crate::template::Template for Builder<C> {
-    type Layer = CircuitBreakerLayer<C>;
-
-    fn build_layer(&self) -> Result<Self::Layer, ConfigError> {
-        self.clone().build()
-    }
-}

@@ -99,3 +99,12 @@ impl<S, C: Clone> Layer<S> for CircuitBreakerLayer<C> {
         CircuitBreaker::new(inner, link)
     }
 }
+
+/// Each key of a keyed layer gets a breaker of its own, built from a clone of the builder.
+impl<C: Clone> crate::template::Template for super::Builder<C> {
+    type Layer = CircuitBreakerLayer<C>;
+
+    fn build_layer(&self) -> Result<Self::Layer, crate::ConfigError> {
+        self.clone().build()
+    }
+}

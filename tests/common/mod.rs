@@ -141,6 +141,10 @@ impl Recorder {
         ROUTER.call_once(|| {
             tracing::subscriber::set_global_default(Router).expect("no other global subscriber");
         });
+        // A callsite first reached by another test while the router was being installed
+        // can keep the "never" interest of the no-op subscriber before it; asking every
+        // callsite again makes the router see it (tests run in parallel).
+        tracing::callsite::rebuild_interest_cache();
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
         Installed(())
     }

@@ -88,7 +88,7 @@ impl Engine {
             shape,
             tunables: Tunables::new(&settings),
             listener,
-            meter: Meter::new("circuit_breaker", &name),
+            meter: Meter::new(crate::RejectedBy::CircuitBreaker.as_str(), &name),
             name,
         }
     }
