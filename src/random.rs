@@ -25,9 +25,36 @@ impl Draws {
     }
 }
 
+/// The one proportional jitter every layer uses: a draw `unit` from `[0, 1)` placed
+/// evenly in `[d(1 − x), d(1 + x)]`, with the part of that range above `max` cut off
+/// before drawing. At the cap the spread is all below it, and no value is more likely
+/// than its neighbours (clamping after the draw would pile draws up on the cap, so
+/// clients that backed off together would wake together).
+pub(crate) fn proportional(d: f64, x: f64, max: f64, unit: f64) -> f64 {
+    let low = d * (1.0 - x);
+    let high = (d * (1.0 + x)).min(max);
+    if high <= low {
+        return high;
+    }
+    low + (high - low) * unit
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proportional_jitter_stays_in_its_range_and_below_the_cap() {
+        assert_eq!(proportional(10.0, 0.2, 100.0, 0.0), 8.0);
+        assert_eq!(proportional(10.0, 0.2, 100.0, 0.5), 10.0);
+        assert_eq!(proportional(10.0, 0.2, 11.0, 0.999_999) <= 11.0, true);
+        assert_eq!(
+            proportional(10.0, 0.2, 10.0, 0.5),
+            9.0,
+            "cut at the cap, then drawn"
+        );
+        assert_eq!(proportional(10.0, 0.0, 100.0, 0.7), 10.0);
+    }
 
     #[test]
     fn draws_are_uniform_in_the_unit_interval_and_reproducible() {

@@ -12,6 +12,7 @@
 //! | `seawall::circuit_breaker` | `circuit breaker state changed` | info | `breaker`, `from`, `to`, `failure_rate`, `slow_call_rate`, `calls` |
 //! | `seawall::circuit_breaker` | `circuit breaker reconfigured` / `… refused; settings kept` | info / error | `breaker`, `error` |
 //! | `seawall::retry` | `retrying` | debug | `attempt` (the one about to start), `delay`, `reason` |
+//! | `seawall::retry` | `retry setting changed` / `… refused; setting kept` | info / error | `retry`, `setting`, `from`, `to` / `error` |
 //! | `seawall::retry` | `not retrying` | debug | `attempts`, `reason` (as the `seawall.retry.not_retried` metric's) |
 //! | `seawall::bulkhead` | `bulkhead limit changed` / `… refused; limit kept` | info / error | `bulkhead`, `from`, `to` / `error` |
 //! | `seawall::adaptive` | `adaptive limit changed` | debug | `limiter`, `from`, `to`, `rtt_us`, `dropped` |

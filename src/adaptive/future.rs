@@ -18,7 +18,8 @@ pin_project! {
     /// The future of an [`AdaptiveLimit`](super::AdaptiveLimit) call: the inner call,
     /// sampled when it ends, or an immediate rejection.
     ///
-    /// Dropped before it ends, it gives its permit back and moves no limit.    ///
+    /// Dropped before it ends, it gives its permit back and moves no limit.
+    ///
     /// ```
     /// use seawall::adaptive::{AdaptiveLimitLayer, Aimd};
     /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};

@@ -17,7 +17,8 @@ pin_project! {
     /// running with a permit, or an immediate rejection.
     ///
     /// Its permit is given back when the call ends or the future is dropped; dropped
-    /// while queued, it leaves the queue.    ///
+    /// while queued, it leaves the queue.
+    ///
     /// ```
     /// use seawall::bulkhead::BulkheadLayer;
     /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};

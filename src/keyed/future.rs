@@ -14,7 +14,8 @@ pin_project! {
     /// The future of a [`Keyed`](super::Keyed) call: the key's own service, made ready
     /// and called, or an immediate rejection when no key could be had.
     ///
-    /// The key counts as busy (never evicted) until this future ends or is dropped.    ///
+    /// The key counts as busy (never evicted) until this future ends or is dropped.
+    ///
     /// ```
     /// use seawall::bulkhead::BulkheadLayer;
     /// use seawall::keyed::KeyedLayer;

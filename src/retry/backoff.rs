@@ -147,7 +147,14 @@ fn standard(
     unit: impl FnMut() -> f64,
 ) -> Duration {
     let d = shape.seconds(retry).min(max.as_secs_f64());
-    let seconds = jitter.spread(d, shape.initial().as_secs_f64(), retry, progress, unit);
+    let seconds = jitter.spread(
+        d,
+        max.as_secs_f64(),
+        shape.initial().as_secs_f64(),
+        retry,
+        progress,
+        unit,
+    );
     clamp_seconds(seconds, max)
 }
 

@@ -42,18 +42,21 @@ pub enum Jitter {
     /// spikes of [`Decorrelated`](Self::Decorrelated). The shape's step or multiplier is
     /// not used.
     DecorrelatedV2,
-    /// `d` scaled by a uniform factor in `[1 − x, 1 + x)` (gRPC uses `x = 0.2`), then
-    /// capped. Allowed: `x` in `[0, 1)`.
+    /// Uniform in `[d(1 − x), d(1 + x)]` (gRPC uses `x = 0.2`), with the part above the
+    /// maximum cut off before drawing, so that delays spread below the cap instead of
+    /// piling up on it (the breaker's open-duration jitter is the same model). Allowed:
+    /// `x` in `[0, 1)`.
     Proportional(f64),
 }
 
 impl Jitter {
-    /// `d`, the capped delay in seconds, spread by this jitter; `initial` is the
-    /// shape's first delay. Draws from `unit` only when the jitter needs a number. The
-    /// result may pass the cap: the caller clamps it.
+    /// `d`, the capped delay in seconds, spread by this jitter; `max` is the cap and
+    /// `initial` the shape's first delay. Draws from `unit` only when the jitter needs a
+    /// number. The result may pass the cap: the caller clamps it.
     pub(super) fn spread(
         self,
         d: f64,
+        max: f64,
         initial: f64,
         retry: u32,
         progress: &mut Progress,
@@ -63,7 +66,7 @@ impl Jitter {
             Jitter::None => d,
             Jitter::Full => d * unit(),
             Jitter::Equal => d / 2.0 + d / 2.0 * unit(),
-            Jitter::Proportional(x) => d * (1.0 + x * (2.0 * unit() - 1.0)),
+            Jitter::Proportional(x) => crate::random::proportional(d, x, max, unit()),
             Jitter::Decorrelated => {
                 let previous = if retry <= 1 {
                     initial
@@ -148,12 +151,15 @@ mod tests {
         for seq in &all {
             assert!((800 * MS..=1000 * MS).contains(&seq[0]), "{:?}", seq[0]);
         }
-        // Half of the draws are scaled up and then capped.
+        // At the cap the range is cut before drawing: the draws spread evenly below it,
+        // none pile up on it.
         let capped = all
             .iter()
             .filter(|s| s[0] == Duration::from_secs(1))
             .count();
-        assert!((1800..2200).contains(&capped), "{capped} capped");
+        assert!(capped < 10, "{capped} on the cap");
+        let m = mean(all.iter().map(|s| s[0]));
+        assert!((m - 0.9).abs() < 0.01, "mean {m}");
         let uncapped = delays(
             Shape::Constant(MS * 1000),
             Duration::from_secs(2),

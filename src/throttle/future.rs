@@ -15,7 +15,8 @@ pin_project! {
     /// The future of a [`Throttle`](super::Throttle) call: the inner call, counted when
     /// it ends, or a local rejection.
     ///
-    /// Dropped before it ends, it counts nothing.    ///
+    /// Dropped before it ends, it counts nothing.
+    ///
     /// ```
     /// use seawall::throttle::ThrottleLayer;
     /// use tower::{service_fn, BoxError, Layer, Service, ServiceExt};

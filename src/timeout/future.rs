@@ -14,7 +14,8 @@ use crate::telemetry::{SharedMeter, Stopwatch};
 use crate::time::{LazyTimer, after};
 
 pin_project! {
-    /// The future of an [`AttemptTimeout`](super::AttemptTimeout) call.    ///
+    /// The future of an [`AttemptTimeout`](super::AttemptTimeout) call.
+    ///
     /// ```
     /// use seawall::timeout::AttemptTimeoutLayer;
     /// use std::time::Duration;

@@ -64,9 +64,7 @@ impl Engine {
         let max = o.max.as_secs_f64();
         let capped = grown.min(max);
         let secs = if o.jitter > 0.0 {
-            let low = capped * (1.0 - o.jitter);
-            let high = (capped * (1.0 + o.jitter)).min(max);
-            low + (high - low) * self.draws.unit()
+            crate::random::proportional(capped, o.jitter, max, self.draws.unit())
         } else {
             capped
         };
