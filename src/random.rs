@@ -47,7 +47,7 @@ mod tests {
     fn proportional_jitter_stays_in_its_range_and_below_the_cap() {
         assert_eq!(proportional(10.0, 0.2, 100.0, 0.0), 8.0);
         assert_eq!(proportional(10.0, 0.2, 100.0, 0.5), 10.0);
-        assert_eq!(proportional(10.0, 0.2, 11.0, 0.999_999) <= 11.0, true);
+        assert!(proportional(10.0, 0.2, 11.0, 0.999_999) <= 11.0);
         assert_eq!(
             proportional(10.0, 0.2, 10.0, 0.5),
             9.0,
