@@ -33,6 +33,11 @@ pub use rejection::{AsRejected, CarriesRejection, Error, Reason, Rejected, Rejec
 #[doc = include_str!("../docs/GUIDE.md")]
 pub mod guide {}
 
+/// How seawall is built: the core, one anatomy for every layer, the checklist for a new
+/// one.
+#[doc = include_str!("../docs/ARCHITECTURE.md")]
+pub mod architecture {}
+
 /// Public enums and configuration structs that will grow are `#[non_exhaustive]`: a
 /// `match` outside the crate needs a wildcard arm, and a configuration is made from its
 /// `Default` and then changed field by field. Each check below must fail to compile.
