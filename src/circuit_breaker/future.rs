@@ -107,11 +107,12 @@ where
         match self.project().kind.project() {
             KindProj::Running { future, call } => {
                 let result = ready!(future.poll(cx));
-                if call.permit.is_live() {
-                    // Classified before the permit is taken: should the classifier
-                    // panic, the call's drop still gives a probe slot back.
-                    let outcome = call.link.classifier().classify(&result);
-                    call.link.engine().complete(call.permit.take(), outcome);
+                // Classified before the permit is taken: should the classifier panic,
+                // the call's drop still gives a probe slot back.
+                let outcome = call.link.classifier().classify(&result);
+                let permit = call.permit.take();
+                if permit.is_live() {
+                    call.link.engine().complete(permit, outcome);
                 }
                 Poll::Ready(result)
             }
