@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 
 use super::Link;
-use super::word::Permit;
+use super::word::Admission;
 use crate::classify::Classify;
 use crate::rejection::{CarriesRejection, Rejected};
 
@@ -56,7 +56,7 @@ pin_project! {
 pub(crate) struct Call<C> {
     pub(crate) link: Link<C>,
     /// Also carries the call's start when slow-call detection is on.
-    pub(crate) permit: Permit,
+    pub(crate) permit: Admission,
 }
 
 impl<C> Drop for Call<C> {

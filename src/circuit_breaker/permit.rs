@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::Link;
-use super::word::Permit;
+use super::word::Admission;
 use crate::classify::Outcome;
 
 /// Leave for one call made outside tower (a synchronous client, a stream, a driver
@@ -31,11 +31,11 @@ use crate::classify::Outcome;
 #[must_use = "report the call's outcome; a dropped permit records nothing"]
 pub struct CallPermit {
     engine: Link<()>,
-    permit: Permit,
+    permit: Admission,
 }
 
 impl CallPermit {
-    pub(crate) fn new(engine: Link<()>, permit: Permit) -> Self {
+    pub(crate) fn new(engine: Link<()>, permit: Admission) -> Self {
         CallPermit { engine, permit }
     }
 

@@ -13,7 +13,7 @@
 //! without reading the clock, and the timer turns the mode back to plain open, where the
 //! next call reads the clock and half-opens.
 //!
-//! A [`Permit`] records the mode and generation a call was admitted under.
+//! An [`Admission`] records the mode and generation a call was admitted under.
 
 use super::window::GEN_MASK;
 use crate::time::Epoch;
@@ -182,7 +182,7 @@ pub(crate) fn took_at_least(epoch: &Epoch, started: u32) -> Duration {
 /// Two 32-bit halves rather than one word: the future that holds it writes and reads
 /// them separately, which keeps the processor's store forwarding working.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Permit {
+pub(crate) struct Admission {
     /// The admitting state's mode and generation (its word without the payload).
     state: u32,
     /// When the call started, in wrapping milliseconds since the epoch, never 0;
@@ -190,12 +190,12 @@ pub(crate) struct Permit {
     started: u32,
 }
 
-impl Permit {
+impl Admission {
     /// A permit that holds nothing: what [`take`](Self::take) leaves behind.
-    const SPENT: Permit = Permit::of(pack(DISABLED, 0, 0), 0);
+    const SPENT: Admission = Admission::of(pack(DISABLED, 0, 0), 0);
 
-    pub(crate) const fn of(word: u64, started: u32) -> Permit {
-        Permit {
+    pub(crate) const fn of(word: u64, started: u32) -> Admission {
+        Admission {
             state: (word >> GEN_SHIFT) as u32,
             started,
         }
@@ -209,8 +209,8 @@ impl Permit {
 
     /// Takes the permit, leaving one that holds nothing (so it is given back once).
     #[inline]
-    pub(crate) fn take(&mut self) -> Permit {
-        std::mem::replace(self, Permit::SPENT)
+    pub(crate) fn take(&mut self) -> Admission {
+        std::mem::replace(self, Admission::SPENT)
     }
 
     /// When the call started ([`start_ms`]), or 0 when it is not timed.
@@ -228,6 +228,6 @@ impl Permit {
     /// Whether the call it admitted is still to be recorded.
     #[inline]
     pub(crate) fn is_live(self) -> bool {
-        self != Permit::SPENT
+        self != Admission::SPENT
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::backoff::{Delays, Shape};
-use super::budget::{Budget, Throttle, Window};
+use super::budget::{Budget, TokenThrottling, Window};
 #[cfg(feature = "serde")]
 use super::builder::Builder;
 use super::jitter::Jitter;
@@ -118,7 +118,7 @@ impl Settings {
             BudgetKind::Throttle {
                 max_tokens,
                 token_ratio,
-            } => Budget::Throttle(Throttle::new(max_tokens, token_ratio)),
+            } => Budget::Throttle(TokenThrottling::new(max_tokens, token_ratio)),
         }
     }
 

@@ -25,10 +25,10 @@ enum Slots {
 impl Engine {
     /// Decides whether a call may run.
     #[inline]
-    pub(crate) fn admit(&self) -> Result<Permit, Rejected> {
+    pub(crate) fn admit(&self) -> Result<Admission, Rejected> {
         let word = self.state.load(Acquire);
         if mode(word) == CLOSED && self.slow_call_duration().is_none() {
-            return Ok(Permit::of(word, 0));
+            return Ok(Admission::of(word, 0));
         }
         if mode(word) == ARMED && Valve::skip_clock() {
             self.meter.rejected(Reason::CircuitOpen);
@@ -37,7 +37,7 @@ impl Engine {
         self.admit_other(word)
     }
 
-    fn admit_other(&self, word: u64) -> Result<Permit, Rejected> {
+    fn admit_other(&self, word: u64) -> Result<Admission, Rejected> {
         match mode(word) {
             CLOSED | METRICS_ONLY | DISABLED => Ok(self.stamp(word)),
             _ => self
@@ -49,13 +49,13 @@ impl Engine {
     /// A permit for the state `word`, carrying the start time if calls are timed or it
     /// is a probe (steady probing times the next open period from a probe's start).
     #[inline]
-    fn stamp(&self, word: u64) -> Permit {
+    fn stamp(&self, word: u64) -> Admission {
         let timed = self.slow_call_duration().is_some() || mode(word) == HALF_OPEN;
-        Permit::of(word, if timed { start_ms(&self.epoch) } else { 0 })
+        Admission::of(word, if timed { start_ms(&self.epoch) } else { 0 })
     }
 
     #[cold]
-    fn admit_slow(&self, word: u64) -> Result<Permit, Rejected> {
+    fn admit_slow(&self, word: u64) -> Result<Admission, Rejected> {
         let result = self.admit_contended(word);
         if let Err(rejection) = &result {
             self.meter.rejected(rejection.reason());
@@ -63,10 +63,10 @@ impl Engine {
         result
     }
 
-    fn admit_contended(&self, mut word: u64) -> Result<Permit, Rejected> {
+    fn admit_contended(&self, mut word: u64) -> Result<Admission, Rejected> {
         loop {
             let next = match mode(word) {
-                CLOSED | METRICS_ONLY | DISABLED => return Ok(Permit::of(word, 0)),
+                CLOSED | METRICS_ONLY | DISABLED => return Ok(Admission::of(word, 0)),
                 FORCED_OPEN => return Err(Rejected::new(Reason::CircuitForcedOpen, None)),
                 OPEN | ARMED => {
                     if self.still_open(word) {
@@ -112,7 +112,7 @@ impl Engine {
                             return Err(Rejected::new(Reason::HalfOpenSaturated, None));
                         }
                     }
-                    return Ok(Permit::of(next, 0));
+                    return Ok(Admission::of(next, 0));
                 }
                 Err(now) => word = now,
             }
@@ -188,14 +188,14 @@ impl Engine {
 
     /// Gives back what an unfinished (dropped) or ignored call held: a probe slot.
     #[inline]
-    pub(crate) fn abandon(&self, permit: Permit) {
+    pub(crate) fn abandon(&self, permit: Admission) {
         if permit.is_probe() {
             self.abandon_probe(permit);
         }
     }
 
     #[cold]
-    fn abandon_probe(&self, permit: Permit) {
+    fn abandon_probe(&self, permit: Admission) {
         let mut word = self.state.load(Acquire);
         while mode(word) == HALF_OPEN && generation(word) == generation(permit.word()) {
             let mut probes = Probes::unpack(word);

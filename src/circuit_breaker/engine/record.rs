@@ -12,7 +12,7 @@ use crate::classify::Outcome;
 impl Engine {
     /// Records the end of an admitted call.
     #[inline]
-    pub(crate) fn complete(&self, permit: Permit, outcome: Outcome) {
+    pub(crate) fn complete(&self, permit: Admission, outcome: Outcome) {
         let untimed_closed_success =
             outcome == Outcome::Success && mode(permit.word()) == CLOSED && permit.started() == 0;
         if untimed_closed_success
@@ -26,7 +26,7 @@ impl Engine {
         self.record(permit, outcome);
     }
 
-    fn record(&self, permit: Permit, outcome: Outcome) {
+    fn record(&self, permit: Admission, outcome: Outcome) {
         self.meter.call(outcome);
         let slow = match self.slow_call_duration() {
             Some(limit) if permit.started() != 0 => {
@@ -101,7 +101,7 @@ impl Engine {
     }
 
     #[cold]
-    fn complete_probe(&self, permit: Permit, sample: Sample) {
+    fn complete_probe(&self, permit: Admission, sample: Sample) {
         let s = self.settings();
         let n = s.half_open_calls;
         let mut word = self.state.load(Acquire);

@@ -22,7 +22,7 @@ impl Engine {
         &self,
         word: u64,
         tally: Option<Tally>,
-        probe: Option<Permit>,
+        probe: Option<Admission>,
     ) -> bool {
         let trips = self.trips.load(Acquire);
         let mut open_for = self.open_duration(trips);

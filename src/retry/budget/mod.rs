@@ -5,7 +5,7 @@
 //!   are spent, a reserve lets `min_per_sec` retries a second through, at most that many
 //!   at once (Finagle keeps `min_per_sec × ttl` ready at once, which one second of an
 //!   outage can spend).
-//! * [`Throttle`]: gRPC's retry throttling (gRFC A6). A token bucket that failures drain
+//! * [`TokenThrottling`]: gRPC's retry throttling (gRFC A6). A token bucket that failures drain
 //!   and successes refill; retries go out only while it is more than half full.
 //!
 //! Both are a handful of atomics. Service clones report requests in batches (see
@@ -20,7 +20,7 @@ mod reserve;
 mod throttle;
 mod window;
 
-pub(crate) use throttle::Throttle;
+pub(crate) use throttle::TokenThrottling;
 pub(crate) use window::Window;
 
 /// Units one retry costs; a request at 100 % deposits as much.
@@ -34,7 +34,7 @@ pub(crate) const LOCAL_BATCH: u32 = 64;
 pub(crate) enum Budget {
     Off,
     Window(Window),
-    Throttle(Throttle),
+    Throttle(TokenThrottling),
 }
 
 /// A retry taken from a budget, given back if it is never sent (or succeeds).

@@ -8,16 +8,16 @@ use crate::classify::Outcome;
 
 /// gRPC retry throttling: a bucket of `max` tokens, kept in thousandths.
 #[derive(Debug)]
-pub(crate) struct Throttle {
+pub(crate) struct TokenThrottling {
     max: u64,
     ratio: u64,
     tokens: AtomicU64,
 }
 
-impl Throttle {
+impl TokenThrottling {
     pub(crate) fn new(max_tokens: u32, token_ratio: f64) -> Self {
         let max = u64::from(max_tokens) * 1000;
-        Throttle {
+        TokenThrottling {
             max,
             ratio: (token_ratio * 1000.0).floor() as u64,
             tokens: AtomicU64::new(max),
@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn the_throttle_allows_retries_while_more_than_half_full() {
-        let throttle = Throttle::new(10, 0.5);
+        let throttle = TokenThrottling::new(10, 0.5);
         for _ in 0..4 {
             throttle.record(Outcome::Failure);
         }
@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn the_throttle_stays_within_zero_and_its_maximum() {
-        let throttle = Throttle::new(3, 0.1);
+        let throttle = TokenThrottling::new(3, 0.1);
         for _ in 0..10 {
             throttle.record(Outcome::Failure);
         }
