@@ -17,6 +17,7 @@ pub mod rate_limit;
 pub mod registry;
 pub mod rejection;
 pub mod retry;
+mod ring;
 mod semaphore;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -1,16 +1,20 @@
 //! The throttle's sliding window: requests and accepts per time bucket, lock-free.
 //!
-//! Each bucket is one atomic word, `stamp (22 bits) | requests (21) | accepts (21)`, where
-//! the stamp is the bucket's index in time (modulo 2^22). A bucket whose stamp is not
-//! within the window counts as empty and is reset by the first call that lands in it. A
-//! bucket that would overflow halves both counts first, which keeps their ratio.
+//! Each bucket of the shared ring ([`crate::ring`]) is one word, `stamp (22 bits) |
+//! requests (21) | accepts (21)`, where the stamp is the bucket's index in time (modulo
+//! 2^22). A bucket whose stamp is not within the window counts as empty and is reset by
+//! the first call that lands in it. A bucket that would overflow halves both counts
+//! first, which keeps their ratio.
 
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use crate::ring::{Packing, Ring};
 
-const COUNT_BITS: u32 = 21;
-const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
-const STAMP_SHIFT: u32 = 2 * COUNT_BITS;
-const STAMP_MASK: u64 = (1 << (64 - STAMP_SHIFT)) - 1;
+/// Requests and accepts: 21 bits each, under a 22-bit stamp.
+const PACKING: Packing = Packing {
+    fields: 2,
+    bits: 21,
+};
+#[cfg(test)]
+const COUNT_MASK: u64 = (1 << 21) - 1;
 
 /// Requests and accepts seen over the window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,62 +25,35 @@ pub(crate) struct Counts {
 
 #[derive(Debug)]
 pub(crate) struct Window {
-    buckets: Box<[AtomicU64]>,
-}
-
-fn unpack(word: u64) -> (u64, Counts) {
-    let counts = Counts {
-        requests: (word >> COUNT_BITS) & COUNT_MASK,
-        accepts: word & COUNT_MASK,
-    };
-    (word >> STAMP_SHIFT, counts)
-}
-
-fn pack(stamp: u64, counts: Counts) -> u64 {
-    (stamp & STAMP_MASK) << STAMP_SHIFT | counts.requests << COUNT_BITS | counts.accepts
+    ring: Ring,
 }
 
 impl Window {
     pub(crate) fn new(buckets: u32) -> Self {
         // Stamps start one full wrap "ago", so every bucket begins empty.
-        let old = pack(STAMP_MASK, Counts::default());
+        let old = PACKING.word(PACKING.tag_mask(), [0; 3]);
         Window {
-            buckets: (0..buckets.max(1)).map(|_| AtomicU64::new(old)).collect(),
+            ring: Ring::new(buckets, old),
         }
-    }
-
-    fn len(&self) -> u64 {
-        self.buckets.len() as u64
     }
 
     /// Adds one request (and one accept, if `accepted`) to the bucket of time `index`.
     pub(crate) fn record(&self, index: u64, accepted: bool) {
-        let stamp = index & STAMP_MASK;
-        let bucket = &self.buckets[(index % self.len()) as usize];
-        let _ = bucket.fetch_update(AcqRel, Relaxed, |word| {
-            let (seen, mut counts) = unpack(word);
-            if seen != stamp {
-                counts = Counts::default();
-            }
-            if counts.requests == COUNT_MASK {
-                counts.requests /= 2;
-                counts.accepts /= 2;
-            }
-            counts.requests += 1;
-            counts.accepts += u64::from(accepted);
-            Some(pack(stamp, counts))
-        });
+        let add = [1, u64::from(accepted), 0];
+        self.ring
+            .update(index, |word| Some(PACKING.add(word, index, add)));
     }
 
     /// The counts of the buckets of times `index − len + 1 ..= index`.
     pub(crate) fn counts(&self, index: u64) -> Counts {
-        let now = index & STAMP_MASK;
+        let now = index & PACKING.tag_mask();
         let mut total = Counts::default();
-        for bucket in self.buckets.iter() {
-            let (stamp, counts) = unpack(bucket.load(Acquire));
-            if now.wrapping_sub(stamp) & STAMP_MASK < self.len() {
-                total.requests += counts.requests;
-                total.accepts += counts.accepts;
+        for word in self.ring.words() {
+            let stamp = PACKING.tag(word);
+            if now.wrapping_sub(stamp) & PACKING.tag_mask() < self.ring.len() {
+                let [requests, accepts, _] = PACKING.counts(word);
+                total.requests += requests;
+                total.accepts += accepts;
             }
         }
         total

@@ -1,6 +1,7 @@
 //! Time-based sliding window: the last `buckets × bucket_ms`, one bucket per period.
 //!
-//! Each bucket is one word: tag (22 bits) | calls | failures | slow (14 bits each). The tag
+//! Each bucket of the shared ring ([`crate::ring`]) is one word: tag (22 bits) | calls |
+//! failures | slow (14 bits each). The tag
 //! is the low 4 bits of the generation and the low 18 bits of the period's lap (period /
 //! buckets). A writer whose bucket holds another tag replaces it; the tally reads only
 //! buckets tagged with the current generation and lap. A bucket that would overflow
@@ -20,17 +21,23 @@
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
 use super::{GEN_MASK, Sample, Tally};
+use crate::ring::{Packing, Ring};
 
 const TAG_BITS: u32 = 22;
 const LAP_BITS: u32 = 18;
-const COUNT_BITS: u32 = 14;
-const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+/// Calls, failures, slow calls: 14 bits each, under a 22-bit tag.
+const PACKING: Packing = Packing {
+    fields: 3,
+    bits: 14,
+};
+#[cfg(test)]
+const COUNT_MASK: u64 = (1 << 14) - 1;
 
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
     bucket_ms: u64,
     generation: AtomicU64,
-    buckets: Box<[AtomicU64]>,
+    ring: Ring,
 }
 
 /// The tag of a bucket written under `generation` in lap `lap`.
@@ -38,83 +45,48 @@ fn bucket_tag(generation: u64, lap: u64) -> u64 {
     (generation << LAP_BITS | lap & ((1 << LAP_BITS) - 1)) & ((1 << TAG_BITS) - 1)
 }
 
-fn bucket_word(tag: u64, calls: u64, failures: u64, slow: u64) -> u64 {
-    tag << (3 * COUNT_BITS) | calls << (2 * COUNT_BITS) | failures << COUNT_BITS | slow
-}
-
-fn unpack_bucket(word: u64) -> (u64, u64, u64, u64) {
-    (
-        word >> (3 * COUNT_BITS),
-        word >> (2 * COUNT_BITS) & COUNT_MASK,
-        word >> COUNT_BITS & COUNT_MASK,
-        word & COUNT_MASK,
-    )
-}
-
 impl TimeWindow {
     pub(crate) fn new(buckets: u32, bucket_ms: u64) -> Self {
         TimeWindow {
             bucket_ms,
             generation: AtomicU64::new(0),
-            buckets: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
+            ring: Ring::new(buckets, 0),
         }
     }
 
-    /// The bucket of the period at `now_ms` and the tag it has under `generation`.
-    fn bucket(&self, generation: u64, now_ms: u64) -> (&AtomicU64, u64) {
-        let period = now_ms / self.bucket_ms;
-        let len = self.buckets.len() as u64;
-        let tag = bucket_tag(generation, period / len);
-        (&self.buckets[(period % len) as usize], tag)
+    /// The tag of `period`'s bucket under `generation`.
+    fn tag(&self, generation: u64, period: u64) -> u64 {
+        bucket_tag(generation, self.ring.lap(period))
     }
 
     pub(super) fn record(&self, generation: u64, sample: Sample, now_ms: u64) -> Option<Tally> {
         let generation = generation & GEN_MASK;
-        let (bucket, tag) = self.bucket(generation, now_ms);
-        let mut word = bucket.load(Acquire);
-        loop {
-            if self.generation.load(Acquire) != generation {
-                return None;
-            }
-            let (old_tag, mut calls, mut failures, mut slow) = unpack_bucket(word);
-            if old_tag != tag {
-                (calls, failures, slow) = (0, 0, 0);
-            }
-            if calls == COUNT_MASK {
-                (calls, failures, slow) = (calls / 2, failures / 2, slow / 2);
-            }
-            let next = bucket_word(
-                tag,
-                calls + 1,
-                failures + u64::from(sample.failure),
-                slow + u64::from(sample.slow),
-            );
-            match bucket.compare_exchange_weak(word, next, AcqRel, Acquire) {
-                Ok(_) => break,
-                Err(now) => word = now,
-            }
-        }
-        Some(self.tally(now_ms))
+        let period = now_ms / self.bucket_ms;
+        let tag = self.tag(generation, period);
+        let add = [1, u64::from(sample.failure), u64::from(sample.slow)];
+        let written = self.ring.update(period, |word| {
+            // Checked before every compare-and-swap: a straggler is turned away.
+            (self.generation.load(Acquire) == generation).then(|| PACKING.add(word, tag, add))
+        });
+        written.then(|| self.tally(now_ms))
     }
 
     pub(super) fn reset(&self, generation: u64) {
         let generation = generation & GEN_MASK;
         self.generation.store(generation, Release);
-        let empty = bucket_word(bucket_tag(generation, 0), 0, 0, 0);
-        for bucket in self.buckets.iter() {
-            bucket.store(empty, Release);
-        }
+        self.ring
+            .fill(PACKING.word(bucket_tag(generation, 0), [0; 3]));
     }
 
     pub(super) fn tally(&self, now_ms: u64) -> Tally {
         let generation = self.generation.load(Acquire);
         let current = now_ms / self.bucket_ms;
-        let len = self.buckets.len() as u64;
         let mut tally = Tally::default();
-        for back in 0..len.min(current + 1) {
-            let (bucket, tag) = self.bucket(generation, (current - back) * self.bucket_ms);
-            let (old_tag, calls, failures, slow) = unpack_bucket(bucket.load(Acquire));
-            if old_tag == tag {
+        for back in 0..self.ring.len().min(current + 1) {
+            let period = current - back;
+            let word = self.ring.read(period);
+            if PACKING.tag(word) == self.tag(generation, period) {
+                let [calls, failures, slow] = PACKING.counts(word);
                 tally.calls += calls;
                 tally.failures += failures;
                 tally.slow += slow;
