@@ -1,6 +1,7 @@
-//! One ring of time buckets for the sliding windows that count calls by time (the
-//! breaker's time window, the throttle's window): one atomic word per bucket, updated by
-//! compare-and-swap, no lock.
+//! One ring of time buckets for everything that keeps amounts by time: the breaker's
+//! time window and the throttle's window (counts per bucket, packed by a [`Packing`]) and
+//! the retry budget's slots (a signed amount per slot, which expires): one atomic word
+//! per bucket, updated by compare-and-swap, no lock.
 //!
 //! A bucket word is `tag | count × fields`, each count `bits` wide. Period `p` lives in
 //! bucket `p % len`; the caller's tag says which lap (and whatever else) a bucket belongs
@@ -115,16 +116,18 @@ impl Ring {
 
     /// Replaces the word in the bucket of `period` with `next(word)`, by compare-and-swap
     /// until it sticks. `next` is asked again after every lost race, so it can turn a
-    /// writer away (`None`) on state it reads; returns whether the write happened.
-    pub(crate) fn update(&self, period: u64, mut next: impl FnMut(u64) -> Option<u64>) -> bool {
+    /// writer away (`None`) on state it reads; returns the word replaced, if it wrote.
+    pub(crate) fn update(
+        &self,
+        period: u64,
+        mut next: impl FnMut(u64) -> Option<u64>,
+    ) -> Option<u64> {
         let bucket = self.bucket(period);
         let mut word = bucket.load(Acquire);
         loop {
-            let Some(new) = next(word) else {
-                return false;
-            };
+            let new = next(word)?;
             match bucket.compare_exchange_weak(word, new, AcqRel, Acquire) {
-                Ok(_) => return true,
+                Ok(_) => return Some(word),
                 Err(seen) => word = seen,
             }
         }
@@ -177,8 +180,8 @@ mod tests {
     #[test]
     fn a_turned_away_writer_writes_nothing() {
         let ring = Ring::new(2, 0);
-        assert!(!ring.update(3, |_| None));
-        assert!(ring.update(3, |w| Some(w + 1)));
+        assert_eq!(ring.update(3, |_| None), None);
+        assert_eq!(ring.update(3, |w| Some(w + 1)), Some(0));
         assert_eq!((ring.read(3), ring.read(1), ring.read(2)), (1, 1, 0));
         assert_eq!(ring.lap(3), 1);
     }

@@ -68,7 +68,7 @@ impl TimeWindow {
             // Checked before every compare-and-swap: a straggler is turned away.
             (self.generation.load(Acquire) == generation).then(|| PACKING.add(word, tag, add))
         });
-        written.then(|| self.tally(now_ms))
+        written.map(|_| self.tally(now_ms))
     }
 
     pub(super) fn reset(&self, generation: u64) {

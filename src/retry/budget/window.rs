@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::reserve::Reserve;
 use super::{RETRY_COST, Source};
+use crate::ring::Ring;
 use crate::time::Epoch;
 
 /// The time-to-live is kept in this many slots, which expire one at a time.
@@ -32,7 +33,7 @@ pub(crate) struct Window {
     pending: AtomicU64,
     pending_since: AtomicU64,
     /// Each slot: generation (high 32 bits) and net units (low 32 bits, signed).
-    slots: [AtomicU64; SLOTS as usize],
+    slots: Ring,
     reserve: Option<Reserve>,
 }
 
@@ -49,7 +50,7 @@ impl Window {
             balance: AtomicI64::new(0),
             pending: AtomicU64::new(0),
             pending_since: AtomicU64::new(0),
-            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+            slots: Ring::new(SLOTS, 0),
             reserve: (min_per_sec > 0).then(|| Reserve::new(min_per_sec)),
         }
     }
@@ -125,50 +126,41 @@ impl Window {
     /// an older generation. Returns how much the slot took (less when it saturates,
     /// nothing when the slot already belongs to a newer generation).
     fn slot_add(&self, generation: u32, units: i64) -> i64 {
-        let slot = &self.slots[(generation % SLOTS) as usize];
-        let mut word = slot.load(Acquire);
-        loop {
+        let total =
+            |kept: i32| (i64::from(kept) + units).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+        let replaced = self.slots.update(u64::from(generation), |word| {
             let (g, net) = unpack(word);
-            let (kept, expired) = match g.cmp(&generation) {
-                std::cmp::Ordering::Equal => (net, 0),
-                std::cmp::Ordering::Less => (0, net),
-                std::cmp::Ordering::Greater => return 0,
+            let kept = match g.cmp(&generation) {
+                std::cmp::Ordering::Equal => net,
+                std::cmp::Ordering::Less => 0,
+                std::cmp::Ordering::Greater => return None,
             };
-            let total = (i64::from(kept) + units).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
-            match slot.compare_exchange_weak(word, pack(generation, total as i32), AcqRel, Acquire)
-            {
-                Ok(_) => {
-                    if expired != 0 {
-                        self.balance.fetch_sub(i64::from(expired), AcqRel);
-                    }
-                    return total - i64::from(kept);
-                }
-                Err(actual) => word = actual,
-            }
+            Some(pack(generation, total(kept) as i32))
+        });
+        let Some(old) = replaced else {
+            return 0;
+        };
+        let (g, net) = unpack(old);
+        let kept = if g == generation { net } else { 0 };
+        if g != generation && net != 0 {
+            self.balance.fetch_sub(i64::from(net), AcqRel);
         }
+        total(kept) - i64::from(kept)
     }
 
     /// Takes expired slots' amounts out of the balance.
     fn expire(&self, now: u32) {
-        for slot in &self.slots {
-            let mut word = slot.load(Acquire);
-            loop {
+        for slot in 0..u64::from(SLOTS) {
+            let emptied = self.slots.update(slot, |word| {
                 let (g, net) = unpack(word);
-                if net == 0 || is_live(g, now) {
-                    break;
-                }
-                match slot.compare_exchange_weak(word, pack(g, 0), AcqRel, Acquire) {
-                    Ok(_) => {
-                        self.balance.fetch_sub(i64::from(net), AcqRel);
-                        break;
-                    }
-                    Err(actual) => word = actual,
-                }
+                (net != 0 && !is_live(g, now)).then(|| pack(g, 0))
+            });
+            if let Some(old) = emptied {
+                self.balance.fetch_sub(i64::from(unpack(old).1), AcqRel);
             }
         }
     }
 
-    /// Retries the deposits and the reserve would allow now, one after another.
     #[cfg(test)]
     fn retries_left(&self) -> i64 {
         let now = self.generation();
