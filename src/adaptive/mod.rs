@@ -58,6 +58,7 @@ mod algorithm;
 mod builder;
 mod config;
 mod future;
+mod handle;
 mod layer;
 mod state;
 
@@ -72,7 +73,8 @@ pub use builder::Builder;
 #[cfg(feature = "serde")]
 pub use config::AdaptiveConfig;
 pub use future::ResponseFuture;
-pub use layer::{AdaptiveLimitHandle, AdaptiveLimitLayer};
+pub use handle::AdaptiveLimitHandle;
+pub use layer::AdaptiveLimitLayer;
 
 use crate::classify::{Classify, ErrorsAreFailures};
 use crate::rejection::CarriesRejection;
