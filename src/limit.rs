@@ -51,6 +51,56 @@ pub struct TimeLimitHandle {
     layer: &'static str,
     field: &'static str,
     name: Arc<str>,
+    bound: Option<Bound>,
+}
+
+/// A rule between two limits that a pipeline keeps while they change: an attempt
+/// timeout at most the total timeout (and at most half a time-based breaker window), a
+/// total timeout at least the attempt timeout.
+#[derive(Clone, Debug)]
+pub(crate) struct Bound {
+    /// The other limit of the pair.
+    pub(crate) other: SharedLimit,
+    /// Whether this limit stays at most the other (`false`: at least it).
+    pub(crate) at_most: bool,
+    /// How this limit and the other are named in the pipeline's errors.
+    pub(crate) this_field: &'static str,
+    pub(crate) other_field: &'static str,
+    /// A further ceiling on this limit and why (half the breaker's time window).
+    pub(crate) ceiling: Option<(Duration, &'static str)>,
+    /// The pipeline's name, which prefixes the errors.
+    pub(crate) within: Arc<str>,
+    /// Serializes changes of the pair, so that two changes cannot each pass the check
+    /// and break it together.
+    pub(crate) lock: Arc<std::sync::Mutex<()>>,
+}
+
+impl Bound {
+    /// Checks `limit` against the other limit and the ceiling.
+    fn check(&self, limit: Duration) -> Result<(), ConfigError> {
+        let other = self.other.get();
+        let fits = if self.at_most {
+            limit <= other
+        } else {
+            limit >= other
+        };
+        let err = |allowed: String| {
+            let shown = format!("{limit:?}");
+            Err(ConfigError::new(self.this_field, shown, allowed).within(&self.within))
+        };
+        if !fits {
+            let (o, f) = (other, self.other_field);
+            return err(if self.at_most {
+                format!("(0s, {f} = {o:?}]")
+            } else {
+                format!("[{f} = {o:?}, 365 days]")
+            });
+        }
+        match self.ceiling {
+            Some((most, why)) if limit > most => err(format!("(0s, {why} = {most:?}]")),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl TimeLimitHandle {
@@ -65,7 +115,19 @@ impl TimeLimitHandle {
             layer,
             field,
             name,
+            bound: None,
         }
+    }
+
+    /// This handle, keeping `bound` on every change.
+    pub(crate) fn bounded(mut self, bound: Bound) -> Self {
+        self.bound = Some(bound);
+        self
+    }
+
+    /// The shared limit this handle changes.
+    pub(crate) fn shared(&self) -> SharedLimit {
+        self.limit.clone()
     }
 
     /// The limit in force.
@@ -86,7 +148,9 @@ impl TimeLimitHandle {
     /// # Errors
     ///
     /// A limit outside `(0s, 365 days]` is refused with a [`ConfigError`] and an error
-    /// event; the old limit stays.
+    /// event; the old limit stays. A pipeline's handles also keep its cross-checks: the
+    /// attempt timeout at most the total timeout (and at most half a time-based breaker
+    /// window), the total timeout at least the attempt timeout.
     ///
     /// ```
     /// # use seawall::deadline::DeadlineLayer;
@@ -107,7 +171,14 @@ impl TimeLimitHandle {
                 }
             };
         }
-        if let Err(error) = check(self.layer, self.field, limit) {
+        let _pair = self.bound.as_ref().map(|b| {
+            b.lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        });
+        let checked = check(self.layer, self.field, limit)
+            .and_then(|()| self.bound.as_ref().map_or(Ok(()), |b| b.check(limit)));
+        if let Err(error) = checked {
             log!(error, name = &*self.name, %error, "time limit change refused; limit kept");
             return Err(error);
         }

@@ -275,8 +275,9 @@ async fn the_pipelines_timeouts_change_while_it_runs() {
         rejected(&cut).map(|r| r.layer()),
         Some(RejectedBy::AttemptTimeout)
     );
-    attempt.set(secs(3)).unwrap();
+    // Raise the total first: the attempt timeout may never exceed it.
     total.set(secs(4)).unwrap();
+    attempt.set(secs(3)).unwrap();
     call(&mut svc, slow(1500, false))
         .await
         .expect("within the new limits");
@@ -285,4 +286,42 @@ async fn the_pipelines_timeouts_change_while_it_runs() {
         "refused; 4 s kept"
     );
     assert_eq!(total.get(), secs(4));
+}
+
+#[test]
+fn the_pipelines_timeout_handles_keep_its_cross_checks() {
+    let pipeline = StandardPipeline::builder()
+        .name("payments")
+        .total_timeout(secs(5))
+        .attempt_timeout(secs(1))
+        .circuit_breaker(|b| b.time_window(secs(8), 10))
+        .build()
+        .unwrap();
+    let (total, attempt) = (pipeline.total_timeout(), pipeline.attempt_timeout());
+    assert_eq!(
+        attempt.set(secs(6)).unwrap_err().to_string(),
+        "payments.attempt_timeout: 6s is outside (0s, total_timeout = 5s]"
+    );
+    assert_eq!(
+        total
+            .set(std::time::Duration::from_millis(100))
+            .unwrap_err()
+            .to_string(),
+        "payments.total_timeout: 100ms is outside [attempt_timeout = 1s, 365 days]"
+    );
+    assert_eq!(
+        attempt
+            .set(std::time::Duration::from_millis(4500))
+            .unwrap_err()
+            .to_string(),
+        "payments.attempt_timeout: 4.5s is outside (0s, circuit_breaker time window / 2 = 4s]",
+        "within the total, but not within half the breaker's 8 s window"
+    );
+    assert_eq!(
+        (total.get(), attempt.get()),
+        (secs(5), secs(1)),
+        "both kept"
+    );
+    attempt.set(secs(4)).unwrap();
+    total.set(secs(4)).unwrap();
 }

@@ -280,7 +280,9 @@ impl<C, H, R> Builder<C, H, R> {
             let shown = format!("{:?}", self.attempt_timeout);
             return Err(ConfigError::new("attempt_timeout", shown, allowed));
         }
+        let mut window_ceiling = None;
         if let WindowConfig::Time { window, .. } = self.breaker.config().window {
+            window_ceiling = Some(window / 2);
             let least = self.attempt_timeout.saturating_mul(2);
             if window < least {
                 let allowed = format!("[2 × attempt_timeout = {least:?}, 7 days]");
@@ -294,6 +296,11 @@ impl<C, H, R> Builder<C, H, R> {
             retry: self.retry.name(name).build()?,
             breaker: self.breaker.name(name).build()?,
             attempt,
+            timeouts: super::Timeouts {
+                name: name.into(),
+                window_ceiling,
+                lock: Default::default(),
+            },
         })
     }
 }

@@ -65,7 +65,7 @@ use crate::bulkhead::{Bulkhead, BulkheadHandle, BulkheadLayer};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerHandle, CircuitBreakerLayer};
 use crate::classify::ErrorsAreFailures;
 use crate::deadline::{Deadline, DeadlineLayer};
-use crate::limit::TimeLimitHandle;
+use crate::limit::{Bound, TimeLimitHandle};
 use crate::retry::{CloneRequest, RejectionHint, Retry, RetryHandle, RetryLayer};
 use crate::timeout::{AttemptTimeout, AttemptTimeoutLayer};
 
@@ -116,6 +116,16 @@ pub struct StandardPipeline<C = ErrorsAreFailures, H = RejectionHint, R = CloneR
     retry: RetryLayer<C, H, R>,
     breaker: CircuitBreakerLayer<C>,
     attempt: AttemptTimeoutLayer,
+    timeouts: Timeouts,
+}
+
+/// What the pipeline's timeout handles need to keep its cross-checks while they change.
+#[derive(Clone, Debug)]
+struct Timeouts {
+    name: std::sync::Arc<str>,
+    /// Half a time-based breaker window: the longest attempt timeout it allows.
+    window_ceiling: Option<std::time::Duration>,
+    lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl StandardPipeline {
@@ -159,7 +169,8 @@ impl<C, H, R> StandardPipeline<C, H, R> {
     }
 
     /// The total timeout's handle: read or change the whole call's time limit while
-    /// calls run (calls already running keep theirs).
+    /// calls run (calls already running keep theirs). It keeps the pipeline's
+    /// cross-check: never below the attempt timeout.
     ///
     /// ```
     /// # use seawall::pipeline::StandardPipeline;
@@ -170,11 +181,21 @@ impl<C, H, R> StandardPipeline<C, H, R> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn total_timeout(&self) -> TimeLimitHandle {
-        self.deadline.handle()
+        self.deadline.handle().bounded(Bound {
+            other: self.attempt.handle().shared(),
+            at_most: false,
+            this_field: "total_timeout",
+            other_field: "attempt_timeout",
+            ceiling: None,
+            within: self.timeouts.name.clone(),
+            lock: self.timeouts.lock.clone(),
+        })
     }
 
     /// The attempt timeout's handle: read or change each attempt's time limit while
-    /// calls run.
+    /// calls run. It keeps the pipeline's cross-checks: never above the total timeout,
+    /// nor above half a time-based breaker window. To raise both, raise the total
+    /// timeout first; to lower both, lower the attempt timeout first.
     ///
     /// ```
     /// # use seawall::pipeline::StandardPipeline;
@@ -184,7 +205,18 @@ impl<C, H, R> StandardPipeline<C, H, R> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn attempt_timeout(&self) -> TimeLimitHandle {
-        self.attempt.handle()
+        self.attempt.handle().bounded(Bound {
+            other: self.deadline.handle().shared(),
+            at_most: true,
+            this_field: "attempt_timeout",
+            other_field: "total_timeout",
+            ceiling: self
+                .timeouts
+                .window_ceiling
+                .map(|most| (most, "circuit_breaker time window / 2")),
+            within: self.timeouts.name.clone(),
+            lock: self.timeouts.lock.clone(),
+        })
     }
 
     /// The retry's handle: attempts, `max_elapsed` and `max_hint`, read and changed live.
