@@ -71,6 +71,13 @@ fn allocated_by(calls: u32, mut call: impl FnMut()) -> u64 {
     allocations() - before
 }
 
+/// Without this, a counter that never counted would pass every test below.
+#[test]
+fn the_counter_sees_each_allocation() {
+    let boxed = allocated_by(10, || drop(std::hint::black_box(Box::new(7_u64))));
+    assert_eq!(boxed, 10);
+}
+
 #[test]
 fn closed_calls_allocate_nothing() {
     let layer = CircuitBreakerLayer::builder()
