@@ -9,6 +9,7 @@ pub mod classify;
 pub mod config;
 mod context;
 pub mod deadline;
+mod homed;
 pub mod keyed;
 mod limit;
 pub mod pipeline;

@@ -198,10 +198,9 @@ fn every_layers_happy_path_allocates_nothing() {
 }
 
 /// The whole standard pipeline: retry clones the service below it for each call (to
-/// replay the request), and a breaker service's clone allocates its own reference
-/// count, so each call allocates once today. Issue 20 removes it.
+/// replay the request), and a breaker service's clone shares its reference count, so a
+/// call allocates nothing.
 #[test]
-#[ignore = "issue 20: retry clones the breaker service per call, and that clone allocates"]
 fn the_standard_pipelines_happy_path_allocates_nothing() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -216,4 +215,112 @@ fn the_standard_pipelines_happy_path_allocates_nothing() {
         allocated_by(1000, || once(&mut standard, false).unwrap()),
         0
     );
+}
+
+/// Calls as users make them, inside a runtime through `ready().await` and
+/// `call().await`: `calls` calls of the service `make` builds, after one to warm up,
+/// and the allocations made meanwhile on this thread (a current-thread runtime polls
+/// the task here).
+fn allocated_in_runtime<S>(calls: u32, per_call_clone: bool, make: impl FnOnce() -> S) -> u64
+where
+    S: Service<bool, Response = (), Error = seawall::Error<&'static str>> + Clone,
+{
+    use tower::ServiceExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let mut svc = make();
+        let mut before = 0;
+        for call in 0..=calls {
+            if call == 1 {
+                before = allocations();
+            }
+            let mut this = if per_call_clone { svc.clone() } else { svc };
+            this.ready().await.unwrap().call(false).await.unwrap();
+            svc = this;
+        }
+        allocations() - before
+    })
+}
+
+/// Allocations by 1,000 calls of one service, and by 1,000 calls each on a fresh clone.
+fn both<S>(make: impl Fn() -> S) -> [u64; 2]
+where
+    S: Service<bool, Response = (), Error = seawall::Error<&'static str>> + Clone,
+{
+    [
+        allocated_in_runtime(1000, false, &make),
+        allocated_in_runtime(1000, true, &make),
+    ]
+}
+
+/// Every layer, retry over a breaker and the whole pipeline, used as one service and
+/// cloned before each call (as a server handler clones its client).
+#[test]
+fn calls_through_ready_and_call_in_a_runtime_allocate_nothing() {
+    use seawall::{bulkhead, circuit_breaker, deadline, pipeline, rate_limit, retry, timeout};
+    use std::time::Duration;
+    use tower::ServiceBuilder;
+    let second = Duration::from_secs(1);
+    let counts = [
+        (
+            "attempt timeout",
+            both(|| {
+                timeout::AttemptTimeoutLayer::new(second)
+                    .unwrap()
+                    .layer(service_fn(inner))
+            }),
+        ),
+        (
+            "bulkhead",
+            both(|| {
+                bulkhead::BulkheadLayer::builder()
+                    .build()
+                    .unwrap()
+                    .layer(service_fn(inner))
+            }),
+        ),
+        (
+            "rate limit",
+            both(|| {
+                rate_limit::RateLimitLayer::builder(1_000_000_000, second)
+                    .build()
+                    .unwrap()
+                    .layer(service_fn(inner))
+            }),
+        ),
+        (
+            "deadline",
+            both(|| {
+                deadline::DeadlineLayer::new(second)
+                    .unwrap()
+                    .layer(service_fn(inner))
+            }),
+        ),
+        (
+            "retry over a breaker",
+            both(|| {
+                ServiceBuilder::new()
+                    .layer(retry::RetryLayer::builder().build().unwrap())
+                    .layer(
+                        circuit_breaker::CircuitBreakerLayer::builder()
+                            .build()
+                            .unwrap(),
+                    )
+                    .service(service_fn(inner))
+            }),
+        ),
+        (
+            "standard pipeline",
+            both(|| {
+                pipeline::StandardPipeline::builder()
+                    .build()
+                    .unwrap()
+                    .layer(service_fn(inner))
+            }),
+        ),
+    ];
+    assert!(counts.iter().all(|(_, n)| *n == [0, 0]), "{counts:?}");
 }

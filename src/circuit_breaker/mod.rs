@@ -46,10 +46,13 @@
 //!   one that took less than 1 ms more may not count).
 //! * The closed path takes no lock, allocates nothing and boxes no future; a count or
 //!   consecutive breaker without slow-call detection never reads the clock while closed.
-//!   Making a service (`Layer::layer`) or cloning one allocates one small record (three
-//!   words with the default classifier) holding that service's own reference count, so
-//!   that tasks using separate clones never contend on one count; a breaker from
-//!   [`build_static`](Builder::build_static) allocates nothing there either.
+//!   Cloning a service allocates nothing (a retry above the breaker clones it on every
+//!   call). Each call holds a reference count on the breaker until it ends; a count
+//!   serves one thread, so tasks on different threads never contend on one: making a
+//!   service (`Layer::layer`), and the first call of a service on a thread other than
+//!   its count's, allocates one small record (four words with the default classifier).
+//!   A breaker from [`build_static`](Builder::build_static) has no count and allocates
+//!   nothing at all.
 //! * While open, a call is rejected without reading the clock: when the breaker opens
 //!   inside a tokio runtime it sets a timer on that runtime for the end of the open
 //!   period, and until the timer fires a rejection is one atomic load. The first call
@@ -118,12 +121,12 @@ mod evidence;
 mod future;
 mod handle;
 mod layer;
+mod link;
 mod permit;
 mod settings;
 mod window;
 mod word;
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tower::Service;
@@ -141,8 +144,8 @@ pub use word::State;
 
 use crate::classify::{Classify, ErrorsAreFailures};
 use crate::rejection::{CarriesRejection, Rejected};
-use engine::Engine;
 use future::Call;
+pub(crate) use link::Link;
 
 /// A service guarded by a circuit breaker; made by [`CircuitBreakerLayer`].
 ///
@@ -169,86 +172,6 @@ pub struct CircuitBreaker<S, C = ErrorsAreFailures> {
     /// reject anyway: the next call is this rejection, and the inner service is not
     /// called.
     refused: Option<Rejected>,
-}
-
-/// What a call's future needs to record its end.
-#[derive(Debug)]
-pub(crate) struct Tracker<C> {
-    pub(crate) engine: Arc<Engine>,
-    pub(crate) classifier: C,
-}
-
-/// How a service, its futures, a handle and a [`CallPermit`] reach the breaker (a
-/// handle's link carries no classifier: `Link<()>`).
-#[derive(Debug)]
-pub(crate) enum Link<C> {
-    /// Reference-counted: each service clone has its own tracker, so tasks using
-    /// separate clones never share a reference count.
-    Shared(Arc<Tracker<C>>),
-    /// A breaker that is never freed ([`Builder::build_static`]): no reference count at
-    /// all; the classifier is copied instead.
-    Static(&'static Engine, C),
-}
-
-impl<C> Link<C> {
-    /// A link with its own reference count to `engine`.
-    pub(crate) fn shared(engine: &Arc<Engine>, classifier: C) -> Self {
-        Link::Shared(Arc::new(Tracker {
-            engine: engine.clone(),
-            classifier,
-        }))
-    }
-
-    #[inline]
-    pub(crate) fn engine(&self) -> &Engine {
-        match self {
-            Link::Shared(tracker) => &tracker.engine,
-            Link::Static(engine, _) => engine,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn classifier(&self) -> &C {
-        match self {
-            Link::Shared(tracker) => &tracker.classifier,
-            Link::Static(_, classifier) => classifier,
-        }
-    }
-
-    /// Another link to the same breaker, for one call's future.
-    #[inline]
-    fn for_call(&self) -> Self
-    where
-        C: Clone,
-    {
-        match self {
-            Link::Shared(tracker) => Link::Shared(tracker.clone()),
-            Link::Static(engine, classifier) => Link::Static(engine, classifier.clone()),
-        }
-    }
-
-    /// A link for a handle: no classifier.
-    pub(crate) fn for_handle(&self) -> Link<()> {
-        match self {
-            Link::Shared(tracker) => Link::shared(&tracker.engine, ()),
-            Link::Static(engine, _) => Link::Static(engine, ()),
-        }
-    }
-}
-
-impl Clone for Link<()> {
-    fn clone(&self) -> Self {
-        self.for_call()
-    }
-}
-
-impl<C> std::ops::Deref for Link<C> {
-    type Target = Engine;
-
-    #[inline]
-    fn deref(&self) -> &Engine {
-        self.engine()
-    }
 }
 
 impl<S, C> CircuitBreaker<S, C> {
@@ -326,12 +249,10 @@ impl<S, C> CircuitBreaker<S, C> {
 
 impl<S: Clone, C: Clone> Clone for CircuitBreaker<S, C> {
     fn clone(&self) -> Self {
-        let link = match &self.link {
-            Link::Shared(tracker) => Link::shared(&tracker.engine, tracker.classifier.clone()),
-            Link::Static(engine, classifier) => Link::Static(engine, classifier.clone()),
-        };
-        // A clone has not been polled ready, whatever this service was told.
-        CircuitBreaker::new(self.inner.clone(), link)
+        // A clone shares this service's reference count: cloning allocates nothing
+        // (a retry above the breaker clones it on every call). A clone has not been
+        // polled ready, whatever this service was told.
+        CircuitBreaker::new(self.inner.clone(), self.link.share())
     }
 }
 
@@ -376,8 +297,9 @@ where
         }
         match self.link.engine().admit() {
             Ok(permit) => {
+                self.link.come_home();
                 let call = Call {
-                    link: self.link.for_call(),
+                    link: self.link.share(),
                     permit,
                 };
                 ResponseFuture::running(self.inner.call(req), call)

@@ -17,6 +17,7 @@ use super::policy::{CallLimits, GiveUp, Next, Policy, Shared, starts_too_late};
 use super::{Replay, RetryHint};
 use crate::classify::Classify;
 use crate::context;
+use crate::homed::Homed;
 use crate::time::LazyTimer;
 
 pin_project! {
@@ -47,7 +48,7 @@ pin_project! {
         #[pin]
         state: State<S::Future>,
         retry: Option<Retrying<S, Req>>,
-        policy: Arc<Policy<C, H, R>>,
+        policy: Homed<Policy<C, H, R>>,
         attempts: u32,
         progress: Progress,
         limits: CallLimits,
@@ -111,7 +112,7 @@ where
     pub(crate) fn new(
         future: S::Future,
         retry: Option<Retrying<S, Req>>,
-        policy: Arc<Policy<C, H, R>>,
+        policy: Homed<Policy<C, H, R>>,
         limits: CallLimits,
     ) -> Self {
         ResponseFuture {
@@ -143,7 +144,7 @@ where
             match this.state.as_mut().project() {
                 StateProj::Attempting { future } => {
                     let mut result = ready!(future.poll(cx));
-                    let policy = &**this.policy;
+                    let policy = this.policy.get();
                     let attempts = *this.attempts;
                     let replayable = this.retry.is_some();
                     match policy.after_attempt(
@@ -178,7 +179,7 @@ where
                     this.state.set(State::getting_ready());
                 }
                 StateProj::GettingReady { timer } => {
-                    let policy = &**this.policy;
+                    let policy = this.policy.get();
                     if starts_too_late(Duration::ZERO) {
                         // The deadline passed while sleeping or getting ready: the
                         // retry is not sent, its budget goes back.

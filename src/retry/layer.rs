@@ -9,6 +9,7 @@ use super::builder::Builder;
 use super::policy::{Policy, Shared};
 use super::{CloneRequest, RejectionHint, Retry, RetryHandle};
 use crate::classify::ErrorsAreFailures;
+use crate::homed::Homed;
 
 /// Wraps services in retries that share one budget.
 ///
@@ -91,6 +92,6 @@ impl<S, C: Clone, H: Clone, R: Clone> Layer<S> for RetryLayer<C, H, R> {
             hints: self.hints.clone(),
             replay: self.replay.clone(),
         };
-        Retry::new(inner, Arc::new(policy))
+        Retry::new(inner, Homed::new(policy))
     }
 }

@@ -95,11 +95,13 @@
 //!   [`seawall::Error`](crate::Error)); with other errors use [`NoHint`].
 //! * A first attempt that succeeds takes no lock, allocates nothing beyond what cloning
 //!   the request and the inner service does, boxes no future and draws no random
-//!   number. Each service clone counts its requests in a plain integer and adds them to
-//!   the shared budget 64 at a time (and when it is dropped); the budget reads the clock
-//!   about once per 256 requests. A clone's latest requests thus reach the budget late,
-//!   which only ever lowers it; the reserve of retries per second covers the gap. [`max_elapsed`](Builder::max_elapsed), when set, reads
-//!   it once per call.
+//!   number; cloning a retry service allocates nothing either (clones share one
+//!   reference count per thread). Each service clone counts its requests in a plain
+//!   integer and adds them to the shared budget 64 at a time (and when it is dropped);
+//!   the budget reads the clock about once per 256 requests. A clone's latest requests
+//!   thus reach the budget late, which only ever lowers it; the reserve of retries per
+//!   second covers the gap. [`max_elapsed`](Builder::max_elapsed), when set, reads the
+//!   clock once per call.
 //! * A `tracing` event (target `seawall::retry`, level debug) is emitted for every retry
 //!   with the attempt number, the delay and the reason, and when a failure is returned
 //!   with why it was not retried.
@@ -142,6 +144,7 @@ pub use layer::RetryLayer;
 pub use replay::{CloneRequest, Replay};
 
 use crate::classify::{Classify, ErrorsAreFailures};
+use crate::homed::Homed;
 use budget::LOCAL_BATCH;
 use future::Retrying;
 use policy::{CallLimits, Policy, Shared};
@@ -160,7 +163,7 @@ use policy::{CallLimits, Policy, Shared};
 #[derive(Debug)]
 pub struct Retry<S, C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
     inner: S,
-    policy: Arc<Policy<C, H, R>>,
+    policy: Homed<Policy<C, H, R>>,
     unreported: Unreported,
 }
 
@@ -196,10 +199,10 @@ impl Drop for Unreported {
 }
 
 impl<S, C, H, R> Retry<S, C, H, R> {
-    pub(crate) fn new(inner: S, policy: Arc<Policy<C, H, R>>) -> Self {
+    pub(crate) fn new(inner: S, policy: Homed<Policy<C, H, R>>) -> Self {
         let unreported = Unreported {
             requests: 0,
-            shared: policy.shared.clone(),
+            shared: policy.get().shared.clone(),
         };
         Retry {
             inner,
@@ -245,24 +248,19 @@ impl<S, C, H, R> Retry<S, C, H, R> {
     }
 }
 
-impl<S: Clone, C: Clone, H: Clone, R: Clone> Clone for Retry<S, C, H, R> {
+impl<S: Clone, C, H, R> Clone for Retry<S, C, H, R> {
+    /// Shares the policy's count: no allocation (see [`Homed`]).
     fn clone(&self) -> Self {
-        let policy = Policy {
-            shared: self.policy.shared.clone(),
-            classifier: self.policy.classifier.clone(),
-            hints: self.policy.hints.clone(),
-            replay: self.policy.replay.clone(),
-        };
-        Retry::new(self.inner.clone(), Arc::new(policy))
+        Retry::new(self.inner.clone(), self.policy.share())
     }
 }
 
 impl<S, C, H, R, Req> Service<Req> for Retry<S, C, H, R>
 where
     S: Service<Req> + Clone,
-    C: Classify<S::Response, S::Error>,
-    H: RetryHint<S::Response, S::Error>,
-    R: Replay<Req>,
+    C: Classify<S::Response, S::Error> + Clone,
+    H: RetryHint<S::Response, S::Error> + Clone,
+    R: Replay<Req> + Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -275,11 +273,13 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        let shared = &self.policy.shared;
+        self.policy.come_home();
+        let policy = self.policy.get();
+        let shared = &policy.shared;
         self.unreported.count_one();
         let limits = CallLimits::now(&shared.limits);
         let copy = if limits.max_attempts > 1 {
-            self.policy.replay.replay(&req)
+            policy.replay.replay(&req)
         } else {
             None
         };
@@ -288,6 +288,6 @@ where
             service: self.inner.clone(),
             request,
         });
-        ResponseFuture::new(future, retry, self.policy.clone(), limits)
+        ResponseFuture::new(future, retry, self.policy.share(), limits)
     }
 }

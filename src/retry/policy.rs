@@ -76,9 +76,9 @@ impl CallLimits {
     }
 }
 
-/// What one service clone and its futures use. Each clone has its own, so that tasks
-/// using separate clones never touch a shared reference count.
-#[derive(Debug)]
+/// What a service and its futures use, shared through a count per thread
+/// ([`Homed`](crate::homed::Homed)).
+#[derive(Clone, Debug)]
 pub(crate) struct Policy<C, H, R> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) classifier: C,
