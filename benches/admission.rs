@@ -2,7 +2,7 @@
 //! the bulkhead's free-permit path against `tower::limit::ConcurrencyLimit`, and the rate
 //! limiter's allowed path against `governor`'s direct limiter.
 //!
-//! cargo bench --bench admission
+//! cargo bench -p seawall-benches --bench admission
 
 mod common;
 

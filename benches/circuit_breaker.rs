@@ -5,7 +5,7 @@
 //! an executor. Results and the targets they meet are in `docs/PERFORMANCE.md`.
 //!
 //! ```text
-//! cargo bench --bench circuit_breaker
+//! cargo bench -p seawall-benches --bench circuit_breaker
 //! ```
 
 mod common;

@@ -4,7 +4,7 @@
 //! includes the runtime's polling, the moves of the futures and the `async` machinery.)
 //!
 //! ```sh
-//! cargo bench --bench in_runtime
+//! cargo bench -p seawall-benches --bench in_runtime
 //! ```
 
 mod common;

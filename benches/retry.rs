@@ -1,7 +1,7 @@
 //! Happy path of a retry layer (the first attempt succeeds, budget on): seawall's retry
 //! against tower's `Retry` with a `TpsBudget` policy, in the same run.
 //!
-//! Run with `cargo bench --bench retry`. Futures are polled once with a no-op waker:
+//! Run with `cargo bench -p seawall-benches --bench retry`. Futures are polled once with a no-op waker:
 //! the inner service answers at once, so no runtime is involved.
 
 mod common;

@@ -1,6 +1,6 @@
 //! Attempt timeout and deadline overhead against tower's `Timeout`, same inner services.
 //!
-//! cargo bench --bench timeouts
+//! cargo bench -p seawall-benches --bench timeouts
 
 mod common;
 
