@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::Instant;
 use tower::Service;
 
 use super::backoff::Progress;
@@ -50,13 +50,10 @@ pin_project! {
         retry: Option<Retrying<S, Req>>,
         policy: Homed<Policy<C, H, R>>,
         attempts: u32,
-        progress: Progress,
         limits: CallLimits,
-        held: Option<Held>,
-        // The budget taken by the retry in flight: given back if it succeeds.
-        spent: Option<Withdrawal>,
-        // The failure a planned retry follows: returned if that retry is not sent.
-        last: Option<Result<S::Response, S::Error>>,
+        // Made at the first retry and kept: a call that succeeds at once never makes
+        // it, and its future stays small to move.
+        between: Option<Pin<Box<Between<S::Response, S::Error>>>>,
     }
 }
 
@@ -64,17 +61,25 @@ pin_project! {
     #[project = StateProj]
     enum State<F> {
         Attempting { #[pin] future: F },
-        Sleeping { #[pin] sleep: Sleep },
-        // Waiting for the inner service; the timer wakes it at the call's deadline.
-        GettingReady { #[pin] timer: LazyTimer },
+        // Waiting for the backoff delay (`Between::timer`).
+        Sleeping,
+        // Waiting for the inner service; `Between::timer` wakes it at the call's
+        // deadline.
+        GettingReady,
     }
 }
 
-impl<F> State<F> {
-    fn getting_ready() -> Self {
-        State::GettingReady {
-            timer: LazyTimer::new(),
-        }
+pin_project! {
+    /// What a call needs only between its attempts.
+    struct Between<T, E> {
+        #[pin]
+        timer: LazyTimer,
+        progress: Progress,
+        held: Option<Held>,
+        // The budget taken by the retry in flight: given back if it succeeds.
+        spent: Option<Withdrawal>,
+        // The failure a planned retry follows: returned if that retry is not sent.
+        last: Option<Result<T, E>>,
     }
 }
 
@@ -109,6 +114,7 @@ impl<S, Req, C, H, R> ResponseFuture<S, Req, C, H, R>
 where
     S: Service<Req>,
 {
+    #[inline]
     pub(crate) fn new(
         future: S::Future,
         retry: Option<Retrying<S, Req>>,
@@ -120,11 +126,8 @@ where
             retry,
             policy,
             attempts: 1,
-            progress: Progress::default(),
             limits,
-            held: None,
-            spent: None,
-            last: None,
+            between: None,
         }
     }
 }
@@ -147,45 +150,75 @@ where
                     let policy = this.policy.get();
                     let attempts = *this.attempts;
                     let replayable = this.retry.is_some();
+                    let mut first = Progress::default();
+                    let (progress, spent) = match this.between.as_mut() {
+                        Some(between) => {
+                            let between = between.as_mut().project();
+                            (between.progress, between.spent.take())
+                        }
+                        None => (&mut first, None),
+                    };
                     match policy.after_attempt(
                         &result,
                         attempts,
                         replayable,
-                        this.progress,
+                        progress,
                         *this.limits,
-                        this.spent.take(),
+                        spent,
                     ) {
                         Next::Return => {
                             policy.hints.mark_attempts(&mut result, attempts);
                             return Poll::Ready(result);
                         }
                         Next::Retry(delay, withdrawal) => {
-                            *this.held = withdrawal.is_refundable().then(|| Held {
+                            let between = this.between.get_or_insert_with(|| {
+                                Box::pin(Between {
+                                    timer: LazyTimer::new(),
+                                    progress: first,
+                                    held: None,
+                                    spent: None,
+                                    last: None,
+                                })
+                            });
+                            let between = between.as_mut().project();
+                            *between.held = withdrawal.is_refundable().then(|| Held {
                                 shared: policy.shared.clone(),
                                 withdrawal: Some(withdrawal),
                             });
-                            *this.last = Some(result);
+                            *between.last = Some(result);
+                            let mut timer = between.timer;
+                            timer.set(LazyTimer::new());
                             if delay.is_zero() {
-                                this.state.set(State::getting_ready());
+                                this.state.set(State::GettingReady);
                             } else {
-                                let sleep = tokio::time::sleep(delay);
-                                this.state.set(State::Sleeping { sleep });
+                                let wake = crate::time::after(Instant::now(), delay);
+                                let _ = timer.poll_expired(cx, || wake);
+                                this.state.set(State::Sleeping);
                             }
                         }
                     }
                 }
-                StateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
-                    this.state.set(State::getting_ready());
+                StateProj::Sleeping => {
+                    let Some(between) = this.between.as_mut() else {
+                        unreachable!("a retry sleeps only after it is planned");
+                    };
+                    let mut timer = between.as_mut().project().timer;
+                    ready!(timer.as_mut().poll_expired(cx, Instant::now));
+                    timer.set(LazyTimer::new());
+                    this.state.set(State::GettingReady);
                 }
-                StateProj::GettingReady { timer } => {
+                StateProj::GettingReady => {
                     let policy = this.policy.get();
+                    let Some(between) = this.between.as_mut() else {
+                        unreachable!("a retry gets ready only after it is planned");
+                    };
+                    let mut between = between.as_mut().project();
                     if starts_too_late(Duration::ZERO) {
                         // The deadline passed while sleeping or getting ready: the
                         // retry is not sent, its budget goes back.
-                        this.held.take();
+                        between.held.take();
                         policy.not_retrying(*this.attempts, GiveUp::Deadline);
-                        let mut result = this.last.take().expect("a retry follows a failure");
+                        let mut result = between.last.take().expect("a retry follows a failure");
                         policy.hints.mark_attempts(&mut result, *this.attempts);
                         return Poll::Ready(result);
                     }
@@ -196,7 +229,7 @@ where
                         Poll::Pending => {
                             // Not ready yet: wake at the call's deadline, and give up then.
                             if let Some(deadline) = context::current()
-                                && timer.poll_expired(cx, || deadline).is_ready()
+                                && between.timer.poll_expired(cx, || deadline).is_ready()
                             {
                                 continue;
                             }
@@ -206,7 +239,7 @@ where
                     };
                     if let Err(err) = readiness {
                         // The retry is not sent: its budget goes back.
-                        this.held.take();
+                        between.held.take();
                         policy.not_retrying(*this.attempts, GiveUp::NotReady);
                         return Poll::Ready(Err(err));
                     }
@@ -232,10 +265,11 @@ where
                             service.call(request)
                         }
                     };
-                    if let Some(held) = this.held.take() {
-                        *this.spent = held.spend();
+                    if let Some(held) = between.held.take() {
+                        *between.spent = held.spend();
                     }
-                    *this.last = None;
+                    *between.last = None;
+                    between.timer.set(LazyTimer::new());
                     policy.shared.meter.retry();
                     this.state.set(State::Attempting { future });
                 }
@@ -251,8 +285,8 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Attempting { .. } => "attempting",
-            State::Sleeping { .. } => "sleeping",
-            State::GettingReady { .. } => "getting ready",
+            State::Sleeping => "sleeping",
+            State::GettingReady => "getting ready",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
