@@ -44,14 +44,21 @@ pin_project! {
     #[derive(Debug)]
     enum State<F, S, Req> {
         Running { #[pin] future: F, permit: Option<Permit> },
-        Queued {
-            wait: Wait,
-            #[pin]
-            timer: LazyTimer,
-            // The service, already ready, and the request it will be called with.
-            call: Option<(S, Req)>,
-        },
+        // Boxed, so that a call that gets a permit at once moves a small future.
+        Queued { queued: Pin<Box<Queued<S, Req>>> },
         Rejected { rejection: Option<Rejected> },
+    }
+}
+
+pin_project! {
+    /// A call waiting in the queue.
+    #[derive(Debug)]
+    struct Queued<S, Req> {
+        wait: Wait,
+        #[pin]
+        timer: LazyTimer,
+        // The service, already ready, and the request it will be called with.
+        call: Option<(S, Req)>,
     }
 }
 
@@ -67,9 +74,11 @@ impl<F, S, Req> ResponseFuture<F, S, Req> {
     pub(crate) fn queued(wait: Wait, service: S, req: Req) -> Self {
         ResponseFuture {
             state: State::Queued {
-                wait,
-                timer: LazyTimer::new(),
-                call: Some((service, req)),
+                queued: Box::pin(Queued {
+                    wait,
+                    timer: LazyTimer::new(),
+                    call: Some((service, req)),
+                }),
             },
         }
     }
@@ -100,20 +109,24 @@ where
                     drop(permit.take());
                     return Poll::Ready(result);
                 }
-                StateProj::Queued { wait, timer, call } => match ready!(wait.poll(cx, || timer)) {
-                    Ok(permit) => {
-                        let (mut service, req) = call.take().expect("a queued call runs once");
-                        State::Running {
-                            future: service.call(req),
-                            permit: Some(permit),
+                StateProj::Queued { queued } => {
+                    let queued = queued.as_mut().project();
+                    let (wait, timer, call) = (queued.wait, queued.timer, queued.call);
+                    match ready!(wait.poll(cx, || timer)) {
+                        Ok(permit) => {
+                            let (mut service, req) = call.take().expect("a queued call runs once");
+                            State::Running {
+                                future: service.call(req),
+                                permit: Some(permit),
+                            }
                         }
+                        // Dropping the queued state leaves the queue (or gives back a permit
+                        // granted at this very moment).
+                        Err(reason) => State::Rejected {
+                            rejection: Some(Rejected::new(reason, None)),
+                        },
                     }
-                    // Dropping the queued state leaves the queue (or gives back a permit
-                    // granted at this very moment).
-                    Err(reason) => State::Rejected {
-                        rejection: Some(Rejected::new(reason, None)),
-                    },
-                },
+                }
                 StateProj::Rejected { rejection } => {
                     let rejection = rejection.take().expect("polled after completion");
                     return Poll::Ready(Err(rejection.into()));
