@@ -35,7 +35,8 @@
 //!   leaves the queue.
 //! * Taking a free permit is one compare-and-swap on one atomic word: no lock, no
 //!   allocation, no clock read, no boxed future. Only a caller that has to queue takes
-//!   the queue's lock, and reads the clock only when its wait has a bound. The timer of
+//!   the queue's lock, boxes its place (in fail-fast mode; so that a call with a free
+//!   permit moves a small future), and reads the clock only when its wait has a bound. The timer of
 //!   a bounded wait is registered only once the caller really waits; in backpressure
 //!   mode each service boxes it on its first bounded wait and reuses it after.
 //! * A queued call moves the already-ready inner service into its future and leaves a

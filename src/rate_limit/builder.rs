@@ -34,6 +34,7 @@ pub struct Builder {
     pub(super) per: Duration,
     pub(super) burst: Option<u32>,
     pub(super) max_wait: Duration,
+    pub(super) fast_clock: bool,
 }
 
 impl Builder {
@@ -44,6 +45,7 @@ impl Builder {
             per,
             burst: None,
             max_wait: Duration::ZERO,
+            fast_clock: false,
         }
     }
 
@@ -93,6 +95,28 @@ impl Builder {
         self
     }
 
+    /// Reads the time from the CPU's time-stamp counter (through `quanta`) instead of
+    /// tokio's clock: an allowed call then costs about as much as `governor`'s (measured
+    /// in `docs/PERFORMANCE.md`). The price: the limiter no longer follows tokio's paused
+    /// time, so leave it off in tests that pause or advance time. Where the CPU has no
+    /// usable counter, `quanta` falls back to the OS clock. Default: off. Only with the
+    /// `fast-clock` feature.
+    ///
+    /// ```
+    /// # use seawall::rate_limit::RateLimitLayer;
+    /// # use std::time::Duration;
+    /// let layer = RateLimitLayer::builder(10_000, Duration::from_secs(1))
+    ///     .fast_clock(true)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(layer.handle().fast_clock());
+    /// ```
+    #[cfg(feature = "fast-clock")]
+    pub fn fast_clock(mut self, on: bool) -> Self {
+        self.fast_clock = on;
+        self
+    }
+
     /// Validates the settings and creates the limiter's shared state.
     ///
     /// # Errors
@@ -108,7 +132,16 @@ impl Builder {
     pub fn build(self) -> Result<RateLimitLayer, ConfigError> {
         self.validate().map_err(|e| e.within("rate_limit"))?;
         let burst = self.burst.unwrap_or(self.permits.min(MAX_BURST));
-        let gcra = Arc::new(Gcra::new(self.permits, self.per, burst));
+        let clock = if self.fast_clock {
+            #[cfg(feature = "fast-clock")]
+            let clock = crate::time::Stopwatch::fast();
+            #[cfg(not(feature = "fast-clock"))]
+            let clock = crate::time::Stopwatch::tokio();
+            clock
+        } else {
+            crate::time::Stopwatch::tokio()
+        };
+        let gcra = Arc::new(Gcra::new(self.permits, self.per, burst, clock));
         let name = Arc::from(self.name.as_str());
         Ok(RateLimitLayer::from_parts(gcra, self.max_wait, name))
     }

@@ -91,6 +91,7 @@ impl Builder {
             per: config.per,
             burst: config.burst,
             max_wait: config.max_wait,
+            fast_clock: false,
         }
     }
 }

@@ -46,14 +46,21 @@ pin_project! {
     #[derive(Debug)]
     enum State<F, S, Req> {
         Running { #[pin] future: F },
-        Waiting {
-            #[pin]
-            sleep: Sleep,
-            reservation: Reservation,
-            // The service, already ready, and the request it will be called with.
-            call: Option<(S, Req)>,
-        },
+        // Boxed, so that a call allowed at once moves a small future.
+        Waiting { waiting: Pin<Box<Waiting<S, Req>>> },
         Rejected { rejection: Option<Rejected> },
+    }
+}
+
+pin_project! {
+    /// A call waiting for its reserved slot.
+    #[derive(Debug)]
+    struct Waiting<S, Req> {
+        #[pin]
+        sleep: Sleep,
+        reservation: Reservation,
+        // The service, already ready, and the request it will be called with.
+        call: Option<(S, Req)>,
     }
 }
 
@@ -83,9 +90,11 @@ impl<F, S, Req> ResponseFuture<F, S, Req> {
     pub(crate) fn waiting(sleep: Sleep, reservation: Reservation, service: S, req: Req) -> Self {
         ResponseFuture {
             state: State::Waiting {
-                sleep,
-                reservation,
-                call: Some((service, req)),
+                waiting: Box::pin(Waiting {
+                    sleep,
+                    reservation,
+                    call: Some((service, req)),
+                }),
             },
         }
     }
@@ -112,14 +121,11 @@ where
         loop {
             let future = match self.as_mut().project().state.project() {
                 StateProj::Running { future } => return future.poll(cx),
-                StateProj::Waiting {
-                    sleep,
-                    reservation,
-                    call,
-                } => {
-                    ready!(sleep.poll(cx));
-                    reservation.slot = None; // used: nothing to give back
-                    let (mut service, req) = call.take().expect("a waiting call runs once");
+                StateProj::Waiting { waiting } => {
+                    let waiting = waiting.as_mut().project();
+                    ready!(waiting.sleep.poll(cx));
+                    waiting.reservation.slot = None; // used: nothing to give back
+                    let (mut service, req) = waiting.call.take().expect("a waiting call runs once");
                     service.call(req)
                 }
                 StateProj::Rejected { rejection } => {

@@ -17,9 +17,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::time::Stopwatch;
+
 #[derive(Debug)]
 pub(crate) struct Gcra {
-    epoch: Instant,
+    clock: Stopwatch,
     tat: AtomicU64,
     interval_ns: AtomicU64,
     burst: AtomicU32,
@@ -39,9 +41,9 @@ pub(crate) struct Slot {
 pub(crate) use crate::config::nanos;
 
 impl Gcra {
-    pub(crate) fn new(permits: u32, per: Duration, burst: u32) -> Self {
+    pub(crate) fn new(permits: u32, per: Duration, burst: u32, clock: Stopwatch) -> Self {
         let gcra = Gcra {
-            epoch: Instant::now(),
+            clock,
             tat: AtomicU64::new(0),
             interval_ns: AtomicU64::new(0),
             burst: AtomicU32::new(burst),
@@ -71,12 +73,17 @@ impl Gcra {
     }
 
     pub(crate) fn now_ns(&self) -> u64 {
-        nanos(Instant::now().saturating_duration_since(self.epoch))
+        self.clock.now_ns()
+    }
+
+    /// Whether the limiter reads the time-stamp counter rather than tokio's clock.
+    pub(crate) fn fast_clock(&self) -> bool {
+        self.clock.is_fast()
     }
 
     /// The instant `ns` nanoseconds after the epoch.
     pub(crate) fn instant(&self, ns: u64) -> Instant {
-        crate::time::after(self.epoch, Duration::from_nanos(ns))
+        self.clock.instant(ns)
     }
 
     /// Takes a slot at `now`, or reserves one at most `max_wait_ns` ahead.
@@ -128,7 +135,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_passes_at_once_then_calls_are_spaced_by_the_interval() {
-        let g = Gcra::new(10, Duration::from_secs(1), 3);
+        let g = Gcra::new(10, Duration::from_secs(1), 3, Stopwatch::tokio());
         for _ in 0..3 {
             assert_eq!(g.acquire(0, 0).map(|s| s.wait_ns), Ok(0));
         }
@@ -139,7 +146,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_reserved_slot_given_back_frees_the_next_one() {
-        let g = Gcra::new(10, Duration::from_secs(1), 1);
+        let g = Gcra::new(10, Duration::from_secs(1), 1, Stopwatch::tokio());
         g.acquire(0, 0).unwrap();
         let slot = g.acquire(0, 500 * MS).unwrap();
         assert_eq!(slot.wait_ns, 100 * MS);
@@ -150,7 +157,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_reserved_slot_with_a_later_one_behind_it_is_not_given_back() {
-        let g = Gcra::new(10, Duration::from_secs(1), 1);
+        let g = Gcra::new(10, Duration::from_secs(1), 1, Stopwatch::tokio());
         g.acquire(0, 0).unwrap();
         let dropped = g.acquire(0, 500 * MS).unwrap();
         let behind = g.acquire(0, 500 * MS).unwrap();

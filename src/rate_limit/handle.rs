@@ -66,6 +66,19 @@ impl RateLimitHandle {
         self.gcra.burst()
     }
 
+    /// Whether the limiter reads the CPU's time-stamp counter
+    /// ([`fast_clock`](super::Builder::fast_clock)) rather than tokio's clock.
+    ///
+    /// ```
+    /// # use seawall::rate_limit::RateLimitLayer;
+    /// # use std::time::Duration;
+    /// let layer = RateLimitLayer::builder(3, Duration::from_secs(1)).build().unwrap();
+    /// assert!(!layer.handle().fast_clock());
+    /// ```
+    pub fn fast_clock(&self) -> bool {
+        self.gcra.fast_clock()
+    }
+
     /// Changes the rate for every service sharing this limiter; the burst stays.
     /// Slots already reserved keep their time. Emits one `tracing` event (target
     /// `seawall::rate_limit`).

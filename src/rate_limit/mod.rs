@@ -3,7 +3,10 @@
 //! The limiter is GCRA (the generic cell rate algorithm, as in ATM networks and the
 //! `governor` crate): its whole state is one atomic word, the time at which it would be
 //! empty again. A call is one clock read, one load and one compare-and-swap; no lock, no
-//! allocation, no boxed future.
+//! allocation, no boxed future. (A call that waits for its slot boxes its waiting state
+//! once, so that a call allowed at once moves a small future.) The clock is tokio's, so
+//! paused time in tests drives the limiter; with the `fast-clock` feature,
+//! [`fast_clock`](Builder::fast_clock) reads the CPU's time-stamp counter instead.
 //!
 //! # Modes
 //!

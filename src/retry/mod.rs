@@ -249,7 +249,7 @@ impl<S, C, H, R> Retry<S, C, H, R> {
 }
 
 impl<S: Clone, C, H, R> Clone for Retry<S, C, H, R> {
-    /// Shares the policy's count: no allocation (see [`Homed`]).
+    /// Shares the policy and its reference count: cloning allocates nothing.
     fn clone(&self) -> Self {
         Retry::new(self.inner.clone(), self.policy.share())
     }

@@ -261,3 +261,25 @@ fn build_names_the_setting_that_is_out_of_range() {
         .unwrap_err();
     assert_eq!(err.field(), "rate_limit.max_wait");
 }
+
+/// The time-stamp-counter clock keeps the limit: a burst passes, the next call is
+/// refused with a hint no longer than one interval (an hour apart, so no real time
+/// passing in the test can free a slot).
+#[cfg(feature = "fast-clock")]
+#[tokio::test]
+async fn the_fast_clock_keeps_the_limit() {
+    let (handle, mut svc) = limited(
+        RateLimitLayer::builder(1, secs(3600))
+            .burst(2)
+            .fast_clock(true),
+    );
+    assert!(handle.fast_clock());
+    for _ in 0..2 {
+        call(&mut svc, OK).await.unwrap();
+    }
+    let over = call(&mut svc, OK).await;
+    let rejection = rejected(&over).expect("over the burst");
+    assert_eq!(rejection.reason(), Reason::RateLimited);
+    let hint = rejection.retry_after().expect("a hint");
+    assert!(hint > secs(3500) && hint <= secs(3600), "{hint:?}");
+}
