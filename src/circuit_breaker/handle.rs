@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::Link;
 use super::config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
 use super::events;
-use super::permit::CallPermit;
+use super::permit::{CallPermit, OwnedCallPermit};
 use super::window::Shape;
 use super::word::State;
 use crate::config::{ConfigError, Ratio};
@@ -101,9 +101,28 @@ impl CircuitBreakerHandle {
     /// # let _ = answer;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn try_acquire(&self) -> Result<CallPermit, Rejected> {
+    pub fn try_acquire(&self) -> Result<CallPermit<'_>, Rejected> {
         let permit = self.engine.admit()?;
-        Ok(CallPermit::new(self.engine.clone(), permit))
+        Ok(CallPermit::new(&self.engine, permit))
+    }
+
+    /// As [`try_acquire`](Self::try_acquire), but the permit owns a reference to the
+    /// breaker and may outlive this handle (to move it into a spawned task).
+    ///
+    /// # Errors
+    ///
+    /// The [`Rejected`] of an open, forced-open or saturated half-open breaker.
+    ///
+    /// ```
+    /// use seawall::circuit_breaker::{CircuitBreakerLayer, OwnedCallPermit};
+    ///
+    /// let permit: OwnedCallPermit = CircuitBreakerLayer::builder().build()?.handle().try_acquire_owned()?;
+    /// permit.success();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_acquire_owned(&self) -> Result<OwnedCallPermit, Rejected> {
+        let permit = self.engine.admit()?;
+        Ok(OwnedCallPermit::new(self.engine.clone(), permit))
     }
 
     /// Rejects every call until [`reset`](Self::reset) or another manual state. Calling it

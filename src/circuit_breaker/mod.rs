@@ -139,7 +139,7 @@ pub use events::StateChange;
 pub use future::ResponseFuture;
 pub use handle::{CircuitBreakerHandle, Metrics};
 pub use layer::CircuitBreakerLayer;
-pub use permit::CallPermit;
+pub use permit::{CallPermit, OwnedCallPermit};
 pub use word::State;
 
 use crate::classify::{Classify, ErrorsAreFailures};

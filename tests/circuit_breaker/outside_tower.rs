@@ -65,3 +65,23 @@ async fn a_permit_is_timed_from_acquire_to_report() {
     permit.success();
     assert_eq!(handle.state(), State::Open, "a slow success");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_owned_permit_outlives_its_handle_and_a_dropped_one_gives_its_probe_slot_back() {
+    let (layer, _svc) = tripped(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .half_open_calls(1),
+    )
+    .await;
+    let probe = layer.handle().try_acquire_owned().expect("the one probe");
+    let handle = layer.handle();
+    assert_eq!(
+        handle.try_acquire().map(drop).unwrap_err().reason(),
+        Reason::HalfOpenSaturated
+    );
+    drop(probe);
+    let probe = handle.try_acquire_owned().expect("the slot is free again");
+    tokio::spawn(async move { probe.success() }).await.unwrap();
+    assert_eq!(handle.state(), State::Closed);
+}

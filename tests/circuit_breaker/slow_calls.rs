@@ -51,7 +51,7 @@ async fn a_call_shorter_than_the_slow_duration_is_never_slow_whatever_its_start(
         .build()
         .unwrap();
     advance(Duration::from_micros(900)).await;
-    let permit = layer.handle().try_acquire().expect("closed");
+    let permit = layer.handle().try_acquire_owned().expect("closed");
     advance(Duration::from_micros(99_200)).await;
     permit.success();
     assert_eq!(layer.handle().metrics().slow_calls, 0);
