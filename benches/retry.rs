@@ -6,48 +6,16 @@
 
 mod common;
 
-use std::future::{Future, ready};
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use common::Ready;
 use criterion::{Criterion, criterion_group, criterion_main};
 use seawall::retry::RetryLayer;
-use tower::retry::Policy;
-use tower::retry::budget::{Budget, TpsBudget};
-use tower::{BoxError, Layer, Service};
-
-/// tower's documented budget policy: deposit on success, withdraw to retry.
-#[derive(Clone)]
-struct TowerPolicy {
-    budget: Arc<TpsBudget>,
-    attempts_left: u32,
-}
-
-impl Policy<u64, u64, BoxError> for TowerPolicy {
-    type Future = std::future::Ready<()>;
-
-    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, BoxError>) -> Option<Self::Future> {
-        match result {
-            Ok(_) => {
-                self.budget.deposit();
-                None
-            }
-            Err(_) if self.attempts_left > 0 && self.budget.withdraw() => {
-                self.attempts_left -= 1;
-                Some(ready(()))
-            }
-            Err(_) => None,
-        }
-    }
-
-    fn clone_request(&mut self, req: &u64) -> Option<u64> {
-        Some(*req)
-    }
-}
+use tower::{Layer, Service};
 
 /// One call: ready, call, poll the response to completion.
 ///
@@ -89,10 +57,7 @@ fn happy_path(c: &mut Criterion) {
     });
 
     group.bench_function("tower Retry, TpsBudget", |b| {
-        let policy = TowerPolicy {
-            budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
-            attempts_left: 2,
-        };
+        let policy = common::BudgetPolicy::new();
         let mut service = tower::retry::Retry::new(policy, Ready);
         b.iter(|| call_once(&mut service, &mut cx, black_box(7)))
     });

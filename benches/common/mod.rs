@@ -9,6 +9,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use criterion::Criterion;
+use std::future::ready;
+use std::sync::Arc;
+use tower::retry::Policy;
+use tower::retry::budget::{Budget, TpsBudget};
 use tower::{BoxError, Service};
 
 /// Answers at once.
@@ -45,4 +49,45 @@ pub fn short_runs() -> Criterion {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30)
+}
+
+/// tower's documented budget policy: deposit on success,
+/// withdraw to retry an error, at most `attempts_left` retries.
+#[derive(Clone)]
+pub struct BudgetPolicy {
+    budget: Arc<TpsBudget>,
+    attempts_left: u32,
+}
+
+impl BudgetPolicy {
+    /// The budget seawall's default matches: 20 % over 10 s, plus 10 retries a second;
+    /// two retries (three attempts), as seawall's default.
+    pub fn new() -> Self {
+        BudgetPolicy {
+            budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
+            attempts_left: 2,
+        }
+    }
+}
+
+impl<E> Policy<u64, u64, E> for BudgetPolicy {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, E>) -> Option<Self::Future> {
+        match result {
+            Ok(_) => {
+                self.budget.deposit();
+                None
+            }
+            Err(_) if self.attempts_left > 0 && self.budget.withdraw() => {
+                self.attempts_left -= 1;
+                Some(ready(()))
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &u64) -> Option<u64> {
+        Some(*req)
+    }
 }

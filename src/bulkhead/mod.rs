@@ -312,7 +312,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, req: Req) -> Self::Future {
         let permit = match self.permit.take() {
             Some(permit) => Some(permit),

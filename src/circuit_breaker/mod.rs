@@ -290,7 +290,7 @@ where
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, req: Req) -> Self::Future {
         if let Some(rejection) = self.refused {
             return self.refuse(rejection);

@@ -271,7 +271,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, req: Req) -> Self::Future {
         self.policy.come_home();
         let policy = self.policy.get();

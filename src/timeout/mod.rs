@@ -131,7 +131,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, req: Req) -> Self::Future {
         let timeout = match self.per_request.timeout_for(&req) {
             Some(timeout) => timeout.min(layer::MAX_TIMEOUT),
