@@ -1,7 +1,8 @@
-//! What a call carries through every layer inside it: its deadline, in a tokio
-//! task-local. The public face is [`crate::deadline`]; layers that wait (retry,
+//! What a call carries through every layer inside it: its deadline, set on the
+//! thread while the call's layers run. The public face is [`crate::deadline`]; layers that wait (retry,
 //! bulkhead, rate limit) read it from here.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,8 +11,29 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-tokio::task_local! {
-    static DEADLINE: Instant;
+thread_local! {
+    /// The deadline of the call being run on this thread. A call's deadline is set only
+    /// while one of its layers is inside a synchronous `call` or `poll` (restored on the
+    /// way out, by a guard, even on a panic), so it follows the call from task to task
+    /// and thread to thread as its future moves, exactly as a task-local would, without
+    /// a task-local's cost.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Puts the previous deadline back when dropped.
+struct Restore(Option<Instant>);
+
+impl Drop for Restore {
+    #[inline]
+    fn drop(&mut self) {
+        DEADLINE.with(|current| current.set(self.0));
+    }
+}
+
+/// Makes `deadline` the current one until the guard is dropped.
+#[inline]
+fn set(deadline: Instant) -> Restore {
+    Restore(DEADLINE.with(|current| current.replace(Some(deadline))))
 }
 
 /// The deadline of the call being run on this task, if any.
@@ -19,8 +41,9 @@ tokio::task_local! {
 /// ```
 /// assert_eq!(seawall::deadline::current(), None);
 /// ```
+#[inline]
 pub fn current() -> Option<Instant> {
-    DEADLINE.try_with(|d| *d).ok()
+    DEADLINE.with(Cell::get)
 }
 
 /// Time left until the current deadline: `None` without a deadline, zero once it passed.
@@ -64,8 +87,10 @@ pub(crate) fn earliest(deadline: Instant) -> Instant {
 }
 
 /// Runs `f` (a service's synchronous `call`) with `deadline` already the current one.
+#[inline(always)]
 pub(crate) fn enter<R>(deadline: Instant, f: impl FnOnce() -> R) -> R {
-    DEADLINE.sync_scope(deadline, f)
+    let _restore = set(deadline);
+    f()
 }
 
 /// Whether waiting `wait` from now would end past the current deadline.
@@ -127,7 +152,7 @@ impl<F: Future> Future for Scope<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         *this.deadline = earliest(*this.deadline);
-        let inner = this.inner;
-        DEADLINE.sync_scope(*this.deadline, || inner.poll(cx))
+        let _restore = set(*this.deadline);
+        this.inner.poll(cx)
     }
 }

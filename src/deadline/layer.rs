@@ -164,6 +164,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline(always)]
     fn call(&mut self, req: Req) -> Self::Future {
         let now = Instant::now();
         let deadline = earliest(after(now, self.budget.get()));

@@ -184,7 +184,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, req: Req) -> Self::Future {
         let now = self.gcra.now_ns();
         let max_wait = if self.max_wait.is_zero() {
