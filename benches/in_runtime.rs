@@ -235,6 +235,15 @@ fn breakers(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
             })
         })
     });
+    g.bench_function("breaker_closed/seawall_static", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                // Never freed: no reference count per call (one leaked breaker per sample).
+                let layer = CircuitBreakerLayer::builder().build_static().unwrap();
+                ServiceBuilder::new().layer(layer).service(boxed())
+            })
+        })
+    });
     g.bench_function("breaker_closed/recloser", |b| {
         b.iter_custom(|n| {
             calls(rt, n, || {
@@ -432,6 +441,17 @@ fn admission(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
             })
         })
     });
+    g.bench_function("rate_limit_allowed/seawall_fast_clock", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                let layer = RateLimitLayer::builder(HUGE_RATE, SECOND)
+                    .fast_clock(true)
+                    .build()
+                    .unwrap();
+                ServiceBuilder::new().layer(layer).service(boxed())
+            })
+        })
+    });
     g.bench_function("rate_limit_allowed/governor", |b| {
         b.iter_custom(|n| calls(rt, n, || Governed::new(HUGE_RATE, boxed())))
     });
@@ -559,6 +579,37 @@ fn stacks(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
     });
 }
 
+/// What the floors are made of: one reference count taken and given back (an `Arc`
+/// clone and drop, as a call's future holding its layer's state does), and one
+/// uncontended atomic read-modify-write pair (a permit's take and give back).
+fn floors(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
+    g.bench_function("floor/arc_clone_drop", |b| {
+        b.iter_custom(|n| {
+            loops(rt, n, || {
+                let shared = std::sync::Arc::new(0_u64);
+                move |i| {
+                    let held = black_box(shared.clone());
+                    drop(held);
+                    i
+                }
+            })
+        })
+    });
+    g.bench_function("floor/atomic_add_sub", |b| {
+        b.iter_custom(|n| {
+            loops(rt, n, || {
+                let word = std::sync::atomic::AtomicU64::new(0);
+                move |i| {
+                    use std::sync::atomic::Ordering::{AcqRel, Release};
+                    black_box(word.fetch_add(1, AcqRel));
+                    word.fetch_sub(1, Release);
+                    i
+                }
+            })
+        })
+    });
+}
+
 fn bench_on(c: &mut Criterion, runtime: &str, rt: &Runtime) {
     let mut g = c.benchmark_group(format!("in_runtime_{runtime}"));
     g.bench_function("bare", |b| b.iter_custom(|n| calls(rt, n, boxed)));
@@ -568,6 +619,7 @@ fn bench_on(c: &mut Criterion, runtime: &str, rt: &Runtime) {
     admission(&mut g, rt);
     permits(&mut g, rt);
     stacks(&mut g, rt);
+    floors(&mut g, rt);
     g.finish();
 }
 
