@@ -401,6 +401,18 @@ fn admission(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
             })
         })
     });
+    g.bench_function("bulkhead/seawall_static", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                // Never freed: no reference count per permit (one leaked bulkhead per sample).
+                let layer = BulkheadLayer::builder()
+                    .max_concurrent(64)
+                    .build_static()
+                    .unwrap();
+                ServiceBuilder::new().layer(layer).service(boxed())
+            })
+        })
+    });
     g.bench_function("bulkhead/tower_concurrency_limit", |b| {
         b.iter_custom(|n| {
             calls(rt, n, || {

@@ -91,17 +91,85 @@ impl<T> Homed<T> {
     }
 }
 
+/// A shared `T`: reference-counted, or never freed (no count to touch).
+#[derive(Debug)]
+pub(crate) enum Anchor<T: 'static> {
+    Counted(Arc<T>),
+    Static(&'static T),
+}
+
+impl<T> Anchor<T> {
+    /// `value`, reference-counted.
+    pub(crate) fn new(value: T) -> Self {
+        Anchor::Counted(Arc::new(value))
+    }
+
+    /// Makes this value never freed: later clones touch no count.
+    pub(crate) fn leak(self) -> Self {
+        match self {
+            // The other clones keep their counts (and the value stays alive through
+            // them too); only this one and its future clones are static.
+            Anchor::Counted(arc) => {
+                let kept: &'static Arc<T> = Box::leak(Box::new(arc));
+                Anchor::Static(&**kept)
+            }
+            Anchor::Static(value) => Anchor::Static(value),
+        }
+    }
+}
+
+impl<T> Clone for Anchor<T> {
+    #[inline]
+    fn clone(&self) -> Self {
+        match self {
+            Anchor::Counted(arc) => Anchor::Counted(arc.clone()),
+            Anchor::Static(value) => Anchor::Static(value),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Anchor<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        match self {
+            Anchor::Counted(arc) => arc,
+            Anchor::Static(value) => value,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn count<T>(homed: &Homed<T>) -> Option<usize> {
+        Some(Arc::strong_count(&homed.0))
+    }
+
+    fn same<T>(a: &Homed<T>, b: &Homed<T>) -> bool {
+        std::ptr::eq(a.get(), b.get())
+    }
+
+    #[test]
+    fn a_leaked_anchor_is_shared_without_a_count() {
+        let counted = Anchor::new(5_u32);
+        let leaked = counted.clone().leak();
+        assert!(matches!(leaked.clone(), Anchor::Static(5)));
+        if let Anchor::Counted(arc) = &counted {
+            // The leaked one keeps its own count forever; its clones add none.
+            assert_eq!(Arc::strong_count(arc), 2);
+        }
+    }
 
     #[test]
     fn sharing_keeps_the_count_and_coming_home_on_its_thread_changes_nothing() {
         let mut a = Homed::new(7);
         let b = a.share();
         a.come_home();
-        assert!(Arc::ptr_eq(&a.0, &b.0));
-        assert_eq!(Arc::strong_count(&a.0), 2);
+        assert_eq!(count(&a), Some(2));
+        assert!(same(&a, &b));
     }
 
     #[test]
@@ -114,13 +182,13 @@ mod tests {
             let again = a.share();
             let mut b = a;
             b.come_home(); // already home: no new count
-            assert!(Arc::ptr_eq(&b.0, &again.0));
+            assert!(same(&b, &again));
             b
         })
         .join()
         .unwrap();
-        assert!(!Arc::ptr_eq(&moved.0, &keep.0));
+        assert!(!same(&moved, &keep));
         assert_eq!(moved.get(), "engine");
-        assert_eq!(Arc::strong_count(&keep.0), 1);
+        assert_eq!(count(&keep), Some(1));
     }
 }

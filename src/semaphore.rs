@@ -12,9 +12,10 @@
 //! word agree. Waiters hold a ticket; a ticket no longer in the queue was granted a
 //! permit, which its holder then owns.
 
+use crate::homed::Anchor;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use crate::telemetry::{Levels, Meter};
@@ -266,13 +267,13 @@ impl Semaphore {
 /// One permit; dropping it gives it back.
 #[derive(Debug)]
 pub(crate) struct Permit {
-    semaphore: Arc<Semaphore>,
+    semaphore: Anchor<Semaphore>,
 }
 
 impl Permit {
     /// Takes a free permit, without waiting.
     #[inline]
-    pub(crate) fn try_acquire(semaphore: &Arc<Semaphore>) -> Option<Permit> {
+    pub(crate) fn try_acquire(semaphore: &Anchor<Semaphore>) -> Option<Permit> {
         semaphore.try_acquire().then(|| Permit {
             semaphore: semaphore.clone(),
         })
@@ -290,7 +291,7 @@ impl Drop for Permit {
 /// granted and not yet claimed.
 #[derive(Debug)]
 pub(crate) struct Waiting {
-    semaphore: Arc<Semaphore>,
+    semaphore: Anchor<Semaphore>,
     ticket: Option<u64>,
 }
 
@@ -314,7 +315,7 @@ pub(crate) enum Joined {
 
 impl Waiting {
     /// Takes a free permit or queues for one, unless `max_queued` callers already wait.
-    pub(crate) fn join(semaphore: &Arc<Semaphore>, max_queued: u32) -> Joined {
+    pub(crate) fn join(semaphore: &Anchor<Semaphore>, max_queued: u32) -> Joined {
         if let Some(permit) = Permit::try_acquire(semaphore) {
             return Joined::Permit(permit);
         }
@@ -359,6 +360,7 @@ impl Drop for Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::task::Waker;
 
     fn cx() -> Context<'static> {
@@ -367,7 +369,7 @@ mod tests {
 
     #[test]
     fn free_permits_are_taken_until_the_limit() {
-        let s = Arc::new(Semaphore::new(2, Meter::new("test", &Arc::from("test"))));
+        let s = Anchor::new(Semaphore::new(2, Meter::new("test", &Arc::from("test"))));
         let a = Permit::try_acquire(&s).unwrap();
         let _b = Permit::try_acquire(&s).unwrap();
         assert!(Permit::try_acquire(&s).is_none());
@@ -378,7 +380,7 @@ mod tests {
 
     #[test]
     fn a_released_permit_goes_to_the_head_of_the_queue() {
-        let s = Arc::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
+        let s = Anchor::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
         let held = Permit::try_acquire(&s).unwrap();
         let Joined::Waiting(mut first) = Waiting::join(&s, 10) else {
             panic!("should queue")
@@ -401,7 +403,7 @@ mod tests {
 
     #[test]
     fn a_granted_but_unclaimed_place_gives_its_permit_back_on_drop() {
-        let s = Arc::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
+        let s = Anchor::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
         let held = Permit::try_acquire(&s).unwrap();
         let Joined::Waiting(waiting) = Waiting::join(&s, 10) else {
             panic!("should queue")
@@ -414,7 +416,7 @@ mod tests {
 
     #[test]
     fn raising_the_limit_grants_waiters_and_lowering_it_lets_running_calls_finish() {
-        let s = Arc::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
+        let s = Anchor::new(Semaphore::new(1, Meter::new("test", &Arc::from("test"))));
         let a = Permit::try_acquire(&s).unwrap();
         let Joined::Waiting(mut w) = Waiting::join(&s, 10) else {
             panic!("should queue")

@@ -6,6 +6,7 @@
 //! Concurrent samples interleave rather than wait; the semaphore's integer limit follows
 //! the estimate after each sample.
 
+use crate::homed::Anchor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
@@ -18,7 +19,7 @@ pub(crate) const TARGET: &str = "seawall::adaptive";
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
-    pub(crate) semaphore: Arc<Semaphore>,
+    pub(crate) semaphore: Anchor<Semaphore>,
     pub(crate) name: Arc<str>,
     algorithm: Algorithm,
     min: f64,
@@ -53,7 +54,7 @@ impl Limiter {
         max: u32,
     ) -> Self {
         Limiter {
-            semaphore: Arc::new(Semaphore::new(
+            semaphore: Anchor::new(Semaphore::new(
                 initial,
                 Meter::new(RejectedBy::AdaptiveLimit.as_str(), &name),
             )),

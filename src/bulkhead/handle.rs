@@ -1,5 +1,6 @@
 //! Reading and changing a bulkhead's limit at run time.
 
+use crate::homed::Anchor;
 use std::sync::Arc;
 
 use crate::config::ConfigError;
@@ -21,12 +22,12 @@ use super::config::check_max_concurrent;
 /// ```
 #[derive(Clone, Debug)]
 pub struct BulkheadHandle {
-    semaphore: Arc<Semaphore>,
+    semaphore: Anchor<Semaphore>,
     name: Arc<str>,
 }
 
 impl BulkheadHandle {
-    pub(crate) fn new(semaphore: Arc<Semaphore>, name: Arc<str>) -> Self {
+    pub(crate) fn new(semaphore: Anchor<Semaphore>, name: Arc<str>) -> Self {
         BulkheadHandle { semaphore, name }
     }
 

@@ -7,6 +7,7 @@ use tower::Layer;
 use super::builder::Builder;
 use super::handle::BulkheadHandle;
 use super::{Bulkhead, Settings};
+use crate::homed::Anchor;
 use crate::semaphore::Semaphore;
 
 /// Wraps services in one shared bulkhead.
@@ -27,7 +28,7 @@ use crate::semaphore::Semaphore;
 /// ```
 #[derive(Clone, Debug)]
 pub struct BulkheadLayer {
-    semaphore: Arc<Semaphore>,
+    semaphore: Anchor<Semaphore>,
     settings: Settings,
     name: Arc<str>,
 }
@@ -46,7 +47,7 @@ impl BulkheadLayer {
     }
 
     pub(crate) fn from_parts(
-        semaphore: Arc<Semaphore>,
+        semaphore: Anchor<Semaphore>,
         settings: Settings,
         name: Arc<str>,
     ) -> Self {
@@ -55,6 +56,12 @@ impl BulkheadLayer {
             settings,
             name,
         }
+    }
+
+    /// The same bulkhead, never freed ([`Builder::build_static`]).
+    pub(crate) fn leak(mut self) -> Self {
+        self.semaphore = self.semaphore.leak();
+        self
     }
 
     /// A handle to read and change the limit this layer's services share.

@@ -33,7 +33,8 @@
 //!   stage: a dropped queued call leaves the queue; a dropped service gives back the
 //!   permit its `poll_ready` took, or leaves the queue it waited in; a wait that gives up
 //!   leaves the queue.
-//! * Taking a free permit is one compare-and-swap on one atomic word: no lock, no
+//! * Taking a free permit is one compare-and-swap on one atomic word (plus a reference
+//!   count on the bulkhead, which [`build_static`](Builder::build_static) removes): no lock, no
 //!   allocation, no clock read, no boxed future. Only a caller that has to queue takes
 //!   the queue's lock, boxes its place (in fail-fast mode; so that a call with a free
 //!   permit moves a small future), and reads the clock only when its wait has a bound. The timer of
@@ -78,6 +79,7 @@ mod handle;
 mod layer;
 mod wait;
 
+use crate::homed::Anchor;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -144,7 +146,7 @@ pub(crate) struct Settings {
 #[derive(Debug)]
 pub struct Bulkhead<S> {
     inner: S,
-    semaphore: Arc<Semaphore>,
+    semaphore: Anchor<Semaphore>,
     settings: Settings,
     name: Arc<str>,
     /// Backpressure mode: the permit `poll_ready` took, or the wait for it.
@@ -158,7 +160,7 @@ pub struct Bulkhead<S> {
 impl<S> Bulkhead<S> {
     pub(crate) fn new(
         inner: S,
-        semaphore: Arc<Semaphore>,
+        semaphore: Anchor<Semaphore>,
         settings: Settings,
         name: Arc<str>,
     ) -> Self {

@@ -140,3 +140,41 @@ async fn every_service_and_clone_of_a_layer_shares_one_bulkhead() {
     assert_eq!(c.handle().in_flight(), 1);
     drop(running);
 }
+
+/// A bulkhead built to live as long as the process keeps its limit, its queue and its
+/// handle exactly as a counted one does.
+#[tokio::test(start_paused = true)]
+async fn a_static_bulkhead_limits_queues_and_gives_permits_back_like_any_other() {
+    let layer = BulkheadLayer::builder()
+        .max_concurrent(1)
+        .max_wait(Duration::from_secs(1))
+        .build_static()
+        .unwrap();
+    let handle = layer.handle();
+    let mut svc = layer.layer(logging_backend(Arc::new(Mutex::new(Vec::new()))));
+    let slow = svc.ready().await.unwrap().call((1, 100));
+    let mut queued = task::spawn(svc.ready().await.unwrap().call((2, 0)));
+    assert_pending!(queued.poll());
+    assert_eq!((handle.in_flight(), handle.queued()), (1, 1));
+    assert_eq!(slow.await.unwrap(), 1);
+    assert_eq!(assert_ready!(queued.poll()).unwrap(), 2);
+    assert_eq!((handle.in_flight(), handle.queued()), (0, 0));
+    let full = {
+        let _held = svc.ready().await.unwrap().call((3, 10_000));
+        let mut other = layer.layer(logging_backend(Arc::new(Mutex::new(Vec::new()))));
+        let waits = other.ready().await.unwrap().call((4, 0));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        waits.await
+    };
+    assert_eq!(
+        reason(&full),
+        Some(Reason::QueueTimeout {
+            after: Duration::from_secs(1)
+        })
+    );
+    assert_eq!(
+        handle.in_flight(),
+        0,
+        "the dropped call gave its permit back"
+    );
+}
