@@ -534,6 +534,24 @@ fn stacks(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
             })
         })
     });
+    g.bench_function("stack_limit_retry_breaker_timeout/seawall_static", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                // Bulkhead and breaker never freed (leaked once per sample).
+                ServiceBuilder::new()
+                    .layer(
+                        BulkheadLayer::builder()
+                            .max_concurrent(64)
+                            .build_static()
+                            .unwrap(),
+                    )
+                    .layer(RetryLayer::builder().build().unwrap())
+                    .layer(CircuitBreakerLayer::builder().build_static().unwrap())
+                    .layer(AttemptTimeoutLayer::new(SECOND).unwrap())
+                    .service(boxed())
+            })
+        })
+    });
     g.bench_function("stack_limit_retry_breaker_timeout/recloser_tower", |b| {
         b.iter_custom(|n| {
             calls(rt, n, || {
@@ -563,6 +581,14 @@ fn stacks(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
         b.iter_custom(|n| {
             calls(rt, n, || {
                 let pipeline = StandardPipeline::builder().build().unwrap();
+                ServiceBuilder::new().layer(pipeline).service(boxed())
+            })
+        })
+    });
+    g.bench_function("standard_pipeline/seawall_static", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                let pipeline = StandardPipeline::builder().build_static().unwrap();
                 ServiceBuilder::new().layer(pipeline).service(boxed())
             })
         })

@@ -141,6 +141,31 @@ async fn services_and_clones_from_one_pipeline_share_its_state() {
     assert_eq!(pipeline.circuit_breaker().state(), State::Open);
 }
 
+/// A pipeline built to live as long as the process behaves as any other: its breaker
+/// opens on the attempts of every service, its bulkhead refuses beyond the limit.
+#[tokio::test(start_paused = true)]
+async fn a_static_pipeline_shares_its_breaker_and_bulkhead_like_any_other() {
+    let pipeline = StandardPipeline::builder()
+        .max_concurrent(1)
+        .retry(|r| r.max_attempts(1))
+        .circuit_breaker(|b| b.count_window(2).minimum_calls(2).confidence(None))
+        .build_static()
+        .unwrap();
+    let (_, backend) = counted();
+    let mut a = pipeline.layer(backend.clone());
+    let mut b = pipeline.layer(backend).clone();
+    let busy = a.ready().await.unwrap().call(slow(1000, false));
+    let refused = call(&mut b, OK).await;
+    assert_eq!(
+        rejected(&refused).map(|r| r.layer()),
+        Some(RejectedBy::Bulkhead)
+    );
+    busy.await.unwrap();
+    let _ = call(&mut a, FAIL).await;
+    let _ = call(&mut b, FAIL).await;
+    assert_eq!(pipeline.circuit_breaker().state(), State::Open);
+}
+
 #[test]
 fn cross_checks_are_configuration_errors() {
     let err = StandardPipeline::builder()
