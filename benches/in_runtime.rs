@@ -235,6 +235,17 @@ fn breakers(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
             })
         })
     });
+    g.bench_function("breaker_closed/seawall_typed_error", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                let layer = CircuitBreakerLayer::builder().build().unwrap();
+                ServiceBuilder::new()
+                    .layer(layer)
+                    .map_err(seawall::Error::Service)
+                    .service(Ready)
+            })
+        })
+    });
     g.bench_function("breaker_closed/seawall_static", |b| {
         b.iter_custom(|n| {
             calls(rt, n, || {
