@@ -36,7 +36,7 @@ fn set(deadline: Instant) -> Restore {
     Restore(DEADLINE.with(|current| current.replace(Some(deadline))))
 }
 
-/// The deadline of the call being run on this task, if any.
+/// The deadline of the call being run here (polled or called on this thread), if any.
 ///
 /// ```
 /// assert_eq!(seawall::deadline::current(), None);

@@ -1,5 +1,6 @@
 //! A reference-counted value with one count per thread, so that a service cloned on
-//! every call allocates nothing and tasks on different threads do not contend.
+//! every call allocates nothing and long-lived services on different threads do not
+//! contend.
 //!
 //! A call's future often keeps a layer's shared state alive, so each call adds one to a
 //! reference count and takes one off when it ends. Tasks on two threads sharing one
@@ -9,11 +10,13 @@
 //! on every call (a retry clones the service below it for each call; a server handler
 //! clones its client) allocates on every call.
 //!
-//! So a [`Homed`] value has a *home* thread: [`Homed::share`] (for a clone, or for a
-//! call's future) shares the count and allocates nothing, and [`Homed::come_home`],
-//! called before a call, gives the value a count of its own homed on the calling thread
-//! if it is not already there — a cold path, one small allocation when a service first
-//! calls from a thread other than its count's.
+//! So a [`Homed`] value has a *home* thread. [`Homed::share`] (for a clone, or for a
+//! call's future) shares the count and allocates nothing. [`Homed::come_home`], called
+//! before each call, gives a holder that makes its *second* call away from its count's
+//! thread a count of its own homed on the calling thread: one small allocation, once,
+//! for a service that lives on another thread. A clone made for a single call (a
+//! handler's clone of a client built on the main thread) makes one call and is dropped:
+//! it shares its original's count, as any `Arc`-based layer does, and never allocates.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -46,48 +49,62 @@ struct Inner<T> {
 
 /// A shared `T` whose reference count serves one thread (see the module's docs).
 #[derive(Debug)]
-pub(crate) struct Homed<T>(Arc<Inner<T>>);
+pub(crate) struct Homed<T> {
+    inner: Arc<Inner<T>>,
+    /// Whether this holder already made a call away from its count's thread.
+    away: bool,
+}
 
 impl<T> Homed<T> {
     /// `value`, with a count homed on this thread.
     pub(crate) fn new(value: T) -> Self {
-        Homed(Arc::new(Inner {
-            value,
-            home: this_thread(),
-        }))
+        Homed {
+            inner: Arc::new(Inner {
+                value,
+                home: this_thread(),
+            }),
+            away: false,
+        }
     }
 
     /// The value.
     #[inline]
     pub(crate) fn get(&self) -> &T {
-        &self.0.value
+        &self.inner.value
     }
 
     /// The same value sharing this count: no allocation.
     #[inline]
     pub(crate) fn share(&self) -> Self {
-        Homed(self.0.clone())
+        Homed {
+            inner: self.inner.clone(),
+            away: false,
+        }
     }
 
-    /// Before a call: makes sure this count is homed on the calling thread, copying the
-    /// value into a count of its own if not.
+    /// Before a call: on this holder's second call away from its count's thread, copies
+    /// the value into a count of its own homed on the calling thread.
     #[inline]
     pub(crate) fn come_home(&mut self)
     where
         T: Clone,
     {
-        if self.0.home != this_thread() {
-            self.move_home();
+        if self.inner.home != this_thread() {
+            self.away_call();
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn move_home(&mut self)
+    fn away_call(&mut self)
     where
         T: Clone,
     {
-        *self = Homed::new(self.0.value.clone());
+        if self.away {
+            *self = Homed::new(self.inner.value.clone());
+        } else {
+            self.away = true;
+        }
     }
 }
 
@@ -145,7 +162,7 @@ mod tests {
     use super::*;
 
     fn count<T>(homed: &Homed<T>) -> Option<usize> {
-        Some(Arc::strong_count(&homed.0))
+        Some(Arc::strong_count(&homed.inner))
     }
 
     fn same<T>(a: &Homed<T>, b: &Homed<T>) -> bool {
@@ -173,15 +190,18 @@ mod tests {
     }
 
     #[test]
-    fn a_value_called_from_another_thread_gets_a_count_homed_there() {
+    fn a_holder_calling_twice_from_another_thread_gets_a_count_homed_there() {
         let a = Homed::new(String::from("engine"));
         let keep = a.share();
         let moved = std::thread::spawn(move || {
             let mut a = a;
-            a.come_home();
+            a.come_home(); // the first call away: still the original's count
+            assert_eq!(count(&a), Some(2));
+            a.come_home(); // the second: a count of its own, here
+            assert_eq!(count(&a), Some(1));
             let again = a.share();
             let mut b = a;
-            b.come_home(); // already home: no new count
+            b.come_home(); // at home: no new count
             assert!(same(&b, &again));
             b
         })
@@ -190,5 +210,19 @@ mod tests {
         assert!(!same(&moved, &keep));
         assert_eq!(moved.get(), "engine");
         assert_eq!(count(&keep), Some(1));
+    }
+
+    #[test]
+    fn a_share_made_for_one_call_away_never_gets_a_count_of_its_own() {
+        let root = Homed::new(7_u64);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for _ in 0..3 {
+                    let mut one_call = root.share();
+                    one_call.come_home();
+                    assert_eq!(count(&one_call), Some(2));
+                }
+            });
+        });
     }
 }

@@ -195,6 +195,17 @@ impl Stopwatch {
     pub(crate) fn instant(&self, ns: u64) -> Instant {
         after(self.epoch, Duration::from_nanos(ns))
     }
+
+    /// The tokio instant to wake at, `wait_ns` after `now_ns` (read from this stopwatch).
+    /// On the time-stamp counter the wait is counted from tokio's clock now, so that the
+    /// two clocks' drift never moves a wake-up (one more clock read, only for a call that
+    /// waits).
+    pub(crate) fn wake_at(&self, now_ns: u64, wait_ns: u64) -> Instant {
+        if self.is_fast() {
+            return after(Instant::now(), Duration::from_nanos(wait_ns));
+        }
+        self.instant(now_ns.saturating_add(wait_ns))
+    }
 }
 
 /// `now + d`, saturating far in the future instead of overflowing.

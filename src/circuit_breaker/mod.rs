@@ -47,12 +47,14 @@
 //! * The closed path takes no lock, allocates nothing and boxes no future; a count or
 //!   consecutive breaker without slow-call detection never reads the clock while closed.
 //!   Cloning a service allocates nothing (a retry above the breaker clones it on every
-//!   call). Each call holds a reference count on the breaker until it ends; a count
-//!   serves one thread, so tasks on different threads never contend on one: making a
-//!   service (`Layer::layer`), and the first call of a service on a thread other than
-//!   its count's, allocates one small record (four words with the default classifier).
-//!   A breaker from [`build_static`](Builder::build_static) has no count and allocates
-//!   nothing at all.
+//!   call). Each call holds a reference count on the breaker until it ends, and a count
+//!   serves one thread: making a service (`Layer::layer`) allocates one small record
+//!   (four words with the default classifier), and so does, once, a service's second
+//!   call from a thread other than its count's, so that services kept on different
+//!   threads never contend on one count. A clone made for a single call shares its
+//!   original's count (it never allocates; it may contend, as any `Arc` does). A breaker
+//!   from [`build_static`](Builder::build_static) has no count and allocates nothing at
+//!   all.
 //! * While open, a call is rejected without reading the clock: when the breaker opens
 //!   inside a tokio runtime it sets a timer on that runtime for the end of the open
 //!   period, and until the timer fires a rejection is one atomic load. The first call
@@ -295,9 +297,10 @@ where
         if let Some(rejection) = self.refused {
             return self.refuse(rejection);
         }
+        // Before admitting: a probe slot is never taken by a call that cannot start.
+        self.link.come_home();
         match self.link.engine().admit() {
             Ok(permit) => {
-                self.link.come_home();
                 let call = Call {
                     link: self.link.share(),
                     permit,

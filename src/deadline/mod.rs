@@ -1,8 +1,10 @@
 //! The deadline a call carries: readable by every layer and service inside it.
 //!
 //! A deadline is an absolute [`Instant`](tokio::time::Instant) by which the whole call (all attempts, sleeps and
-//! queue waits) must be done. It travels with the call in a tokio task-local, so it
-//! survives `.await` points and reaches any request type.
+//! queue waits) must be done. It travels with the call's future: each layer that sets
+//! it makes it current on the thread for as long as it polls (or calls) what is inside
+//! it, so it survives `.await` points, follows the future from thread to thread, and
+//! reaches any request type.
 //!
 //! **A nested deadline can only shorten.** A [`scope`], or a call through a
 //! [`DeadlineLayer`] or `AcceptDeadlineLayer`, runs with the earliest of its own
@@ -59,7 +61,7 @@
 //! ```
 //!
 //! (`tests/deadline_http.rs` runs exactly this chain, and one hop over a real loopback
-//! connection.) Note that the task-local does not follow work into a new task
+//! connection.) Note that the deadline does not follow work into a new task
 //! (`tokio::spawn`, or `tower::buffer`'s worker): put deadline-reading layers on the same
 //! side of such a boundary as the [`DeadlineLayer`].
 //!

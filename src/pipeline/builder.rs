@@ -311,16 +311,19 @@ impl<C, H, R> Builder<C, H, R> {
                 return Err(err.within("circuit_breaker"));
             }
         }
-        let (bulkhead, breaker) = (self.bulkhead.name(name), self.breaker.name(name));
+        let bulkhead = self.bulkhead.name(name).build()?;
+        let retry = self.retry.name(name).build()?;
+        let breaker = self.breaker.name(name).build()?;
+        // Leaked only once every part is built: a failed build leaks nothing.
         let (bulkhead, breaker) = if forever {
-            (bulkhead.build_static()?, breaker.build_static()?)
+            (bulkhead.leak(), breaker.leak())
         } else {
-            (bulkhead.build()?, breaker.build()?)
+            (bulkhead, breaker)
         };
         Ok(StandardPipeline {
             bulkhead,
             deadline,
-            retry: self.retry.name(name).build()?,
+            retry,
             breaker,
             attempt,
             timeouts: super::Timeouts {

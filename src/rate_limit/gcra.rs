@@ -81,9 +81,9 @@ impl Gcra {
         self.clock.is_fast()
     }
 
-    /// The instant `ns` nanoseconds after the epoch.
-    pub(crate) fn instant(&self, ns: u64) -> Instant {
-        self.clock.instant(ns)
+    /// When a call that read `now` and must wait `wait_ns` should wake, on tokio's clock.
+    pub(crate) fn wake_at(&self, now: u64, wait_ns: u64) -> Instant {
+        self.clock.wake_at(now, wait_ns)
     }
 
     /// Takes a slot at `now`, or reserves one at most `max_wait_ns` ahead.

@@ -67,7 +67,7 @@ impl RateLimitHandle {
     }
 
     /// Whether the limiter reads the CPU's time-stamp counter
-    /// ([`fast_clock`](super::Builder::fast_clock)) rather than tokio's clock.
+    /// (`Builder::fast_clock`, feature `fast-clock`) rather than tokio's clock.
     ///
     /// ```
     /// # use seawall::rate_limit::RateLimitLayer;

@@ -6,7 +6,7 @@
 //! allocation, no boxed future. (A call that waits for its slot boxes its waiting state
 //! once, so that a call allowed at once moves a small future.) The clock is tokio's, so
 //! paused time in tests drives the limiter; with the `fast-clock` feature,
-//! [`fast_clock`](Builder::fast_clock) reads the CPU's time-stamp counter instead.
+//! `Builder::fast_clock` reads the CPU's time-stamp counter instead.
 //!
 //! # Modes
 //!
@@ -203,7 +203,7 @@ where
         match self.gcra.acquire(now, max_wait) {
             Ok(slot) if slot.wait_ns == 0 => ResponseFuture::running(self.inner.call(req)),
             Ok(slot) => {
-                let at = self.gcra.instant(now.saturating_add(slot.wait_ns));
+                let at = self.gcra.wake_at(now, slot.wait_ns);
                 let reservation = Reservation {
                     gcra: self.gcra.clone(),
                     slot: Some(slot),

@@ -95,8 +95,9 @@
 //!   [`seawall::Error`](crate::Error)); with other errors use [`NoHint`].
 //! * A first attempt that succeeds takes no lock, allocates nothing beyond what cloning
 //!   the request and the inner service does, boxes no future and draws no random
-//!   number; cloning a retry service allocates nothing either (clones share one
-//!   reference count per thread). Each service clone counts its requests in a plain
+//!   number; cloning a retry service allocates nothing either (a clone shares its
+//!   service's reference count; a service kept on another thread takes one of its own
+//!   there, once). Each service clone counts its requests in a plain
 //!   integer and adds them to the shared budget 64 at a time (and when it is dropped);
 //!   the budget reads the clock about once per 256 requests. A clone's latest requests
 //!   thus reach the budget late, which only ever lowers it; the reserve of retries per

@@ -283,3 +283,22 @@ async fn the_fast_clock_keeps_the_limit() {
     let hint = rejection.retry_after().expect("a hint");
     assert!(hint > secs(3500) && hint <= secs(3600), "{hint:?}");
 }
+
+/// A call that waits for its slot sleeps on tokio's clock for the wait measured on the
+/// time-stamp counter, counted from tokio's now: the two clocks' drift never moves it.
+#[cfg(feature = "fast-clock")]
+#[tokio::test(start_paused = true)]
+async fn with_the_fast_clock_a_waiting_call_sleeps_its_wait_on_tokios_clock() {
+    let (_, mut svc) = limited(
+        RateLimitLayer::builder(10, secs(1))
+            .burst(1)
+            .max_wait(secs(1))
+            .fast_clock(true),
+    );
+    call(&mut svc, OK).await.unwrap();
+    let start = Instant::now();
+    call(&mut svc, OK).await.unwrap();
+    let waited = start.elapsed();
+    // One interval (100 ms), less the real time that passed between the two calls.
+    assert!(waited > ms(50) && waited <= ms(100), "{waited:?}");
+}
