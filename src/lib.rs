@@ -9,6 +9,8 @@ pub mod classify;
 pub mod config;
 mod context;
 pub mod deadline;
+#[cfg(feature = "redis")]
+pub mod fleet;
 mod homed;
 pub mod keyed;
 mod limit;

@@ -1,0 +1,108 @@
+//! The background sync: one atomic round trip to Redis per interval, off every call's
+//! path, with its own timeout and a back-off while Redis is away.
+
+use std::sync::Weak;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::Shared;
+
+/// Registers this instance until `now + ttl` (server time), forgets expired ones, keeps
+/// the key alive as long as instances sync, and returns how many are live.
+const MEMBERSHIP: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+return redis.call('ZCARD', KEYS[1])
+";
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Settings {
+    pub(super) interval: Duration,
+    pub(super) timeout: Duration,
+}
+
+/// An instance's entry lives three intervals past its last sync.
+const MISSED_SYNCS: u32 = 3;
+
+/// The most the wait between attempts grows to while Redis is away: 8 intervals.
+const MAX_BACKOFF_SHIFT: u32 = 3;
+
+fn key(namespace: &str) -> String {
+    format!("{namespace}:seawall:instances")
+}
+
+/// Syncs until every [`Fleet`](super::Fleet) of this instance is dropped, then leaves.
+pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Settings) {
+    let script = redis::Script::new(MEMBERSHIP);
+    let ttl_ms = u64::try_from((settings.interval * MISSED_SYNCS).as_millis()).unwrap_or(u64::MAX);
+    let Some((key, instance)) = fleet
+        .upgrade()
+        .map(|shared| (key(&shared.namespace), shared.instance.clone()))
+    else {
+        return;
+    };
+    let mut connection: Option<ConnectionManager> = None;
+    let mut failures = 0_u32;
+    while let Some(shared) = fleet.upgrade() {
+        let round_trip = async {
+            let manager = match &mut connection {
+                Some(manager) => manager,
+                None => connection.insert(connect(&client, settings).await?),
+            };
+            script
+                .key(&key)
+                .arg(&instance)
+                .arg(ttl_ms)
+                .invoke_async::<u32>(manager)
+                .await
+        };
+        match tokio::time::timeout(settings.timeout, round_trip).await {
+            Ok(Ok(live)) => {
+                shared.live.store(live.max(1), Relaxed);
+                shared.syncs.fetch_add(1, Relaxed);
+                if !shared.up.swap(true, Relaxed) && failures > 0 {
+                    tracing::info!(target: "seawall::fleet", namespace = %shared.namespace, live, "redis is back; the fleet is synced again");
+                }
+                failures = 0;
+            }
+            failed => {
+                if shared.up.swap(false, Relaxed) {
+                    let why = match failed {
+                        Ok(Err(err)) => err.to_string(),
+                        _ => format!("no answer within {:?}", settings.timeout),
+                    };
+                    tracing::warn!(target: "seawall::fleet", namespace = %shared.namespace, live = shared.live.load(Relaxed), why, "redis is away; deciding on the last known fleet state");
+                }
+                failures = failures.saturating_add(1);
+            }
+        }
+        drop(shared);
+        let backoff = failures.min(MAX_BACKOFF_SHIFT);
+        tokio::time::sleep(settings.interval * (1 << backoff)).await;
+    }
+    // The last `Fleet` is gone: leave at once rather than when the entry expires.
+    if let Some(mut manager) = connection {
+        let mut remove = redis::cmd("ZREM");
+        remove.arg(&key).arg(&instance);
+        let _ = tokio::time::timeout(settings.timeout, remove.exec_async(&mut manager)).await;
+    }
+}
+
+/// A connection that reconnects by itself, each attempt and each command bounded by
+/// the round-trip timeout.
+async fn connect(
+    client: &redis::Client,
+    settings: Settings,
+) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(settings.timeout))
+        .set_response_timeout(Some(settings.timeout))
+        .set_number_of_retries(1);
+    ConnectionManager::new_with_config(client.clone(), config).await
+}

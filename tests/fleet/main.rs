@@ -1,0 +1,133 @@
+//! Fleet membership against a real `redis-server` (Debian's package): started by each
+//! test, or the one `.ci/run` started. Skipped, saying why, where none is installed.
+//!
+//! Redis keeps real time, so these tests run in real time: each waits for a condition
+//! with a generous bound, never for a fixed time.
+#![cfg(feature = "redis")]
+
+mod server;
+
+use std::time::Duration;
+
+use seawall::fleet::Fleet;
+use server::Server;
+
+const INTERVAL: Duration = Duration::from_millis(20);
+
+fn fleet(server: &Server, namespace: &str) -> Fleet {
+    Fleet::builder(server.url.clone())
+        .namespace(namespace)
+        .sync_interval(INTERVAL)
+        .redis_timeout(INTERVAL)
+        .start()
+        .expect("valid settings")
+}
+
+/// Waits (polling, at most 10 s) until `condition` holds.
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    let start = tokio::time::Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not within 10 s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn unique(name: &str) -> String {
+    format!("test-{name}-{}", rand_suffix())
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::process::id())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_learn_of_each_other_and_one_dropped_cleanly_leaves_at_once() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let ns = unique("members");
+    let fleets: Vec<Fleet> = (0..3).map(|_| fleet(&server, &ns)).collect();
+    until("all three see three", || {
+        fleets
+            .iter()
+            .all(|f| f.live_instances() == 3 && f.redis_up())
+    })
+    .await;
+    let mut fleets = fleets;
+    drop(fleets.pop());
+    until("the other two see two", || {
+        fleets.iter().all(|f| f.live_instances() == 2)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleets_in_different_namespaces_do_not_see_each_other() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let (a, b) = (fleet(&server, &unique("a")), fleet(&server, &unique("b")));
+    until("both synced", || a.syncs() > 2 && b.syncs() > 2).await;
+    assert_eq!((a.live_instances(), b.live_instances()), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_dies_without_leaving_is_forgotten_after_three_intervals() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let ns = unique("crash");
+    let survivor = fleet(&server, &ns);
+    // The other instance runs on a runtime of its own, shut down without dropping its
+    // `Fleet`: its sync task stops as a crashed process's would.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let crashed = {
+        let _on_it = runtime.enter();
+        fleet(&server, &ns)
+    };
+    until("two", || survivor.live_instances() == 2).await;
+    runtime.shutdown_background();
+    std::mem::forget(crashed);
+    until("one, once the entry expired", || {
+        survivor.live_instances() == 1
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_away_the_last_count_stays_and_the_fleet_resyncs_when_it_returns() {
+    let Some(mut server) = Server::start_own() else {
+        return;
+    };
+    let ns = unique("away");
+    let (a, b) = (fleet(&server, &ns), fleet(&server, &ns));
+    until("two", || a.live_instances() == 2 && b.live_instances() == 2).await;
+    server.kill();
+    until("redis seen away", || !a.redis_up() && !b.redis_up()).await;
+    assert_eq!(
+        (a.live_instances(), b.live_instances()),
+        (2, 2),
+        "the last known count"
+    );
+    let before = a.syncs();
+    server.restart(); // empty: the instances register again
+    until("synced again, both back", || {
+        a.redis_up() && a.syncs() > before + 1 && a.live_instances() == 2
+    })
+    .await;
+}
+
+#[test]
+fn settings_out_of_range_are_named() {
+    let err = Fleet::builder("redis://127.0.0.1/")
+        .namespace("")
+        .start()
+        .unwrap_err();
+    assert!(err.to_string().starts_with("fleet.namespace"), "{err}");
+    let err = Fleet::builder("http://x").start().unwrap_err();
+    assert!(err.to_string().starts_with("fleet.url"), "{err}");
+}
