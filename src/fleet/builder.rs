@@ -1,7 +1,7 @@
 //! Settings for a [`Fleet`], validated by [`start`](Builder::start).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Fleet, Shared, sync};
@@ -139,6 +139,8 @@ impl Builder {
             live: AtomicU32::new(1),
             up: AtomicBool::new(false),
             syncs: AtomicU32::new(0),
+            interval: self.sync_interval,
+            participants: Mutex::new(Vec::new()),
         });
         let settings = sync::Settings {
             interval: self.sync_interval,

@@ -2,13 +2,20 @@
 //! balancer, worker processes per core) learn of each other through one Redis, so that
 //! their layers can judge, limit and budget as one fleet. Feature `redis`.
 //!
-//! # What this part does
+//! # What it does
 //!
-//! Membership: each [`Fleet`] registers its instance in Redis and learns how many
-//! instances are live, in one atomic round trip (a Lua script) per
-//! [`sync_interval`](Builder::sync_interval), in a background task — **never on a call's
-//! path**. The count is what a layer falls back on when Redis is away (a fleet limit
-//! divided among the live instances).
+//! * Membership: each [`Fleet`] registers its instance in Redis and learns how many
+//!   instances are live, at every [`sync_interval`](Builder::sync_interval), in a
+//!   background task — **never on a call's path**. The count is what a layer falls back
+//!   on when Redis is away (a fleet limit divided among the live instances).
+//! * Fleet-wide rate limits:
+//!   [`rate_limit::Builder::fleet`](crate::rate_limit::Builder::fleet) shares one limit
+//!   among every instance: each leases permits from one bucket in Redis at every sync
+//!   and spends them locally.
+//!
+//! Everything an instance exchanges with Redis in one sync (membership and every
+//! fleet-wide layer's state) goes in one pipelined round trip, each part an atomic Lua
+//! script on the server, timed by the server's clock.
 //!
 //! # Guarantees
 //!
@@ -30,6 +37,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `{namespace}:seawall:instances` | sorted set | instance id → the server time (ms) at which it expires |
+//! | `{namespace}:seawall:rate:{limiter name}` | hash | the fleet bucket: `tokens` left and the server time `at` of the last refill; expires ten intervals (at least 1 s) after the last sync |
 //!
 //! # Example
 //!
@@ -53,8 +61,8 @@
 mod builder;
 mod sync;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, Weak};
 
 pub use builder::Builder;
 
@@ -82,6 +90,21 @@ struct Shared {
     live: AtomicU32,
     up: AtomicBool,
     syncs: AtomicU32,
+    interval: std::time::Duration,
+    /// Layers that exchange state with the fleet at each sync (a cold lock: taken by
+    /// the sync task and by a layer joining, never on a call's path).
+    participants: Mutex<Vec<Weak<dyn Participant>>>,
+}
+
+/// A layer's part in each sync: one Redis command, sent in the same round trip as the
+/// membership script, and what to do with its reply (or with Redis away).
+pub(crate) trait Participant: Send + Sync + std::fmt::Debug {
+    /// The command to send this round (a Lua script with `EVAL`, usually).
+    fn command(&self, namespace: &str) -> redis::Cmd;
+    /// The reply, with the fleet's live instance count.
+    fn reply(&self, reply: redis::Value, live: u32);
+    /// Redis did not answer this round: decide on local state.
+    fn away(&self, live: u32);
 }
 
 impl Fleet {
@@ -151,6 +174,22 @@ impl Fleet {
     /// ```
     pub fn instance(&self) -> &str {
         &self.shared.instance
+    }
+
+    /// Adds a layer's part to every sync from now on, for as long as it lives.
+    pub(crate) fn join(&self, participant: Weak<dyn Participant>) {
+        let mut participants = self
+            .shared
+            .participants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        participants.retain(|p| p.strong_count() > 0);
+        participants.push(participant);
+    }
+
+    /// How often this instance syncs with Redis.
+    pub(crate) fn sync_interval(&self) -> std::time::Duration {
+        self.shared.interval
     }
 
     /// The namespace every key of this fleet starts with.

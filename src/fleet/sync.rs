@@ -39,7 +39,6 @@ fn key(namespace: &str) -> String {
 
 /// Syncs until every [`Fleet`](super::Fleet) of this instance is dropped, then leaves.
 pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Settings) {
-    let script = redis::Script::new(MEMBERSHIP);
     let ttl_ms = u64::try_from((settings.interval * MISSED_SYNCS).as_millis()).unwrap_or(u64::MAX);
     let Some((key, instance)) = fleet
         .upgrade()
@@ -50,21 +49,42 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
     let mut connection: Option<ConnectionManager> = None;
     let mut failures = 0_u32;
     while let Some(shared) = fleet.upgrade() {
+        let participants: Vec<_> = {
+            let list = shared
+                .participants
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(MEMBERSHIP)
+            .arg(1)
+            .arg(&key)
+            .arg(&instance)
+            .arg(ttl_ms);
+        for participant in &participants {
+            pipe.add_command(participant.command(&shared.namespace));
+        }
         let round_trip = async {
             let manager = match &mut connection {
                 Some(manager) => manager,
                 None => connection.insert(connect(&client, settings).await?),
             };
-            script
-                .key(&key)
-                .arg(&instance)
-                .arg(ttl_ms)
-                .invoke_async::<u32>(manager)
-                .await
+            pipe.query_async::<Vec<redis::Value>>(manager).await
         };
         match tokio::time::timeout(settings.timeout, round_trip).await {
-            Ok(Ok(live)) => {
-                shared.live.store(live.max(1), Relaxed);
+            Ok(Ok(replies)) if replies.len() == participants.len() + 1 => {
+                let mut replies = replies.into_iter();
+                let live = replies
+                    .next()
+                    .and_then(|v| redis::from_redis_value::<u32>(v).ok())
+                    .unwrap_or(1)
+                    .max(1);
+                shared.live.store(live, Relaxed);
+                for (participant, reply) in participants.iter().zip(replies) {
+                    participant.reply(reply, live);
+                }
                 shared.syncs.fetch_add(1, Relaxed);
                 if !shared.up.swap(true, Relaxed) && failures > 0 {
                     tracing::info!(target: "seawall::fleet", namespace = %shared.namespace, live, "redis is back; the fleet is synced again");
@@ -72,12 +92,17 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
                 failures = 0;
             }
             failed => {
+                let live = shared.live.load(Relaxed).max(1);
+                for participant in &participants {
+                    participant.away(live);
+                }
                 if shared.up.swap(false, Relaxed) {
                     let why = match failed {
                         Ok(Err(err)) => err.to_string(),
-                        _ => format!("no answer within {:?}", settings.timeout),
+                        Ok(Ok(_)) => "a reply of the wrong shape".to_owned(),
+                        Err(_) => format!("no answer within {:?}", settings.timeout),
                     };
-                    tracing::warn!(target: "seawall::fleet", namespace = %shared.namespace, live = shared.live.load(Relaxed), why, "redis is away; deciding on the last known fleet state");
+                    tracing::warn!(target: "seawall::fleet", namespace = %shared.namespace, live, why, "redis is away; deciding on the last known fleet state");
                 }
                 failures = failures.saturating_add(1);
             }

@@ -35,6 +35,8 @@ pub struct Builder {
     pub(super) burst: Option<u32>,
     pub(super) max_wait: Duration,
     pub(super) fast_clock: bool,
+    #[cfg(feature = "redis")]
+    pub(super) fleet: Option<crate::fleet::Fleet>,
 }
 
 impl Builder {
@@ -46,6 +48,8 @@ impl Builder {
             burst: None,
             max_wait: Duration::ZERO,
             fast_clock: false,
+            #[cfg(feature = "redis")]
+            fleet: None,
         }
     }
 
@@ -117,6 +121,37 @@ impl Builder {
         self
     }
 
+    /// Makes the limit the whole fleet's (feature `redis`): the permits per period are
+    /// shared by every instance of `fleet` with this limiter's [`name`](Self::name).
+    /// Each instance leases permits from one bucket in Redis at every sync and spends
+    /// them locally, so no call waits on Redis; a call refused for want of a permit gets
+    /// the sync interval as its retry-after hint (a fleet limit does not wait, whatever
+    /// [`max_wait`](Self::max_wait) says). Until the first sync, and whenever Redis is
+    /// away, the instance limits itself locally to its share: the rate divided by the
+    /// last known number of live instances. Name the limiter the same in every instance.
+    ///
+    /// ```no_run
+    /// use seawall::fleet::Fleet;
+    /// use seawall::rate_limit::RateLimitLayer;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), seawall::ConfigError> {
+    /// let fleet = Fleet::builder("redis://127.0.0.1:6379/").namespace("shop").start()?;
+    /// let layer = RateLimitLayer::builder(1_000, Duration::from_secs(1))
+    ///     .name("geo-api")
+    ///     .fleet(&fleet)
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn fleet(mut self, fleet: &crate::fleet::Fleet) -> Self {
+        self.fleet = Some(fleet.clone());
+        self
+    }
+
     /// Validates the settings and creates the limiter's shared state.
     ///
     /// # Errors
@@ -142,7 +177,16 @@ impl Builder {
             crate::time::Stopwatch::tokio()
         };
         let gcra = Arc::new(Gcra::new(self.permits, self.per, burst, clock));
-        let name = Arc::from(self.name.as_str());
+        let name: Arc<str> = Arc::from(self.name.as_str());
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.fleet {
+            let lease = super::fleet::Lease::new(name.clone(), &gcra, burst, fleet.sync_interval());
+            let lease = Arc::new(lease);
+            let participant: std::sync::Weak<dyn crate::fleet::Participant> =
+                Arc::downgrade(&lease) as _;
+            fleet.join(participant);
+            let _ = gcra.lease.set(lease);
+        }
         Ok(RateLimitLayer::from_parts(gcra, self.max_wait, name))
     }
 }

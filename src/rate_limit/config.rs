@@ -92,6 +92,8 @@ impl Builder {
             burst: config.burst,
             max_wait: config.max_wait,
             fast_clock: false,
+            #[cfg(feature = "redis")]
+            fleet: None,
         }
     }
 }

@@ -22,6 +22,9 @@ use crate::time::Stopwatch;
 #[derive(Debug)]
 pub(crate) struct Gcra {
     clock: Stopwatch,
+    /// The fleet's lease, when the limit is a fleet's (feature `redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) lease: std::sync::OnceLock<std::sync::Arc<super::fleet::Lease>>,
     tat: AtomicU64,
     interval_ns: AtomicU64,
     burst: AtomicU32,
@@ -44,6 +47,8 @@ impl Gcra {
     pub(crate) fn new(permits: u32, per: Duration, burst: u32, clock: Stopwatch) -> Self {
         let gcra = Gcra {
             clock,
+            #[cfg(feature = "redis")]
+            lease: std::sync::OnceLock::new(),
             tat: AtomicU64::new(0),
             interval_ns: AtomicU64::new(0),
             burst: AtomicU32::new(burst),

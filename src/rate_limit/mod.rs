@@ -57,6 +57,8 @@
 
 mod builder;
 mod config;
+#[cfg(feature = "redis")]
+mod fleet;
 mod future;
 mod gcra;
 mod handle;
@@ -186,6 +188,17 @@ where
 
     #[inline(always)]
     fn call(&mut self, req: Req) -> Self::Future {
+        #[cfg(feature = "redis")]
+        if let Some(lease) = self.gcra.lease.get()
+            && lease.active()
+        {
+            if lease.take() {
+                return ResponseFuture::running(self.inner.call(req));
+            }
+            self.meter.rejected(Reason::RateLimited);
+            let hint = Some(lease.retry_after());
+            return ResponseFuture::rejected(Rejected::new(Reason::RateLimited, hint));
+        }
         let now = self.gcra.now_ns();
         let max_wait = if self.max_wait.is_zero() {
             0

@@ -131,3 +131,84 @@ fn settings_out_of_range_are_named() {
     let err = Fleet::builder("http://x").start().unwrap_err();
     assert!(err.to_string().starts_with("fleet.url"), "{err}");
 }
+
+/// Four instances share one limit of 200 calls a second: over two seconds of calls as
+/// fast as each can make them, the fleet admits about 400 (plus the burst, and what
+/// each instance admits on its own before its first sync), not 4 × 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_instances_share_one_rate_limit() {
+    use seawall::rate_limit::RateLimitLayer;
+    use tower::{Layer, Service, ServiceExt, service_fn};
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let ns = unique("rate");
+    let run = Duration::from_secs(2);
+    let (rate, burst) = (200_u32, 20_u32);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let fleet = fleet(&server, &ns);
+        let layer = RateLimitLayer::builder(rate, Duration::from_secs(1))
+            .name("api")
+            .burst(burst)
+            .fleet(&fleet)
+            .build()
+            .unwrap();
+        let mut svc = layer.layer(service_fn(|()| async { Ok::<_, seawall::Error<()>>(()) }));
+        tasks.push(tokio::spawn(async move {
+            let _member = fleet;
+            let start = tokio::time::Instant::now();
+            let mut admitted = 0_u32;
+            while start.elapsed() < run {
+                match svc.ready().await.unwrap().call(()).await {
+                    Ok(()) => admitted += 1,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+            admitted
+        }));
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += task.await.unwrap();
+    }
+    let expected = rate * 2;
+    // Before its first sync each instance may admit its own burst; the bucket starts full.
+    let most = expected * 105 / 100 + 4 * burst + burst;
+    assert!(
+        admitted >= expected * 85 / 100 && admitted <= most,
+        "admitted {admitted}, expected about {expected} (at most {most})"
+    );
+}
+
+/// With Redis away, each instance keeps limiting on its own, to its share of the fleet's
+/// rate: no call waits on Redis or fails because of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_away_each_instance_limits_itself_to_its_share() {
+    use seawall::rate_limit::RateLimitLayer;
+    use tower::{Layer, Service, ServiceExt, service_fn};
+    let Some(mut server) = Server::start_own() else {
+        return;
+    };
+    let ns = unique("share");
+    let fleets = [fleet(&server, &ns), fleet(&server, &ns)];
+    let layers = fleets.clone().map(|fleet| {
+        RateLimitLayer::builder(100, Duration::from_secs(1))
+            .name("api")
+            .fleet(&fleet)
+            .build()
+            .unwrap()
+    });
+    until("two", || fleets.iter().all(|f| f.live_instances() == 2)).await;
+    server.kill();
+    until("redis seen away", || fleets.iter().all(|f| !f.redis_up())).await;
+    until("each limits itself to half", || {
+        layers
+            .iter()
+            .all(|l| l.handle().rate() == (50, Duration::from_secs(1)))
+    })
+    .await;
+    let mut svc = layers[0].layer(service_fn(|()| async { Ok::<_, seawall::Error<()>>(()) }));
+    // Admitted by the local limiter, Redis untouched on the call's path.
+    svc.ready().await.unwrap().call(()).await.unwrap();
+}
