@@ -12,6 +12,10 @@
 //!   [`rate_limit::Builder::fleet`](crate::rate_limit::Builder::fleet) shares one limit
 //!   among every instance: each leases permits from one bucket in Redis at every sync
 //!   and spends them locally.
+//! * Fleet-wide retry budgets: [`retry::Builder::fleet`](crate::retry::Builder::fleet)
+//!   divides the budget's reserve among the live instances (its share of requests is
+//!   already counted over each instance's own), so the fleet's retries stay within one
+//!   budget however many instances there are.
 //!
 //! Everything an instance exchanges with Redis in one sync (membership and every
 //! fleet-wide layer's state) goes in one pipelined round trip, each part an atomic Lua
@@ -99,9 +103,10 @@ struct Shared {
 /// A layer's part in each sync: one Redis command, sent in the same round trip as the
 /// membership script, and what to do with its reply (or with Redis away).
 pub(crate) trait Participant: Send + Sync + std::fmt::Debug {
-    /// The command to send this round (a Lua script with `EVAL`, usually).
-    fn command(&self, namespace: &str) -> redis::Cmd;
-    /// The reply, with the fleet's live instance count.
+    /// The command to send this round (a Lua script with `EVAL`, usually), if any.
+    fn command(&self, namespace: &str) -> Option<redis::Cmd>;
+    /// The reply (`Nil` for a participant that sent no command), with the fleet's live
+    /// instance count.
     fn reply(&self, reply: redis::Value, live: u32);
     /// Redis did not answer this round: decide on local state.
     fn away(&self, live: u32);

@@ -63,9 +63,17 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
             .arg(&key)
             .arg(&instance)
             .arg(ttl_ms);
-        for participant in &participants {
-            pipe.add_command(participant.command(&shared.namespace));
-        }
+        let sent: Vec<bool> = participants
+            .iter()
+            .map(|participant| match participant.command(&shared.namespace) {
+                Some(command) => {
+                    pipe.add_command(command);
+                    true
+                }
+                None => false,
+            })
+            .collect();
+        let expected = 1 + sent.iter().filter(|sent| **sent).count();
         let round_trip = async {
             let manager = match &mut connection {
                 Some(manager) => manager,
@@ -74,7 +82,7 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
             pipe.query_async::<Vec<redis::Value>>(manager).await
         };
         match tokio::time::timeout(settings.timeout, round_trip).await {
-            Ok(Ok(replies)) if replies.len() == participants.len() + 1 => {
+            Ok(Ok(replies)) if replies.len() == expected => {
                 let mut replies = replies.into_iter();
                 let live = replies
                     .next()
@@ -82,7 +90,12 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
                     .unwrap_or(1)
                     .max(1);
                 shared.live.store(live, Relaxed);
-                for (participant, reply) in participants.iter().zip(replies) {
+                for (participant, sent) in participants.iter().zip(&sent) {
+                    let reply = if *sent {
+                        replies.next().unwrap_or(redis::Value::Nil)
+                    } else {
+                        redis::Value::Nil
+                    };
                     participant.reply(reply, live);
                 }
                 shared.syncs.fetch_add(1, Relaxed);

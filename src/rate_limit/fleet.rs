@@ -106,7 +106,7 @@ impl Lease {
 }
 
 impl Participant for Lease {
-    fn command(&self, namespace: &str) -> redis::Cmd {
+    fn command(&self, namespace: &str) -> Option<redis::Cmd> {
         let remaining = self.tokens.load(Relaxed).max(0);
         let used = (self.level.load(Relaxed) - remaining).max(0);
         let refused = i64::try_from(self.refused.swap(0, Relaxed)).unwrap_or(i64::MAX);
@@ -147,7 +147,7 @@ impl Participant for Lease {
             .arg(self.rate_per_ms())
             .arg(f64::from(self.burst))
             .arg(ttl_ms);
-        cmd
+        Some(cmd)
     }
 
     fn reply(&self, reply: redis::Value, live: u32) {

@@ -39,7 +39,7 @@ use crate::config::{ConfigError, Ratio};
 #[derive(Clone, Debug)]
 #[must_use = "call `build()` to get a layer"]
 pub struct Builder<C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
-    settings: Settings,
+    pub(super) settings: Settings,
     classifier: C,
     hints: H,
     replay: R,
@@ -403,8 +403,24 @@ impl<C, H, R> Builder<C, H, R> {
     /// ```
     pub fn build(self) -> Result<RetryLayer<C, H, R>, ConfigError> {
         self.settings.validate().map_err(|e| e.within("retry"))?;
+        let shared = Arc::new(Shared::new(&self.settings));
+        #[cfg(feature = "redis")]
+        if let (Some(fleet), BudgetKind::Window { min_per_sec, .. }) =
+            (&self.settings.fleet, &self.settings.budget)
+        {
+            let share = Arc::new(super::fleet::ReserveShare {
+                shared: Arc::downgrade(&shared),
+                per_sec: *min_per_sec,
+            });
+            // The participant lives as long as the budget: the fleet holds it weakly,
+            // the budget's shared state strongly.
+            let participant: std::sync::Weak<dyn crate::fleet::Participant> =
+                Arc::downgrade(&share) as _;
+            fleet.join(participant);
+            let _ = shared.fleet_share.set(share);
+        }
         Ok(RetryLayer::from_parts(
-            Arc::new(Shared::new(&self.settings)),
+            shared,
             self.classifier,
             self.hints,
             self.replay,

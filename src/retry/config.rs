@@ -47,6 +47,9 @@ pub(crate) struct Settings {
     pub(crate) retry_refusals: bool,
     pub(crate) backoff_includes_timeout: bool,
     pub(crate) seed: Option<u64>,
+    /// The fleet whose budget this is (feature `redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) fleet: Option<crate::fleet::Fleet>,
 }
 
 /// The defaults, the only place they are written; [`Builder`](super::Builder)'s docs
@@ -74,6 +77,8 @@ impl Default for Settings {
             retry_refusals: false,
             backoff_includes_timeout: true,
             seed: None,
+            #[cfg(feature = "redis")]
+            fleet: None,
         }
     }
 }

@@ -116,6 +116,8 @@ mod backoff;
 mod budget;
 mod builder;
 mod config;
+#[cfg(feature = "redis")]
+mod fleet;
 mod future;
 mod handle;
 mod hint;

@@ -33,6 +33,9 @@ pub(crate) struct Shared {
     pub(crate) backoff_includes_timeout: bool,
     pub(crate) draws: Draws,
     pub(crate) meter: Meter,
+    /// What keeps the budget's reserve at its fleet share (feature `redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) fleet_share: std::sync::OnceLock<Arc<super::fleet::ReserveShare>>,
 }
 
 impl Shared {
@@ -48,6 +51,8 @@ impl Shared {
             backoff_includes_timeout: settings.backoff_includes_timeout,
             draws: Draws::new(settings.seed.unwrap_or_else(rand::random)),
             meter: Meter::new("retry", &name),
+            #[cfg(feature = "redis")]
+            fleet_share: std::sync::OnceLock::new(),
             name,
         }
     }

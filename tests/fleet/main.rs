@@ -212,3 +212,59 @@ async fn with_redis_away_each_instance_limits_itself_to_its_share() {
     // Admitted by the local limiter, Redis untouched on the call's path.
     svc.ready().await.unwrap().call(()).await.unwrap();
 }
+
+/// Four instances whose dependency fails every call, with a budget of a reserve of 12
+/// retries a second and no share of requests: as one fleet they retry about 12 times
+/// at once, not 4 × 12. (Each instance's reserve holds one second of its share.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_instances_share_one_retry_reserve() {
+    use seawall::Ratio;
+    use seawall::retry::RetryLayer;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tower::{Layer, Service, ServiceExt, service_fn};
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let ns = unique("retries");
+    let attempts = Arc::new(AtomicU32::new(0));
+    let fleets: Vec<Fleet> = (0..4).map(|_| fleet(&server, &ns)).collect();
+    until("four", || fleets.iter().all(|f| f.live_instances() == 4)).await;
+    let mut services: Vec<_> = fleets
+        .iter()
+        .map(|fleet| {
+            let attempts = attempts.clone();
+            RetryLayer::builder()
+                .max_attempts(2)
+                .constant(Duration::ZERO)
+                .budget(Duration::from_secs(10), 12, Ratio::percent(0.0))
+                .fleet(fleet)
+                .build()
+                .unwrap()
+                .layer(service_fn(move |()| {
+                    attempts.fetch_add(1, Ordering::SeqCst);
+                    async { Err::<(), _>(seawall::Error::Service("down")) }
+                }))
+        })
+        .collect();
+    // Each instance learns the fleet's size at its next sync.
+    let synced: Vec<u32> = fleets.iter().map(Fleet::syncs).collect();
+    until("a sync after all four joined", || {
+        fleets.iter().zip(&synced).all(|(f, s)| f.syncs() > s + 1)
+    })
+    .await;
+    for svc in &mut services {
+        for _ in 0..20 {
+            let _ = svc.ready().await.unwrap().call(()).await;
+        }
+    }
+    let retries = attempts.load(Ordering::SeqCst) - 80;
+    assert!(
+        retries <= 12 + 4,
+        "{retries} retries: the fleet's reserve is 12"
+    );
+    assert!(
+        retries >= 4,
+        "{retries} retries: each instance keeps its share"
+    );
+}

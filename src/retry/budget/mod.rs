@@ -87,6 +87,14 @@ impl Budget {
     }
 
     /// Gives back a retry that was never sent, or that succeeded.
+    /// Gives the reserve `per_sec` retries a second (a fleet instance's share).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn set_reserve_rate(&self, per_sec: f64) {
+        if let Budget::Window(window) = self {
+            window.set_reserve_rate(per_sec);
+        }
+    }
+
     pub(crate) fn refund(&self, withdrawal: Withdrawal) {
         if let Budget::Window(window) = self {
             window.refund(withdrawal.0);

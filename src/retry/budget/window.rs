@@ -86,6 +86,14 @@ impl Window {
         }
     }
 
+    /// Sets the reserve's rate (a fleet instance's share of it).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn set_reserve_rate(&self, per_sec: f64) {
+        if let Some(reserve) = &self.reserve {
+            reserve.set_rate(per_sec);
+        }
+    }
+
     pub(super) fn try_withdraw(&self) -> Option<Source> {
         let now = self.generation();
         self.flush(now);
