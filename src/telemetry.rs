@@ -20,6 +20,8 @@
 //! | `seawall::timeout`, `seawall::deadline` (the layer whose limit changed) | `time limit changed` / `… refused; limit kept` | info / error | `name`, `layer`, `from_ms`, `to_ms` / `error` |
 //! | `seawall::deadline` | `incoming deadline budget ignored` | warn | `header`, `reason`, `value_len` |
 //! | `seawall::deadline` | `incoming deadline budget above the server maximum; clamped` | warn | `header`, `requested_ms`, `max_ms` |
+//! | `seawall::fleet` | `redis is away; deciding on the last known fleet state` | warn | `namespace`, `live`, `why` |
+//! | `seawall::fleet` | `redis is back; the fleet is synced again` | info | `namespace`, `live` |
 //!
 //! # Metrics (feature `metrics`)
 //!
@@ -39,6 +41,9 @@
 //! | `seawall.in_flight` | gauge | `layer`, `name` | calls running through a bulkhead or adaptive limiter |
 //! | `seawall.queued` | gauge | `layer`, `name` | calls waiting in a bulkhead's queue |
 //! | `seawall.limit` | gauge | `layer`, `name` | a bulkhead's or adaptive limiter's current limit |
+//! | `seawall.fleet.instances` | gauge | `namespace` | live instances of the fleet, as of this instance's last sync (feature `redis`) |
+//! | `seawall.fleet.redis_up` | gauge | `namespace` | 1 while this instance's syncs with Redis succeed, 0 while Redis is away |
+//! | `seawall.fleet.syncs` | counter | `namespace`, `outcome` (`ok`, `failed`) | this instance's round trips to Redis |
 //!
 //! Handles are registered when a layer is built (the call counters) or on first use (a
 //! rejection reason, retries, attempt durations) and kept, so a call costs an atomic add
@@ -72,6 +77,12 @@ pub mod names {
     pub const QUEUED: &str = "seawall.queued";
     /// A bulkhead's or adaptive limiter's current limit.
     pub const LIMIT: &str = "seawall.limit";
+    /// Live instances of a fleet.
+    pub const FLEET_INSTANCES: &str = "seawall.fleet.instances";
+    /// Whether this instance's syncs with Redis succeed.
+    pub const FLEET_REDIS_UP: &str = "seawall.fleet.redis_up";
+    /// Round trips to Redis, by outcome.
+    pub const FLEET_SYNCS: &str = "seawall.fleet.syncs";
 }
 
 /// How many reasons a retry gives up for (slots of `seawall.retry.not_retried`).

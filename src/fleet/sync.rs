@@ -99,6 +99,7 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
                     participant.reply(reply, live);
                 }
                 shared.syncs.fetch_add(1, Relaxed);
+                report(&shared.namespace, live, true);
                 if !shared.up.swap(true, Relaxed) && failures > 0 {
                     tracing::info!(target: "seawall::fleet", namespace = %shared.namespace, live, "redis is back; the fleet is synced again");
                 }
@@ -117,6 +118,7 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
                     };
                     tracing::warn!(target: "seawall::fleet", namespace = %shared.namespace, live, why, "redis is away; deciding on the last known fleet state");
                 }
+                report(&shared.namespace, live, false);
                 failures = failures.saturating_add(1);
             }
         }
@@ -143,4 +145,20 @@ async fn connect(
         .set_response_timeout(Some(settings.timeout))
         .set_number_of_retries(1);
     ConnectionManager::new_with_config(client.clone(), config).await
+}
+
+/// The fleet's metrics after one round (feature `metrics`; nothing without it).
+fn report(namespace: &str, live: u32, ok: bool) {
+    #[cfg(feature = "metrics")]
+    {
+        use crate::telemetry::names;
+        let ns = namespace.to_owned();
+        metrics::gauge!(names::FLEET_INSTANCES, "namespace" => ns.clone()).set(f64::from(live));
+        metrics::gauge!(names::FLEET_REDIS_UP, "namespace" => ns.clone())
+            .set(f64::from(u8::from(ok)));
+        let outcome = if ok { "ok" } else { "failed" };
+        metrics::counter!(names::FLEET_SYNCS, "namespace" => ns, "outcome" => outcome).increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (namespace, live, ok);
 }

@@ -268,3 +268,47 @@ async fn four_instances_share_one_retry_reserve() {
         "{retries} retries: each instance keeps its share"
     );
 }
+
+/// The fleet's state is told through metrics: live instances, Redis up, round trips.
+#[cfg(feature = "metrics")]
+#[test]
+fn the_fleet_reports_its_state_as_metrics() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use seawall::telemetry::names;
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let ns = unique("metrics");
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let fleet = fleet(&server, &ns);
+            until("two syncs", || fleet.syncs() >= 2).await;
+        });
+    });
+    let recorded: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().labels().any(|l| l.value() == ns))
+        .map(|(key, _, _, value)| (key.key().name().to_owned(), value))
+        .collect();
+    let value = |name: &str| recorded.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    assert_eq!(
+        value(names::FLEET_INSTANCES),
+        Some(&DebugValue::Gauge(1.0.into()))
+    );
+    assert_eq!(
+        value(names::FLEET_REDIS_UP),
+        Some(&DebugValue::Gauge(1.0.into()))
+    );
+    assert!(
+        matches!(value(names::FLEET_SYNCS), Some(DebugValue::Counter(n)) if *n >= 2),
+        "{recorded:?}"
+    );
+}
