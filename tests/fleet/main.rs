@@ -312,3 +312,41 @@ fn the_fleet_reports_its_state_as_metrics() {
         "{recorded:?}"
     );
 }
+
+/// A Redis that hangs (stopped with SIGSTOP, its connections open) costs no call
+/// anything: each round trip gives up at its timeout, the limiter falls back to its
+/// share, and the fleet resyncs once Redis runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_slows_no_call_and_the_fleet_resyncs_when_it_runs_again() {
+    use seawall::rate_limit::RateLimitLayer;
+    use tower::{Layer, Service, ServiceExt, service_fn};
+    let Some(server) = Server::start_own() else {
+        return;
+    };
+    let ns = unique("hang");
+    let fleets = [fleet(&server, &ns), fleet(&server, &ns)];
+    let layer = RateLimitLayer::builder(1_000, Duration::from_secs(1))
+        .name("api")
+        .fleet(&fleets[0])
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(service_fn(|()| async { Ok::<_, seawall::Error<()>>(()) }));
+    until("two", || fleets.iter().all(|f| f.live_instances() == 2)).await;
+    server.freeze(true);
+    until("redis seen away", || fleets.iter().all(|f| !f.redis_up())).await;
+    for _ in 0..10 {
+        svc.ready().await.unwrap().call(()).await.unwrap();
+    }
+    assert_eq!(
+        layer.handle().rate(),
+        (500, Duration::from_secs(1)),
+        "its share"
+    );
+    let before = fleets[0].syncs();
+    server.freeze(false);
+    until("synced again", || {
+        fleets.iter().all(|f| f.redis_up()) && fleets[0].syncs() > before + 1
+    })
+    .await;
+    svc.ready().await.unwrap().call(()).await.unwrap();
+}

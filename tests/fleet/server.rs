@@ -36,6 +36,18 @@ impl Server {
         }
     }
 
+    /// Freezes (`true`, SIGSTOP) or thaws (`false`, SIGCONT) this test's own server: a
+    /// Redis that hangs, with its connections open.
+    pub fn freeze(&self, frozen: bool) {
+        let child = self.child.as_ref().expect("a server of the test's own");
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     /// Starts this test's own server again, empty, on the same port.
     pub fn restart(&mut self) {
         self.kill();
