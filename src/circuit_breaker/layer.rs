@@ -65,6 +65,11 @@ impl<C> CircuitBreakerLayer<C> {
         }
     }
 
+    #[cfg(feature = "redis")]
+    pub(crate) fn engine_arc(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     #[cfg(test)]
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine

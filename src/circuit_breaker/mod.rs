@@ -120,6 +120,8 @@ mod config;
 mod engine;
 mod events;
 mod evidence;
+#[cfg(feature = "redis")]
+mod fleet;
 mod future;
 mod handle;
 mod layer;

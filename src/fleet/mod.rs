@@ -16,6 +16,11 @@
 //!   divides the budget's reserve among the live instances (its share of requests is
 //!   already counted over each instance's own), so the fleet's retries stay within one
 //!   budget however many instances there are.
+//! * Fleet-wide open breakers:
+//!   [`CircuitBreakerLayer::fleet`](crate::circuit_breaker::CircuitBreakerLayer::fleet):
+//!   when one instance's breaker opens, every instance's opens within one sync, until
+//!   the same end time. (Each instance still judges its own calls and probes on its own;
+//!   fleet-wide failure counts and probe tokens are not built yet.)
 //!
 //! Everything an instance exchanges with Redis in one sync (membership and every
 //! fleet-wide layer's state) goes in one pipelined round trip, each part an atomic Lua
@@ -41,6 +46,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `{namespace}:seawall:instances` | sorted set | instance id → the server time (ms) at which it expires |
+//! | `{namespace}:seawall:breaker:{breaker name}` | string | the server time (ms) at which the fleet's open period ends; expires a second after it |
 //! | `{namespace}:seawall:rate:{limiter name}` | hash | the fleet bucket: `tokens` left and the server time `at` of the last refill; expires ten intervals (at least 1 s) after the last sync |
 //!
 //! # Example

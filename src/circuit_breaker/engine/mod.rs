@@ -60,6 +60,9 @@ pub(crate) struct Engine {
     tunables: Tunables,
     listener: Option<Listener>,
     meter: Meter,
+    /// What shares this breaker's open state with a fleet (feature `redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) fleet: std::sync::OnceLock<Arc<super::fleet::OpenState>>,
 }
 
 impl Engine {
@@ -89,6 +92,8 @@ impl Engine {
             tunables: Tunables::new(&settings),
             listener,
             meter: Meter::new(crate::RejectedBy::CircuitBreaker.as_str(), &name),
+            #[cfg(feature = "redis")]
+            fleet: std::sync::OnceLock::new(),
             name,
         }
     }

@@ -47,6 +47,28 @@ impl Engine {
         true
     }
 
+    /// Opens a closed breaker for `open_for` because the fleet's is open (feature
+    /// `redis`): an open period like a trip's, which does not count toward the backoff
+    /// (this instance did not judge it). Returns whether this call opened it.
+    #[cfg(feature = "redis")]
+    #[cold]
+    pub(crate) fn open_for_fleet(&self, open_for: Duration) -> bool {
+        let word = self.state.load(Acquire);
+        if mode(word) != CLOSED {
+            return false;
+        }
+        let until = self.epoch.millis_after(open_for);
+        let next = pack(OPEN, generation(word) + 1, until);
+        if !self.transition(word, next, 0) {
+            return false;
+        }
+        events::opened(self, State::Closed, None, open_for);
+        if self.tunables.open_timer() {
+            self.alarm.arm(self, next, self.epoch.at_millis(until));
+        }
+        true
+    }
+
     /// The alarm of the armed word `armed` rang: back to plain open, if still armed.
     pub(crate) fn disarm(&self, armed: u64) {
         self.swap_word(armed, with_mode(armed, OPEN));
