@@ -129,6 +129,10 @@ impl Builder {
     /// [`max_wait`](Self::max_wait) says). Until the first sync, and whenever Redis is
     /// away, the instance limits itself locally to its share: the rate divided by the
     /// last known number of live instances. Name the limiter the same in every instance.
+    /// The fleet's rate is the one given here: [`RateLimitHandle::set_rate`] does not
+    /// change a fleet limit (the next sync restores the local limiter's rate).
+    ///
+    /// [`RateLimitHandle::set_rate`]: super::RateLimitHandle::set_rate
     ///
     /// ```no_run
     /// use seawall::fleet::Fleet;

@@ -152,6 +152,13 @@ impl Participant for Lease {
 
     fn reply(&self, reply: redis::Value, live: u32) {
         self.live.store(live, Relaxed);
+        // Back from a fallback: the local limiter shows (and keeps, for the next one)
+        // the fleet's rate again.
+        if let Some(gcra) = self.gcra.upgrade()
+            && gcra.rate() != (self.permits, self.per)
+        {
+            gcra.set_rate(self.permits, self.per);
+        }
         let grant: i64 = redis::from_redis_value(reply).unwrap_or(0);
         let after = self.tokens.fetch_add(grant, Relaxed) + grant;
         self.level.store(after, Relaxed);
