@@ -3,15 +3,17 @@
 //! so a dead dependency is shut off for the whole fleet by the first instance that
 //! sees it.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::CircuitBreakerLayer;
 use super::engine::Engine;
+use super::word::generation;
 use crate::fleet::{Fleet, Participant};
 
 /// Publishes this instance's open period (`ARGV[1]` ms left, 0 if not open) as the
-/// fleet's if it ends later, and returns how long the fleet's has left (≤ 0: closed).
+/// fleet's if it ends later, and returns the fleet's period's end and the server's now.
 const OPEN_UNTIL: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -21,20 +23,32 @@ if left > 0 and now + left > fleet then
   fleet = now + left
   redis.call('SET', KEYS[1], fleet, 'PX', left + 1000)
 end
-return fleet - now
+return {fleet, now}
 ";
 
 /// Exchanges one breaker's open state with the fleet at every sync.
 #[derive(Debug)]
 pub(crate) struct OpenState {
     engine: Weak<Engine>,
+    /// The end (server ms) of the last fleet period this instance adopted: adopted once,
+    /// so that a local reset or close is not undone by the same period.
+    adopted_end: AtomicI64,
+    /// The state word's generation the adoption opened: that period is the fleet's, not
+    /// published back (which would stretch it by each round trip's latency).
+    adopted_generation: AtomicU64,
     name: Arc<str>,
+    /// Keeps the fleet's sync running as long as this breaker lives.
+    _fleet: Fleet,
 }
 
 impl Participant for OpenState {
     fn command(&self, namespace: &str) -> Option<redis::Cmd> {
         let engine = self.engine.upgrade()?;
-        let left = engine.remaining_open().unwrap_or(Duration::ZERO);
+        let adopted = generation(engine.word()) == self.adopted_generation.load(Relaxed);
+        let left = match engine.remaining_open() {
+            Some(left) if !adopted => left,
+            _ => Duration::ZERO,
+        };
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(OPEN_UNTIL)
             .arg(1)
@@ -44,9 +58,20 @@ impl Participant for OpenState {
     }
 
     fn reply(&self, reply: redis::Value, _: u32) {
-        let left: i64 = redis::from_redis_value(reply).unwrap_or(0);
-        if let (Ok(left @ 1..), Some(engine)) = (u64::try_from(left), self.engine.upgrade()) {
-            engine.open_for_fleet(Duration::from_millis(left));
+        let Ok((end, now)) = redis::from_redis_value::<(i64, i64)>(reply) else {
+            return;
+        };
+        let Some(engine) = self.engine.upgrade() else {
+            return;
+        };
+        if end <= now || end <= self.adopted_end.load(Relaxed) {
+            return;
+        }
+        self.adopted_end.store(end, Relaxed);
+        let left = Duration::from_millis(u64::try_from(end - now).unwrap_or(0));
+        if engine.open_for_fleet(left) {
+            self.adopted_generation
+                .store(generation(engine.word()), Relaxed);
         }
     }
 
@@ -81,6 +106,9 @@ impl<C> CircuitBreakerLayer<C> {
         let state = Arc::new(OpenState {
             engine: Arc::downgrade(engine),
             name: Arc::from(engine.name()),
+            adopted_end: AtomicI64::new(0),
+            adopted_generation: AtomicU64::new(u64::MAX),
+            _fleet: fleet.clone(),
         });
         if engine.fleet.set(state.clone()).is_ok() {
             let participant: Weak<dyn Participant> = Arc::downgrade(&state) as _;

@@ -123,7 +123,9 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
             }
         }
         drop(shared);
-        let backoff = failures.min(MAX_BACKOFF_SHIFT);
+        // The first retry after a failure comes one interval later, so that a single
+        // lost round trip leaves the entry two intervals before it expires.
+        let backoff = failures.saturating_sub(1).min(MAX_BACKOFF_SHIFT);
         tokio::time::sleep(settings.interval * (1 << backoff)).await;
     }
     // The last `Fleet` is gone: leave at once rather than when the entry expires.

@@ -184,7 +184,7 @@ impl Builder {
         let name: Arc<str> = Arc::from(self.name.as_str());
         #[cfg(feature = "redis")]
         if let Some(fleet) = &self.fleet {
-            let lease = super::fleet::Lease::new(name.clone(), &gcra, burst, fleet.sync_interval());
+            let lease = super::fleet::Lease::new(name.clone(), &gcra, burst, fleet);
             let lease = Arc::new(lease);
             let participant: std::sync::Weak<dyn crate::fleet::Participant> =
                 Arc::downgrade(&lease) as _;

@@ -47,6 +47,8 @@ pub(crate) struct Lease {
     live: AtomicU32,
     name: Arc<str>,
     gcra: Weak<Gcra>,
+    /// Keeps the fleet's sync running as long as this limiter lives.
+    _fleet: crate::fleet::Fleet,
     permits: u32,
     per: Duration,
     burst: u32,
@@ -54,7 +56,13 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    pub(crate) fn new(name: Arc<str>, gcra: &Arc<Gcra>, burst: u32, interval: Duration) -> Self {
+    pub(crate) fn new(
+        name: Arc<str>,
+        gcra: &Arc<Gcra>,
+        burst: u32,
+        fleet: &crate::fleet::Fleet,
+    ) -> Self {
+        let interval = fleet.sync_interval();
         let (permits, per) = gcra.rate();
         Lease {
             tokens: AtomicI64::new(0),
@@ -64,6 +72,7 @@ impl Lease {
             live: AtomicU32::new(1),
             name,
             gcra: Arc::downgrade(gcra),
+            _fleet: fleet.clone(),
             permits,
             per,
             burst,

@@ -411,6 +411,7 @@ impl<C, H, R> Builder<C, H, R> {
             let share = Arc::new(super::fleet::ReserveShare {
                 shared: Arc::downgrade(&shared),
                 per_sec: *min_per_sec,
+                _fleet: fleet.clone(),
             });
             // The participant lives as long as the budget: the fleet holds it weakly,
             // the budget's shared state strongly.

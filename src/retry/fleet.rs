@@ -18,6 +18,8 @@ pub(crate) struct ReserveShare {
     pub(crate) shared: Weak<Shared>,
     /// The fleet's reserve, retries per second.
     pub(crate) per_sec: u32,
+    /// Keeps the fleet's sync running as long as this budget lives.
+    pub(crate) _fleet: crate::fleet::Fleet,
 }
 
 impl ReserveShare {

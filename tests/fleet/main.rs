@@ -397,4 +397,41 @@ async fn one_instances_open_breaker_opens_the_fleets() {
         left > Duration::from_secs(25),
         "the fleet's period, not its own 5 s: {left:?}"
     );
+    // An operator's reset holds: the same fleet period is not adopted again.
+    breakers[1].handle().reset();
+    let synced = fleets[1].syncs();
+    until("three more syncs", || fleets[1].syncs() > synced + 3).await;
+    assert_eq!(breakers[1].handle().state(), State::Closed);
+}
+
+/// A fleet-wide layer keeps its fleet's sync running: dropping the `Fleet` handle after
+/// building the layer does not starve the limiter of permits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_limiter_keeps_its_fleet_running_after_the_fleet_handle_is_dropped() {
+    use seawall::rate_limit::RateLimitLayer;
+    use tower::{Layer, Service, ServiceExt, service_fn};
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let fleet = fleet(&server, &unique("kept"));
+    let layer = RateLimitLayer::builder(1_000, Duration::from_secs(1))
+        .name("api")
+        .burst(10)
+        .fleet(&fleet)
+        .build()
+        .unwrap();
+    until("synced", || fleet.syncs() > 1).await;
+    drop(fleet);
+    let mut svc = layer.layer(service_fn(|()| async { Ok::<_, seawall::Error<()>>(()) }));
+    let (mut admitted, start) = (0, tokio::time::Instant::now());
+    while admitted < 100 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "starved: {admitted} admitted"
+        );
+        match svc.ready().await.unwrap().call(()).await {
+            Ok(()) => admitted += 1,
+            Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
 }

@@ -141,7 +141,7 @@ impl Engine {
             .is_ok()
     }
 
-    #[cfg(test)]
+    #[cfg(any(test, feature = "redis"))]
     pub(crate) fn word(&self) -> u64 {
         self.state.load(Acquire)
     }
