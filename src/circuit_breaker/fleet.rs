@@ -19,12 +19,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local left = tonumber(ARGV[1])
 local fleet = tonumber(redis.call('GET', KEYS[1]) or '0')
-if left > 0 and now + left > fleet then
+if left > 0 and now + left > fleet + tonumber(ARGV[2]) then
   fleet = now + left
   redis.call('SET', KEYS[1], fleet, 'PX', left + 1000)
 end
 return {fleet, now}
 ";
+
+/// Ends this close together belong to one open period: an instance's view of its own
+/// period's end drifts by a few milliseconds from sync to sync (its clock against the
+/// server's), which must neither stretch the fleet's period nor look like a new one.
+const SAME_PERIOD_MS: i64 = 250;
 
 /// Exchanges one breaker's open state with the fleet at every sync.
 #[derive(Debug)]
@@ -53,7 +58,8 @@ impl Participant for OpenState {
         cmd.arg(OPEN_UNTIL)
             .arg(1)
             .arg(format!("{namespace}:seawall:breaker:{}", self.name))
-            .arg(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
+            .arg(u64::try_from(left.as_millis()).unwrap_or(u64::MAX))
+            .arg(SAME_PERIOD_MS);
         Some(cmd)
     }
 
@@ -64,7 +70,7 @@ impl Participant for OpenState {
         let Some(engine) = self.engine.upgrade() else {
             return;
         };
-        if end <= now || end <= self.adopted_end.load(Relaxed) {
+        if end <= now || end <= self.adopted_end.load(Relaxed) + SAME_PERIOD_MS {
             return;
         }
         self.adopted_end.store(end, Relaxed);

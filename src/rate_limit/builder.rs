@@ -190,6 +190,8 @@ impl Builder {
                 Arc::downgrade(&lease) as _;
             fleet.join(participant);
             let _ = gcra.lease.set(lease);
+            // Until the first sync: the rate's pace, without a burst of its own.
+            gcra.drain();
         }
         Ok(RateLimitLayer::from_parts(gcra, self.max_wait, name))
     }

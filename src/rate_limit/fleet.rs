@@ -175,13 +175,17 @@ impl Participant for Lease {
     }
 
     fn away(&self, live: u32) {
-        // Local state: this instance's share of the fleet's rate, on the local limiter.
-        self.active.store(false, Relaxed);
+        // Local state: this instance's share of the fleet's rate, on the local limiter,
+        // without the burst it saved while the lease was in use.
+        let was_active = self.active.swap(false, Relaxed);
         let share = (self.permits / live.max(1)).max(1);
-        if let Some(gcra) = self.gcra.upgrade()
-            && gcra.rate() != (share, self.per)
-        {
-            gcra.set_rate(share, self.per);
+        if let Some(gcra) = self.gcra.upgrade() {
+            if gcra.rate() != (share, self.per) {
+                gcra.set_rate(share, self.per);
+            }
+            if was_active {
+                gcra.drain();
+            }
         }
     }
 }

@@ -73,6 +73,17 @@ impl Gcra {
         (self.permits.load(Relaxed), per)
     }
 
+    /// Leaves no burst: from now the limiter admits at its rate's pace only (a fleet
+    /// limiter starting, or falling back on local state, must not add a whole burst to
+    /// the fleet's).
+    #[cfg(feature = "redis")]
+    pub(crate) fn drain(&self) {
+        let now = self.now_ns();
+        let interval = self.interval_ns.load(Relaxed);
+        let spent = interval.saturating_mul(u64::from(self.burst().saturating_sub(1)));
+        self.tat.fetch_max(now.saturating_add(spent), AcqRel);
+    }
+
     pub(crate) fn burst(&self) -> u32 {
         self.burst.load(Relaxed)
     }

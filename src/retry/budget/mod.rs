@@ -86,7 +86,6 @@ impl Budget {
         }
     }
 
-    /// Gives back a retry that was never sent, or that succeeded.
     /// Gives the reserve `per_sec` retries a second (a fleet instance's share).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn set_reserve_rate(&self, per_sec: f64) {
@@ -95,6 +94,7 @@ impl Budget {
         }
     }
 
+    /// Gives back a retry that was never sent, or that succeeded.
     pub(crate) fn refund(&self, withdrawal: Withdrawal) {
         if let Budget::Window(window) = self {
             window.refund(withdrawal.0);
