@@ -57,6 +57,9 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
             list.iter().filter_map(Weak::upgrade).collect()
         };
         let mut pipe = redis::pipe();
+        // One part's error (a script error, a key of the wrong type) fails that part
+        // only: its participant decides on local state, the others go on.
+        pipe.ignore_errors();
         pipe.cmd("EVAL")
             .arg(MEMBERSHIP)
             .arg(1)
@@ -82,7 +85,10 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
             pipe.query_async::<Vec<redis::Value>>(manager).await
         };
         match tokio::time::timeout(settings.timeout, round_trip).await {
-            Ok(Ok(replies)) if replies.len() == expected => {
+            Ok(Ok(replies))
+                if replies.len() == expected
+                    && matches!(replies.first(), Some(redis::Value::Int(_))) =>
+            {
                 let mut replies = replies.into_iter();
                 let live = replies
                     .next()
@@ -91,12 +97,10 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
                     .max(1);
                 shared.live.store(live, Relaxed);
                 for (participant, sent) in participants.iter().zip(&sent) {
-                    let reply = if *sent {
-                        replies.next().unwrap_or(redis::Value::Nil)
-                    } else {
-                        redis::Value::Nil
-                    };
-                    participant.reply(reply, live);
+                    match sent.then(|| replies.next()).flatten() {
+                        Some(redis::Value::ServerError(_)) => participant.away(live),
+                        reply => participant.reply(reply.unwrap_or(redis::Value::Nil), live),
+                    }
                 }
                 shared.syncs.fetch_add(1, Relaxed);
                 report(&shared.namespace, live, true);

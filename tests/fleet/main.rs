@@ -438,3 +438,31 @@ async fn a_fleet_limiter_keeps_its_fleet_running_after_the_fleet_handle_is_dropp
         }
     }
 }
+
+/// One layer's part failing on the server (here its key holds the wrong type) fails
+/// that part alone: membership goes on, and that limiter decides on local state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_part_of_the_round_trip_fails_only_its_layer() {
+    use seawall::rate_limit::RateLimitLayer;
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let ns = unique("wrongtype");
+    server.set(&format!("{ns}:seawall:rate:api"), "not a bucket");
+    let fleets = [fleet(&server, &ns), fleet(&server, &ns)];
+    let layer = RateLimitLayer::builder(100, Duration::from_secs(1))
+        .name("api")
+        .fleet(&fleets[0])
+        .build()
+        .unwrap();
+    until("membership goes on", || {
+        fleets
+            .iter()
+            .all(|f| f.live_instances() == 2 && f.redis_up())
+    })
+    .await;
+    until("the limiter falls back to its share", || {
+        layer.handle().rate() == (50, Duration::from_secs(1))
+    })
+    .await;
+}

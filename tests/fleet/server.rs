@@ -118,6 +118,22 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Sets `key` to the string `value` (to plant a key of the wrong type).
+    pub fn set(&self, key: &str, value: &str) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
+        let command = format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+            key.len(),
+            value.len()
+        );
+        stream.write_all(command.as_bytes()).unwrap();
+        let mut reply = [0_u8; 5];
+        stream.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"+OK\r\n");
+    }
+}
+
 fn ping(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
