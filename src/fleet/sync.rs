@@ -126,7 +126,8 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
                 failures = failures.saturating_add(1);
             }
         }
-        drop(shared);
+        // Nothing is kept alive across the wait: a dropped fleet or layer goes at once.
+        drop((shared, participants));
         // The first retry after a failure comes one interval later, so that a single
         // lost round trip leaves the entry two intervals before it expires.
         let backoff = failures.saturating_sub(1).min(MAX_BACKOFF_SHIFT);
