@@ -161,8 +161,8 @@ impl<T> std::ops::Deref for Anchor<T> {
 mod tests {
     use super::*;
 
-    fn count<T>(homed: &Homed<T>) -> Option<usize> {
-        Some(Arc::strong_count(&homed.inner))
+    fn count<T>(homed: &Homed<T>) -> usize {
+        Arc::strong_count(&homed.inner)
     }
 
     fn same<T>(a: &Homed<T>, b: &Homed<T>) -> bool {
@@ -185,7 +185,7 @@ mod tests {
         let mut a = Homed::new(7);
         let b = a.share();
         a.come_home();
-        assert_eq!(count(&a), Some(2));
+        assert_eq!(count(&a), 2);
         assert!(same(&a, &b));
     }
 
@@ -196,9 +196,9 @@ mod tests {
         let moved = std::thread::spawn(move || {
             let mut a = a;
             a.come_home(); // the first call away: still the original's count
-            assert_eq!(count(&a), Some(2));
+            assert_eq!(count(&a), 2);
             a.come_home(); // the second: a count of its own, here
-            assert_eq!(count(&a), Some(1));
+            assert_eq!(count(&a), 1);
             let again = a.share();
             let mut b = a;
             b.come_home(); // at home: no new count
@@ -209,7 +209,7 @@ mod tests {
         .unwrap();
         assert!(!same(&moved, &keep));
         assert_eq!(moved.get(), "engine");
-        assert_eq!(count(&keep), Some(1));
+        assert_eq!(count(&keep), 1);
     }
 
     #[test]
@@ -220,7 +220,7 @@ mod tests {
                 for _ in 0..3 {
                     let mut one_call = root.share();
                     one_call.come_home();
-                    assert_eq!(count(&one_call), Some(2));
+                    assert_eq!(count(&one_call), 2);
                 }
             });
         });
