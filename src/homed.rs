@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 /// A thread's number, given out on first use (never zero).
 #[inline]
-fn this_thread() -> u32 {
+pub(crate) fn this_thread() -> u32 {
     thread_local! {
         static NUMBER: Cell<u32> = const { Cell::new(0) };
     }

@@ -3,7 +3,8 @@
 //! Target `seawall::circuit_breaker`; fields `breaker` (the name), `from`, `to`,
 //! `failure_rate` and `slow_call_rate` (percent, over the evidence that caused the
 //! transition), `calls` (how many calls that evidence holds) and, when opening,
-//! `open_for_ms`.
+//! `open_for_ms` and `by`: `"local"` when this instance's calls opened it, `"fleet"` when
+//! the fleet's did (feature `redis`: the fleet's calls, or another instance's period).
 
 use std::fmt;
 use std::sync::Arc;
@@ -123,7 +124,30 @@ fn notify(engine: &Engine, from: State, to: State, tally: &Tally) {
     }
 }
 
-pub(crate) fn opened(engine: &Engine, from: State, tally: Option<Tally>, open_for: Duration) {
+/// Who decided a change: this instance's calls, or its fleet's (feature `redis`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum By {
+    Local,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Fleet,
+}
+
+impl By {
+    fn as_str(self) -> &'static str {
+        match self {
+            By::Local => "local",
+            By::Fleet => "fleet",
+        }
+    }
+}
+
+pub(crate) fn opened(
+    engine: &Engine,
+    from: State,
+    tally: Option<Tally>,
+    open_for: Duration,
+    by: By,
+) {
     let tally = tally.unwrap_or_default();
     tracing::warn!(
         target: TARGET,
@@ -134,12 +158,17 @@ pub(crate) fn opened(engine: &Engine, from: State, tally: Option<Tally>, open_fo
         slow_call_rate = tally.slow_rate(),
         calls = tally.calls,
         open_for_ms = open_for.as_millis() as u64,
+        by = by.as_str(),
         "circuit breaker opened"
     );
     notify(engine, from, State::Open, &tally);
 }
 
 pub(crate) fn transition(engine: &Engine, from: State, to: State, tally: Option<Tally>) {
+    transition_by(engine, from, to, tally, By::Local);
+}
+
+pub(crate) fn transition_by(engine: &Engine, from: State, to: State, tally: Option<Tally>, by: By) {
     let tally = tally.unwrap_or_default();
     tracing::info!(
         target: TARGET,
@@ -149,6 +178,7 @@ pub(crate) fn transition(engine: &Engine, from: State, to: State, tally: Option<
         failure_rate = tally.failure_rate(),
         slow_call_rate = tally.slow_rate(),
         calls = tally.calls,
+        by = by.as_str(),
         "circuit breaker state changed"
     );
     notify(engine, from, to, &tally);

@@ -141,6 +141,7 @@ impl Builder {
             syncs: AtomicU32::new(0),
             interval: self.sync_interval,
             participants: Mutex::new(Vec::new()),
+            nudge: Arc::new(tokio::sync::Notify::new()),
         });
         let settings = sync::Settings {
             interval: self.sync_interval,

@@ -16,11 +16,12 @@
 //!   divides the budget's reserve among the live instances (its share of requests is
 //!   already counted over each instance's own), so the fleet's retries stay within one
 //!   budget however many instances there are.
-//! * Fleet-wide open breakers:
+//! * One breaker for the fleet:
 //!   [`CircuitBreakerLayer::fleet`](crate::circuit_breaker::CircuitBreakerLayer::fleet):
-//!   when one instance's breaker opens, every instance's opens within one sync, until
-//!   the same end time. (Each instance still judges its own calls and probes on its own;
-//!   fleet-wide failure counts and probe tokens are not built yet.)
+//!   the instances' calls add up (the fleet opens after about the failures one breaker
+//!   needs), an open period reaches every instance within one sync, and one instance
+//!   probes for the fleet (it holds a probe token with an expiry) while the others wait
+//!   for its verdict.
 //!
 //! Everything an instance exchanges with Redis in one sync (membership and every
 //! fleet-wide layer's state) goes in one pipelined round trip, each part an atomic Lua
@@ -46,7 +47,8 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `{namespace}:seawall:instances` | sorted set | instance id → the server time (ms) at which it expires |
-//! | `{namespace}:seawall:breaker:{breaker name}` | string | the server time (ms) at which the fleet's open period ends; expires a second after it |
+//! | `{namespace}:seawall:breaker:{breaker name}` | hash | `until`: the server time (ms) at which the fleet's open period ends; `prober`, `prober_until`: the instance holding the probe token and when the token expires; `closed`: when that prober's probes closed its breaker. Expires a second after the last of these |
+//! | `{namespace}:seawall:breaker:{breaker name}:calls` | list | the fleet's newest calls in batches (`"at calls failures slow"`, one per instance and sync), trimmed at every sync to what the window holds; expires with the window's span (ten minutes for a count window) |
 //! | `{namespace}:seawall:rate:{limiter name}` | hash | the fleet bucket: `tokens` left and the server time `at` of the last refill; expires ten intervals (at least 1 s) after the last sync |
 //!
 //! # Example
@@ -76,6 +78,12 @@ use std::sync::{Arc, Mutex, Weak};
 
 pub use builder::Builder;
 
+/// The key of the fleet's members: a sorted set of instance ids, each scored with the
+/// server time (ms) at which it expires.
+pub(crate) fn members_key(namespace: &str) -> String {
+    format!("{namespace}:seawall:instances")
+}
+
 /// One instance's view of its fleet: cheap to clone (an `Arc`), read without I/O. The
 /// background sync stops, and the instance leaves the fleet, when the last clone is
 /// dropped.
@@ -104,6 +112,9 @@ struct Shared {
     /// Layers that exchange state with the fleet at each sync (a cold lock: taken by
     /// the sync task and by a layer joining, never on a call's path).
     participants: Mutex<Vec<Weak<dyn Participant>>>,
+    /// Wakes the sync before its interval is up, when a layer has news that should not
+    /// wait (a breaker that just opened, one that needs a probe token).
+    nudge: Arc<tokio::sync::Notify>,
 }
 
 /// A layer's part in each sync: one Redis command, sent in the same round trip as the
@@ -196,6 +207,12 @@ impl Fleet {
             .unwrap_or_else(|e| e.into_inner());
         participants.retain(|p| p.strong_count() > 0);
         participants.push(participant);
+    }
+
+    /// Asks for a sync now rather than at the end of the interval (ignored while Redis
+    /// is away: the back-off holds). Never waits.
+    pub(crate) fn nudge(&self) {
+        self.shared.nudge.notify_one();
     }
 
     /// How often this instance syncs with Redis.

@@ -1,11 +1,12 @@
 //! The background sync: one atomic round trip to Redis per interval, off every call's
 //! path, with its own timeout and a back-off while Redis is away.
 
-use std::sync::Weak;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::Notify;
 
 use super::Shared;
 
@@ -33,17 +34,15 @@ const MISSED_SYNCS: u32 = 3;
 /// The most the wait between attempts grows to while Redis is away: 8 intervals.
 const MAX_BACKOFF_SHIFT: u32 = 3;
 
-fn key(namespace: &str) -> String {
-    format!("{namespace}:seawall:instances")
-}
-
 /// Syncs until every [`Fleet`](super::Fleet) of this instance is dropped, then leaves.
 pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Settings) {
     let ttl_ms = u64::try_from((settings.interval * MISSED_SYNCS).as_millis()).unwrap_or(u64::MAX);
-    let Some((key, instance)) = fleet
-        .upgrade()
-        .map(|shared| (key(&shared.namespace), shared.instance.clone()))
-    else {
+    let Some((key, instance)) = fleet.upgrade().map(|shared| {
+        (
+            super::members_key(&shared.namespace),
+            shared.instance.clone(),
+        )
+    }) else {
         return;
     };
     let mut connection: Option<ConnectionManager> = None;
@@ -127,11 +126,17 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
             }
         }
         // Nothing is kept alive across the wait: a dropped fleet or layer goes at once.
+        let nudges = Arc::clone(&shared.nudge);
         drop((shared, participants));
         // The first retry after a failure comes one interval later, so that a single
         // lost round trip leaves the entry two intervals before it expires.
         let backoff = failures.saturating_sub(1).min(MAX_BACKOFF_SHIFT);
-        tokio::time::sleep(settings.interval * (1 << backoff)).await;
+        let wait = settings.interval * (1 << backoff);
+        if failures > 0 {
+            tokio::time::sleep(wait).await;
+        } else {
+            wait_or_nudge(&nudges, wait).await;
+        }
     }
     // The last `Fleet` is gone: leave at once rather than when the entry expires.
     if let Some(mut manager) = connection {
@@ -139,6 +144,15 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
         remove.arg(&key).arg(&instance);
         let _ = tokio::time::timeout(settings.timeout, remove.exec_async(&mut manager)).await;
     }
+}
+
+/// Waits `wait`, or less if a layer nudges the fleet; a nudge never brings two round
+/// trips closer than a tenth of the interval, so a busy layer cannot flood Redis. A
+/// nudge sent while no one waits is kept for the next wait.
+async fn wait_or_nudge(nudges: &Notify, wait: Duration) {
+    let start = tokio::time::Instant::now();
+    tokio::time::sleep(wait / 10).await;
+    let _ = tokio::time::timeout_at(start + wait, nudges.notified()).await;
 }
 
 /// A connection that reconnects by itself, each attempt and each command bounded by

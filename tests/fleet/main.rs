@@ -5,6 +5,7 @@
 //! with a generous bound, never for a fixed time.
 #![cfg(feature = "redis")]
 
+mod breaker;
 mod server;
 
 use std::time::Duration;
@@ -352,59 +353,6 @@ async fn a_hung_redis_slows_no_call_and_the_fleet_resyncs_when_it_runs_again() {
     })
     .await;
     svc.ready().await.unwrap().call(()).await.unwrap();
-}
-
-/// When one instance's breaker opens on a dead dependency, the other instances' open
-/// too within one sync, for the rest of that open period: the fleet stops calling it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_instances_open_breaker_opens_the_fleets() {
-    use seawall::circuit_breaker::{CircuitBreakerLayer, State};
-    use tower::{Layer, Service, ServiceExt, service_fn};
-    let Some(server) = Server::start() else {
-        return;
-    };
-    let ns = unique("breaker");
-    let fleets = [fleet(&server, &ns), fleet(&server, &ns)];
-    // Different open durations: the second instance must take the first's end time.
-    let breakers = [(&fleets[0], 30), (&fleets[1], 5)].map(|(fleet, open_secs)| {
-        CircuitBreakerLayer::builder()
-            .name("payments")
-            .consecutive_failures(3)
-            .open_duration(Duration::from_secs(open_secs))
-            .build()
-            .unwrap()
-            .fleet(fleet)
-    });
-    until("two", || fleets.iter().all(|f| f.live_instances() == 2)).await;
-    let mut dead = breakers[0].layer(service_fn(|()| async {
-        Err::<(), _>(seawall::Error::Service("down"))
-    }));
-    let mut healthy =
-        breakers[1].layer(service_fn(|()| async { Ok::<_, seawall::Error<&str>>(()) }));
-    healthy.ready().await.unwrap().call(()).await.unwrap();
-    for _ in 0..3 {
-        let _ = dead.ready().await.unwrap().call(()).await;
-    }
-    assert_eq!(breakers[0].handle().state(), State::Open);
-    until("the other instance's breaker opened", || {
-        breakers[1].handle().state() == State::Open
-    })
-    .await;
-    let refused = healthy.ready().await.unwrap().call(()).await.unwrap_err();
-    assert!(
-        matches!(refused, seawall::Error::Rejected(_)),
-        "{refused:?}"
-    );
-    let left = breakers[1].handle().metrics().remaining_open.expect("open");
-    assert!(
-        left > Duration::from_secs(25),
-        "the fleet's period, not its own 5 s: {left:?}"
-    );
-    // An operator's reset holds: the same fleet period is not adopted again.
-    breakers[1].handle().reset();
-    let synced = fleets[1].syncs();
-    until("three more syncs", || fleets[1].syncs() > synced + 3).await;
-    assert_eq!(breakers[1].handle().state(), State::Closed);
 }
 
 /// A fleet-wide layer keeps its fleet's sync running: dropping the `Fleet` handle after

@@ -72,6 +72,22 @@ impl Engine {
                     if self.still_open(word) {
                         return Err(self.open_rejection(word));
                     }
+                    #[cfg(feature = "redis")]
+                    if let Some(fleet) = self.fleet.get()
+                        && !fleet.may_probe()
+                    {
+                        // Another instance probes for the fleet: wait for its verdict.
+                        match self.hold_for_fleet(word, fleet.hold()) {
+                            Some((rejection, generation)) => {
+                                fleet.held(generation);
+                                return Err(rejection);
+                            }
+                            None => {
+                                word = self.state.load(Acquire);
+                                continue;
+                            }
+                        }
+                    }
                     // Probes of earlier periods that still run may hold every slot: the
                     // period begins, but this call is refused.
                     let room = self.earlier_probes() < self.tunables.load().half_open_calls;

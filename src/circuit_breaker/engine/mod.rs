@@ -11,6 +11,8 @@
 //! judges a finished call, and [`transitions`] opens, closes and forces the breaker.
 
 mod admission;
+#[cfg(feature = "redis")]
+mod fleet;
 mod record;
 mod transitions;
 
@@ -62,7 +64,7 @@ pub(crate) struct Engine {
     meter: Meter,
     /// What shares this breaker's open state with a fleet (feature `redis`).
     #[cfg(feature = "redis")]
-    pub(crate) fleet: std::sync::OnceLock<Arc<super::fleet::OpenState>>,
+    pub(crate) fleet: std::sync::OnceLock<Arc<super::fleet::FleetState>>,
 }
 
 impl Engine {

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::*;
 
 use super::Engine;
-use crate::circuit_breaker::events;
+use crate::circuit_breaker::events::{self, By};
 use crate::circuit_breaker::window::{Sample, Tally, percent};
 use crate::circuit_breaker::word::*;
 use crate::classify::Outcome;
@@ -21,9 +21,21 @@ impl Engine {
                 .success_changes_nothing(generation(permit.word()))
         {
             self.meter.call(outcome);
+            self.count_for_fleet(Sample::default());
             return;
         }
         self.record(permit, outcome);
+    }
+
+    /// Adds a closed breaker's call to what the fleet is told at the next sync.
+    #[inline(always)]
+    fn count_for_fleet(&self, sample: Sample) {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet.get() {
+            fleet.count(sample);
+        }
+        #[cfg(not(feature = "redis"))]
+        let _ = sample;
     }
 
     fn record(&self, permit: Admission, outcome: Outcome) {
@@ -43,6 +55,7 @@ impl Engine {
         };
         match mode(permit.word()) {
             CLOSED | METRICS_ONLY => {
+                self.count_for_fleet(sample);
                 let now = if self.window.needs_clock() {
                     self.epoch.elapsed_millis()
                 } else {
@@ -71,7 +84,7 @@ impl Engine {
     }
 
     /// Whether the window's `tally` and the current `run` of failures open the breaker.
-    fn should_trip(&self, tally: &Tally, run: u64) -> bool {
+    pub(super) fn should_trip(&self, tally: &Tally, run: u64) -> bool {
         let s = self.settings();
         if let Some(limit) = s.consecutive_failures {
             return tally.failures >= limit;
@@ -121,7 +134,7 @@ impl Engine {
                 slow: p.slow,
             };
             if open {
-                if self.trip_finishing(word, Some(tally), Some(permit)) {
+                if self.trip_finishing(word, Some(tally), Some(permit), By::Local) {
                     return;
                 }
             } else if close {

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
 use super::Engine;
-use crate::circuit_breaker::events;
+use crate::circuit_breaker::events::{self, By};
 use crate::circuit_breaker::window::Tally;
 use crate::circuit_breaker::word::*;
 
@@ -14,15 +14,17 @@ impl Engine {
     /// made the transition.
     #[cold]
     pub(super) fn trip(&self, word: u64, tally: Option<Tally>) -> bool {
-        self.trip_finishing(word, tally, None)
+        self.trip_finishing(word, tally, None, By::Local)
     }
 
-    /// [`trip`](Self::trip), made by the result of the probe `probe`, if one.
+    /// [`trip`](Self::trip), made by the result of the probe `probe`, if one, on the
+    /// evidence of `by`.
     pub(super) fn trip_finishing(
         &self,
         word: u64,
         tally: Option<Tally>,
         probe: Option<Admission>,
+        by: By,
     ) -> bool {
         let trips = self.trips.load(Acquire);
         let mut open_for = self.open_duration(trips);
@@ -40,33 +42,20 @@ impl Engine {
             return false;
         }
         self.trips.fetch_add(1, AcqRel);
-        events::opened(self, State::from_mode(mode(word)), tally, open_for);
-        if self.tunables.open_timer() {
-            self.alarm.arm(self, next, self.epoch.at_millis(until));
+        events::opened(self, State::from_mode(mode(word)), tally, open_for, by);
+        self.arm(next, until);
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet.get() {
+            fleet.opened();
         }
         true
     }
 
-    /// Opens a closed breaker for `open_for` because the fleet's is open (feature
-    /// `redis`): an open period like a trip's, which does not count toward the backoff
-    /// (this instance did not judge it). Returns whether this call opened it.
-    #[cfg(feature = "redis")]
-    #[cold]
-    pub(crate) fn open_for_fleet(&self, open_for: Duration) -> bool {
-        let word = self.state.load(Acquire);
-        if mode(word) != CLOSED {
-            return false;
-        }
-        let until = self.epoch.millis_after(open_for);
-        let next = pack(OPEN, generation(word) + 1, until);
-        if !self.transition(word, next, 0) {
-            return false;
-        }
-        events::opened(self, State::Closed, None, open_for);
+    /// Sets the timer that ends the open period of the word `open` at `until`.
+    pub(super) fn arm(&self, open: u64, until: u64) {
         if self.tunables.open_timer() {
-            self.alarm.arm(self, next, self.epoch.at_millis(until));
+            self.alarm.arm(self, open, self.epoch.at_millis(until));
         }
-        true
     }
 
     /// The alarm of the armed word `armed` rang: back to plain open, if still armed.

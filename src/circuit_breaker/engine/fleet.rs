@@ -1,0 +1,106 @@
+//! What a fleet (feature `redis`) does to one instance's breaker, each one
+//! compare-and-swap of the state word like every other transition: open it for the
+//! fleet's period, judge the fleet's calls, hold its probes back while another instance
+//! probes, and close it when that instance's probes have succeeded.
+//!
+//! Every change here returns the generation it made, so that the fleet's part knows
+//! which open periods are the fleet's own (never published back) and which this
+//! instance judged.
+
+use std::sync::atomic::Ordering::*;
+use std::time::Duration;
+
+use super::Engine;
+use crate::circuit_breaker::events::{self, By};
+use crate::circuit_breaker::window::Tally;
+use crate::circuit_breaker::word::*;
+use crate::rejection::Rejected;
+
+impl Engine {
+    /// Opens a closed breaker for `open_for` because the fleet's is open, or moves the
+    /// end of an open one later to the fleet's. The opening does not count toward the
+    /// backoff (this instance did not judge it). Returns the generation it made.
+    #[cold]
+    pub(crate) fn open_for_fleet(&self, open_for: Duration) -> Option<u64> {
+        let word = self.state.load(Acquire);
+        let until = self.epoch.millis_after(open_for);
+        match mode(word) {
+            CLOSED => {
+                let next = pack(OPEN, generation(word) + 1, until);
+                if !self.transition(word, next, 0) {
+                    return None;
+                }
+                events::opened(self, State::Closed, None, open_for, By::Fleet);
+                self.arm(next, until);
+                Some(generation(next))
+            }
+            OPEN | ARMED if word & PAYLOAD_MASK < until => self.move_open_end(word, until),
+            _ => None,
+        }
+    }
+
+    /// Judges the fleet's calls (`tally`, and the failures in a row at its newest end,
+    /// `run`) as this breaker judges its own, and opens a closed breaker they convince.
+    /// Returns whether it opened.
+    #[cold]
+    pub(crate) fn judge_fleet(&self, mut tally: Tally, run: u64) -> bool {
+        let word = self.state.load(Acquire);
+        if mode(word) != CLOSED {
+            return false;
+        }
+        if self.settings().consecutive_failures.is_some() {
+            tally.failures = run; // only failures in a row count
+        }
+        self.should_trip(&tally, run) && self.trip_finishing(word, Some(tally), None, By::Fleet)
+    }
+
+    /// The open period of `word` is over but another instance holds the fleet's probe
+    /// token: stays open for `hold` more and tells the call so. `None` if the breaker
+    /// moved on meanwhile; otherwise the rejection and the generation it made.
+    #[cold]
+    pub(super) fn hold_for_fleet(&self, word: u64, hold: Duration) -> Option<(Rejected, u64)> {
+        let until = self.epoch.millis_after(hold);
+        let next = self.move_open_end(word, until)?;
+        Some((self.open_rejection(pack(OPEN, next, until)), next))
+    }
+
+    /// Ends a hold (the open period of generation `held`) now that this instance holds
+    /// the probe token: the next call probes. Returns the generation it made.
+    #[cold]
+    pub(crate) fn end_hold_for_fleet(&self, held: u64) -> Option<u64> {
+        let word = self.state.load(Acquire);
+        if !matches!(mode(word), OPEN | ARMED) || generation(word) != held {
+            return None;
+        }
+        self.move_open_end(word, self.epoch.elapsed_millis())
+    }
+
+    /// Closes an open breaker because the instance that probed for the fleet closed
+    /// its own: the dependency answered its probes. Returns whether it closed.
+    #[cold]
+    pub(crate) fn close_for_fleet(&self) -> bool {
+        let word = self.state.load(Acquire);
+        if !matches!(mode(word), OPEN | ARMED) {
+            return false;
+        }
+        let next = pack(CLOSED, generation(word) + 1, 0);
+        if !self.transition(word, next, 0) {
+            return false;
+        }
+        self.reset_window(generation(next));
+        self.trips.store(0, Release);
+        events::transition_by(self, State::Open, State::Closed, None, By::Fleet);
+        true
+    }
+
+    /// Moves the end of the open period of `word` to `until` (ms since the epoch), as a
+    /// new generation with its own timer. Returns that generation.
+    fn move_open_end(&self, word: u64, until: u64) -> Option<u64> {
+        let next = pack(OPEN, generation(word) + 1, until);
+        if !self.swap_word(word, next) {
+            return None;
+        }
+        self.arm(next, until);
+        Some(generation(next))
+    }
+}
