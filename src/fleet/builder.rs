@@ -8,7 +8,7 @@ use super::{Fleet, Shared, sync};
 use crate::config::ConfigError;
 
 /// Settings for a [`Fleet`]. Defaults: namespace `"seawall"`, a sync every 250 ms, and
-/// 100 ms for each round trip to Redis.
+/// 100 ms (at most the sync interval) for each round trip to Redis.
 ///
 /// ```no_run
 /// use seawall::fleet::Fleet;
@@ -31,7 +31,8 @@ pub struct Builder {
     url: String,
     namespace: String,
     sync_interval: Duration,
-    redis_timeout: Duration,
+    /// `None`: 100 ms, or the sync interval if shorter.
+    redis_timeout: Option<Duration>,
 }
 
 /// The shortest and longest sync interval.
@@ -43,7 +44,7 @@ impl Builder {
             url,
             namespace: "seawall".to_owned(),
             sync_interval: Duration::from_millis(250),
-            redis_timeout: Duration::from_millis(100),
+            redis_timeout: None,
         }
     }
 
@@ -77,7 +78,8 @@ impl Builder {
     }
 
     /// How long one round trip to Redis (or one connection attempt) may take.
-    /// Allowed: `(0s, sync_interval]`. Default: 100 ms.
+    /// Allowed: `(0s, sync_interval]`. Default: 100 ms, or the sync interval if that is
+    /// shorter.
     ///
     /// ```
     /// # use seawall::fleet::Fleet;
@@ -89,7 +91,7 @@ impl Builder {
     /// assert_eq!(err.to_string(), "fleet.redis_timeout: 1s is outside (0s, sync_interval = 250ms]");
     /// ```
     pub fn redis_timeout(mut self, timeout: Duration) -> Self {
-        self.redis_timeout = timeout;
+        self.redis_timeout = Some(timeout);
         self
     }
 
@@ -125,8 +127,11 @@ impl Builder {
             let shown = format!("{:?}", self.sync_interval);
             return Err(ConfigError::new("sync_interval", shown, "[10ms, 60s]"));
         }
-        if self.redis_timeout.is_zero() || self.redis_timeout > self.sync_interval {
-            let shown = format!("{:?}", self.redis_timeout);
+        let redis_timeout = self
+            .redis_timeout
+            .unwrap_or(self.sync_interval.min(Duration::from_millis(100)));
+        if redis_timeout.is_zero() || redis_timeout > self.sync_interval {
+            let shown = format!("{redis_timeout:?}");
             let allowed = format!("(0s, sync_interval = {:?}]", self.sync_interval);
             return Err(ConfigError::new("redis_timeout", shown, allowed));
         }
@@ -145,7 +150,7 @@ impl Builder {
         });
         let settings = sync::Settings {
             interval: self.sync_interval,
-            timeout: self.redis_timeout,
+            timeout: redis_timeout,
         };
         runtime.spawn(sync::run(Arc::downgrade(&shared), client, settings));
         Ok(Fleet { shared })

@@ -6,6 +6,7 @@
 #![cfg(feature = "redis")]
 
 mod breaker;
+mod processes;
 mod server;
 
 use std::time::Duration;
