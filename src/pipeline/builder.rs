@@ -38,6 +38,9 @@ pub struct Builder<C = ErrorsAreFailures, H = RejectionHint, R = CloneRequest> {
     retry: retry::Builder<C, H, R>,
     breaker: circuit_breaker::Builder<C>,
     attempt_timeout: Duration,
+    /// The fleet the breaker is shared with (feature `redis`).
+    #[cfg(feature = "redis")]
+    fleet: Option<crate::fleet::Fleet>,
 }
 
 impl Builder {
@@ -51,6 +54,8 @@ impl Builder {
             retry: RetryLayer::builder(),
             breaker: CircuitBreakerLayer::builder(),
             attempt_timeout: Duration::from_secs(10),
+            #[cfg(feature = "redis")]
+            fleet: None,
         }
     }
 }
@@ -183,6 +188,30 @@ impl<C, H, R> Builder<C, H, R> {
         self
     }
 
+    /// Shares the pipeline's circuit breaker and retry budget with every instance of
+    /// `fleet` that builds a pipeline of the same name (feature `redis`): one breaker for
+    /// the fleet ([`CircuitBreakerLayer::fleet`]) and the budget's reserve divided among
+    /// the live instances ([`retry::Builder::fleet`]).
+    ///
+    /// ```no_run
+    /// use seawall::fleet::Fleet;
+    /// use seawall::pipeline::StandardPipeline;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), seawall::ConfigError> {
+    /// let fleet = Fleet::builder("redis://127.0.0.1:6379/").namespace("shop").start()?;
+    /// let pipeline = StandardPipeline::builder().name("payments").fleet(&fleet).build()?;
+    /// # let _ = pipeline;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn fleet(mut self, fleet: &crate::fleet::Fleet) -> Self {
+        self.retry = self.retry.fleet(fleet);
+        self.fleet = Some(fleet.clone());
+        self
+    }
+
     /// Decides what counts as a failure, for the retry and the breaker alike.
     ///
     /// ```
@@ -206,6 +235,8 @@ impl<C, H, R> Builder<C, H, R> {
             retry: self.retry.classifier(classifier.clone()),
             breaker: self.breaker.classifier(classifier),
             attempt_timeout: self.attempt_timeout,
+            #[cfg(feature = "redis")]
+            fleet: self.fleet,
         }
     }
 
@@ -226,6 +257,8 @@ impl<C, H, R> Builder<C, H, R> {
             retry: self.retry.hints(hints),
             breaker: self.breaker,
             attempt_timeout: self.attempt_timeout,
+            #[cfg(feature = "redis")]
+            fleet: self.fleet,
         }
     }
 
@@ -246,6 +279,8 @@ impl<C, H, R> Builder<C, H, R> {
             retry: self.retry.replay(replay),
             breaker: self.breaker,
             attempt_timeout: self.attempt_timeout,
+            #[cfg(feature = "redis")]
+            fleet: self.fleet,
         }
     }
 
@@ -314,6 +349,11 @@ impl<C, H, R> Builder<C, H, R> {
         let bulkhead = self.bulkhead.name(name).build()?;
         let retry = self.retry.name(name).build()?;
         let breaker = self.breaker.name(name).build()?;
+        #[cfg(feature = "redis")]
+        let breaker = match &self.fleet {
+            Some(fleet) => breaker.fleet(fleet),
+            None => breaker,
+        };
         // Leaked only once every part is built: a failed build leaks nothing.
         let (bulkhead, breaker) = if forever {
             (bulkhead.leak(), breaker.leak())

@@ -313,3 +313,36 @@ async fn one_instances_open_breaker_opens_the_fleets() {
     until("three more syncs", || fleets[1].syncs() > synced + 3).await;
     assert_eq!(breakers[1].handle().state(), State::Closed);
 }
+
+/// A standard pipeline built with `.fleet(&fleet)` shares its breaker: one instance's
+/// opening opens the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_built_for_a_fleet_shares_its_breaker() {
+    use seawall::pipeline::StandardPipeline;
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let ns = unique("pipeline");
+    let fleets = [fleet(&server, &ns), fleet(&server, &ns)];
+    let pipelines = fleets.each_ref().map(|f| {
+        StandardPipeline::builder()
+            .name("payments")
+            .circuit_breaker(|b| b.count_window(2).minimum_calls(2).confidence(None))
+            .retry(|r| r.max_attempts(1))
+            .fleet(f)
+            .build()
+            .unwrap()
+    });
+    until("two", || fleets.iter().all(|f| f.live_instances() == 2)).await;
+    let mut dead = pipelines[0].layer(service_fn(|()| async {
+        Err::<(), tower::BoxError>("down".into())
+    }));
+    for _ in 0..2 {
+        let _ = dead.ready().await.unwrap().call(()).await;
+    }
+    assert_eq!(pipelines[0].circuit_breaker().state(), State::Open);
+    until("the other pipeline's breaker opened", || {
+        pipelines[1].circuit_breaker().state() == State::Open
+    })
+    .await;
+}
