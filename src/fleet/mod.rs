@@ -32,9 +32,11 @@
 //! * No call waits on Redis: every read ([`Fleet::live_instances`], [`Fleet::redis_up`])
 //!   is an atomic load of the last known state.
 //! * Redis is a dependency too. Each round trip has its own timeout
-//!   ([`redis_timeout`](Builder::redis_timeout)); after a failure the task backs off
-//!   (twice the interval, then four and eight times) and probes again, so a down Redis is
-//!   not hammered by the fleet. Going down and coming back are `tracing` events (target
+//!   ([`redis_timeout`](Builder::redis_timeout)) and Redis has its own breaker: one
+//!   failed round trip opens it, the next round trip is its probe (after one interval,
+//!   then two, four and eight: the open period doubles while the probes fail), and one
+//!   answer closes it. So a down Redis is not hammered by the fleet, and
+//!   [`Fleet::redis_up`] is that breaker's state. Going down and coming back are `tracing` events (target
 //!   `seawall::fleet`, warn and info). While down, the last known count stays in force.
 //! * Nothing in Redis grows without bound: an instance's entry expires three sync
 //!   intervals after its last sync (an instance that crashes is forgotten), the key itself
