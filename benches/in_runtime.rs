@@ -5,6 +5,9 @@
 //! `async` machinery.)
 //!
 //! Every row is `case/contender`, in a current-thread runtime and in a two-worker one.
+//! The fleet-wide rows (`*/seawall_fleet*`, feature `redis`) sync with the Redis at
+//! `SEAWALL_REDIS_URL`, or with a `redis-server` this bench starts on a free loopback
+//! port and stops at its end (without one, the leased limiter's row is skipped).
 //! Peers without a tower layer (recloser, failsafe, governor) are wrapped in a small
 //! `tower::Service` (`in_runtime/peers.rs`) so that every contender is driven alike.
 //!
@@ -14,15 +17,23 @@
 //! ```
 
 mod common;
+#[path = "in_runtime/fleet.rs"]
+mod fleet;
 #[path = "in_runtime/peers.rs"]
 mod peers;
+/// The fleet example's: finds or starts a Redis, and stops the one it started.
+#[path = "../examples/fleet/redis.rs"]
+mod redis_server;
 
+use std::cell::OnceCell;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{BudgetPolicy, Ready, short_runs};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use fleet::{Fleets, LeaseStats, leased_calls};
 use peers::{
     Failing, FailsafeService, Governed, HttpOk, NeverRetry, ReadsClock, RecloserLayer,
     RecloserService, http_request,
@@ -226,11 +237,25 @@ fn tower_resilience_breaker(tripping: bool) -> TowerResilienceBreaker {
         .unwrap()
 }
 
-fn breakers(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
+fn breakers(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, fleets: &Fleets<'_>) {
     g.bench_function("breaker_closed/seawall", |b| {
         b.iter_custom(|n| {
             calls(rt, n, || {
                 let layer = CircuitBreakerLayer::builder().build().unwrap();
+                ServiceBuilder::new().layer(layer).service(boxed())
+            })
+        })
+    });
+    // The same breaker in a fleet: a closed breaker counts each call for the next sync.
+    g.bench_function("breaker_closed/seawall_fleet", |b| {
+        let fleet = fleets.fleet();
+        b.iter_custom(|n| {
+            let fleet = fleet.clone();
+            calls(rt, n, move || {
+                let layer = CircuitBreakerLayer::builder()
+                    .build()
+                    .unwrap()
+                    .fleet(&fleet);
                 ServiceBuilder::new().layer(layer).service(boxed())
             })
         })
@@ -391,7 +416,7 @@ fn retries(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
     });
 }
 
-fn admission(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
+fn admission(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, fleets: &Fleets<'_>) {
     g.bench_function("bulkhead/seawall", |b| {
         b.iter_custom(|n| {
             calls(rt, n, || {
@@ -475,6 +500,7 @@ fn admission(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
             })
         })
     });
+    leased_limiter(g, rt, fleets);
     g.bench_function("rate_limit_allowed/governor", |b| {
         b.iter_custom(|n| calls(rt, n, || Governed::new(HUGE_RATE, boxed())))
     });
@@ -488,6 +514,37 @@ fn admission(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
             })
         })
     });
+}
+
+/// The fleet's limiter, its calls spending the lease its instance holds: one limiter
+/// for the whole row, so that its lease is in use from the first sample (a limiter
+/// joining the fleet uses its local limiter until its first sync).
+fn leased_limiter(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, fleets: &Fleets<'_>) {
+    const ROW: &str = "rate_limit_allowed/seawall_fleet_leased";
+    if !fleets.has_redis() {
+        return;
+    }
+    let leased = OnceCell::new();
+    let stats = Arc::new(LeaseStats::default());
+    g.bench_function(ROW, |b| {
+        let layer = leased.get_or_init(|| {
+            let layer = RateLimitLayer::builder(HUGE_RATE, SECOND)
+                .name("bench")
+                .fleet(fleets.fleet())
+                .build()
+                .unwrap();
+            fleets.sync(2);
+            layer
+        });
+        b.iter_custom(|n| {
+            let layer = layer.clone();
+            let make = move || ServiceBuilder::new().layer(layer).service(boxed());
+            leased_calls(rt, n, fleets.fleet().clone(), stats.clone(), make)
+        })
+    });
+    if leased.get().is_some() {
+        stats.report(ROW);
+    }
 }
 
 /// A breaker's own API, outside tower: ask, do the work, report.
@@ -659,13 +716,14 @@ fn floors(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
     });
 }
 
-fn bench_on(c: &mut Criterion, runtime: &str, rt: &Runtime) {
+fn bench_on(c: &mut Criterion, runtime: &str, rt: &Runtime, redis: Option<&str>) {
+    let fleets = Fleets::new(rt, runtime, redis);
     let mut g = c.benchmark_group(format!("in_runtime_{runtime}"));
     g.bench_function("bare", |b| b.iter_custom(|n| calls(rt, n, boxed)));
-    breakers(&mut g, rt);
+    breakers(&mut g, rt, &fleets);
     timeouts(&mut g, rt);
     retries(&mut g, rt);
-    admission(&mut g, rt);
+    admission(&mut g, rt, &fleets);
     permits(&mut g, rt);
     stacks(&mut g, rt);
     floors(&mut g, rt);
@@ -673,8 +731,13 @@ fn bench_on(c: &mut Criterion, runtime: &str, rt: &Runtime) {
 }
 
 fn in_runtime(c: &mut Criterion) {
-    bench_on(c, "current_thread", &current_thread());
-    bench_on(c, "two_workers", &two_workers());
+    let redis = redis_server::Redis::find_or_start();
+    if let Err(why) = &redis {
+        eprintln!("skipping rate_limit_allowed/seawall_fleet_leased: no Redis ({why})");
+    }
+    let url = redis.as_ref().ok().map(|redis| redis.url.as_str());
+    bench_on(c, "current_thread", &current_thread(), url);
+    bench_on(c, "two_workers", &two_workers(), url);
 }
 
 criterion_group! {
