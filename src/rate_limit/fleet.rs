@@ -7,7 +7,8 @@
 //! it used and was refused in the last interval, plus a quarter, at least one interval
 //! at its fair share), and gives back what it holds beyond that, so a quiet instance's
 //! unused lease returns to the fleet. The bucket refills at the fleet's rate up to the
-//! burst; server time, so instances' clocks do not matter.
+//! burst, or one sync interval's permits if that is more (so a small burst never caps
+//! the fleet at a burst per sync); server time, so instances' clocks do not matter.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
@@ -56,6 +57,14 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
+    /// The fleet bucket's capacity: the burst, but at least one interval at the rate,
+    /// so that what refills between two grants is never lost to a small burst (which
+    /// would cap the fleet at a burst per sync).
+    fn capacity(&self) -> f64 {
+        let interval_ms = self.interval.as_secs_f64() * 1000.0;
+        f64::from(self.burst).max((self.rate_per_ms() * interval_ms).ceil())
+    }
+
     pub(crate) fn new(
         name: Arc<str>,
         gcra: &Arc<Gcra>,
@@ -154,7 +163,7 @@ impl Participant for Lease {
             .arg(returned)
             .arg(ask)
             .arg(self.rate_per_ms())
-            .arg(f64::from(self.burst))
+            .arg(self.capacity())
             .arg(ttl_ms);
         Some(cmd)
     }

@@ -183,6 +183,50 @@ async fn four_instances_share_one_rate_limit() {
     );
 }
 
+/// A burst smaller than one interval's permits does not cap the fleet at a burst per
+/// sync: two instances with a limit of 1000/s and a burst of 1 admit about 1000 in 1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_burst_does_not_cap_a_fleet_limit_below_its_rate() {
+    use seawall::rate_limit::RateLimitLayer;
+    use tower::{Layer, Service, ServiceExt, service_fn};
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let ns = unique("small-burst");
+    let run = Duration::from_secs(1);
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let fleet = fleet(&server, &ns);
+        let layer = RateLimitLayer::builder(1_000, Duration::from_secs(1))
+            .name("api")
+            .burst(1)
+            .fleet(&fleet)
+            .build()
+            .unwrap();
+        let mut svc = layer.layer(service_fn(|()| async { Ok::<_, seawall::Error<()>>(()) }));
+        tasks.push(tokio::spawn(async move {
+            until("synced", || fleet.syncs() > 1).await;
+            let start = tokio::time::Instant::now();
+            let mut admitted = 0_u32;
+            while start.elapsed() < run {
+                match svc.ready().await.unwrap().call(()).await {
+                    Ok(()) => admitted += 1,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+            admitted
+        }));
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += task.await.unwrap();
+    }
+    assert!(
+        (800..=1_150).contains(&admitted),
+        "admitted {admitted} in 1 s against 1000"
+    );
+}
+
 /// With Redis away, each instance keeps limiting on its own, to its share of the fleet's
 /// rate: no call waits on Redis or fails because of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
