@@ -65,7 +65,6 @@ impl<C> CircuitBreakerLayer<C> {
         }
     }
 
-    #[cfg(feature = "redis")]
     pub(crate) fn engine_arc(&self) -> &Arc<Engine> {
         &self.engine
     }

@@ -123,6 +123,7 @@ mod evidence;
 #[cfg(feature = "redis")]
 mod fleet;
 mod future;
+mod group;
 mod handle;
 mod layer;
 mod link;
@@ -141,6 +142,7 @@ pub use config::CircuitBreakerOverrides;
 pub use config::{CircuitBreakerConfig, OpenBackoffConfig, WindowConfig};
 pub use events::StateChange;
 pub use future::ResponseFuture;
+pub use group::Group;
 pub use handle::{CircuitBreakerHandle, Metrics};
 pub use layer::CircuitBreakerLayer;
 pub use permit::{CallPermit, OwnedCallPermit};

@@ -6,6 +6,7 @@ mod common;
 
 mod closed;
 mod events;
+mod group;
 mod half_open;
 mod manual;
 mod model;

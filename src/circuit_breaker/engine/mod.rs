@@ -62,6 +62,8 @@ pub(crate) struct Engine {
     tunables: Tunables,
     listener: Option<Listener>,
     meter: Meter,
+    /// The group whose share of open breakers this one keeps to, if any.
+    pub(crate) group: std::sync::OnceLock<Arc<super::group::Shared>>,
     /// What shares this breaker's open state with a fleet (feature `redis`).
     #[cfg(feature = "redis")]
     pub(crate) fleet: std::sync::OnceLock<Arc<super::fleet::FleetState>>,
@@ -94,6 +96,7 @@ impl Engine {
             tunables: Tunables::new(&settings),
             listener,
             meter: Meter::new(crate::RejectedBy::CircuitBreaker.as_str(), &name),
+            group: std::sync::OnceLock::new(),
             #[cfg(feature = "redis")]
             fleet: std::sync::OnceLock::new(),
             name,

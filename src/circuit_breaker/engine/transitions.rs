@@ -26,6 +26,15 @@ impl Engine {
         probe: Option<Admission>,
         by: By,
     ) -> bool {
+        // A breaker of a group opens only within the group's share, held across the
+        // change so that two cannot both take the last place.
+        let group = match self.group.get() {
+            Some(group) if mode(word) == CLOSED => match group.admit(self) {
+                Some(held) => Some(held),
+                None => return false,
+            },
+            _ => None,
+        };
         let trips = self.trips.load(Acquire);
         let mut open_for = self.open_duration(trips);
         if let Some(probe) = probe
@@ -38,7 +47,9 @@ impl Engine {
         }
         let until = self.epoch.millis_after(open_for);
         let next = pack(OPEN, generation(word) + 1, until);
-        if !self.transition(word, next, u64::from(probe.is_some())) {
+        let opened = self.transition(word, next, u64::from(probe.is_some()));
+        drop(group);
+        if !opened {
             return false;
         }
         self.trips.fetch_add(1, AcqRel);
