@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod adaptive;
+#[cfg(feature = "balance")]
+pub mod balance;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;

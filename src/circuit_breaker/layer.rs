@@ -74,6 +74,12 @@ impl<C> CircuitBreakerLayer<C> {
         &self.engine
     }
 
+    /// The breaker's handle and classifier (for composers that call through permits).
+    #[cfg(feature = "balance")]
+    pub(crate) fn into_parts(self) -> (CircuitBreakerHandle, C) {
+        (self.handle(), self.classifier)
+    }
+
     pub(crate) fn leak(mut self) -> Self {
         let kept: &'static Arc<Engine> = Box::leak(Box::new(self.engine.clone()));
         self.leaked = Some(kept);

@@ -1,0 +1,221 @@
+//! Per-endpoint health for `tower::balance` (feature `balance`): each endpoint of a
+//! dependency gets its own circuit breaker, all of them in one
+//! [`Group`](crate::circuit_breaker::Group), and an endpoint whose breaker is open is
+//! **not ready**, so tower's power-of-two-choices balancer simply picks among the
+//! others. Ejection is the breaker opening, re-admission its half-open probes: the
+//! breaker's own detectors, classification, open-duration backoff and events, not a
+//! second state machine.
+//!
+//! # What it guarantees
+//!
+//! * **An ejected endpoint takes no calls** while enough others are healthy: its
+//!   `poll_ready` is pending until its open period ends (a timer wakes the balancer).
+//! * **Re-admission through probes.** When the period ends, the endpoint is ready for
+//!   as many calls as the breaker's half-open probes (a slot is taken in `poll_ready`
+//!   and given back if the call never comes); their verdict closes it or ejects it again
+//!   for longer.
+//! * **Max ejection, counted with the candidate.** At most
+//!   [`max_ejection`](Builder::max_ejection) of the endpoints are ejected at once
+//!   (1 of 3 at 34 % is allowed, 2 of 3 are not), and one may always be, unless
+//!   [`always_eject_one`](Builder::always_eject_one) is off.
+//! * **Panic mode.** When fewer than [`panic_below`](Builder::panic_below) of the
+//!   endpoints are healthy, every endpoint is ready again and calls to ejected ones
+//!   bypass their breakers: a dependency in trouble everywhere gets the traffic spread
+//!   over all of it, rather than on the few left or on none.
+//! * Nothing on a call's path takes a lock or allocates: a call through a healthy
+//!   endpoint is one breaker admission (an atomic load) and its recording.
+//!
+//! Slow calls count as failures through an attempt timeout inside each endpoint
+//! ([`AttemptTimeoutLayer`](crate::timeout::AttemptTimeoutLayer)).
+//!
+//! # Example
+//!
+//! ```
+//! use seawall::balance::Endpoints;
+//! use seawall::Ratio;
+//! use tower::balance::p2c::Balance;
+//! use tower::discover::ServiceList;
+//! use tower::load::PendingRequestsDiscover;
+//! # use tower::{service_fn, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let endpoints = Endpoints::builder()
+//!     .name("inventory")
+//!     .max_ejection(Ratio::percent(50.0))
+//!     .breaker(|b| b.consecutive_failures(5))
+//!     .build()?;
+//! let replicas = (0..3).map(|i| {
+//!     let replica = service_fn(move |n: u32| async move { Ok::<_, std::io::Error>(n + i) });
+//!     endpoints.endpoint(format!("10.0.0.{i}:80"), tower::load::Constant::new(replica, 0))
+//! });
+//! let balancer = Balance::new(ServiceList::new(replicas));
+//! let answer = balancer.oneshot(1).await?;
+//! assert!((1..4).contains(&answer));
+//! # Ok(())
+//! # }
+//! ```
+
+mod builder;
+mod future;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tower::Service;
+
+use crate::circuit_breaker::{CircuitBreakerHandle, Group, OwnedCallPermit};
+
+pub use builder::{Builder, Endpoints};
+pub use future::ResponseFuture;
+
+/// How long a pending ejected endpoint waits at most before it looks again (for a panic
+/// that began, or a probe slot given back).
+const RECHECK: Duration = Duration::from_millis(100);
+
+/// What every endpoint of one dependency shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    group: Group,
+    /// Panic when the healthy share falls below this fraction.
+    panic_below: f64,
+}
+
+impl Shared {
+    /// Whether too few endpoints are healthy to keep ejecting (a cold path: the group
+    /// is counted under its lock).
+    fn panicking(&self) -> bool {
+        let members = self.group.members();
+        let healthy = members.saturating_sub(self.group.open());
+        members > 0 && (healthy as f64) < self.panic_below * members as f64
+    }
+}
+
+/// One endpoint of a balanced dependency: ready when its breaker admits a call (or the
+/// dependency is in panic), pending while it is ejected. Made by
+/// [`Endpoints::endpoint`]; implements [`tower::load::Load`] by its inner service.
+///
+/// ```
+/// # use seawall::balance::Endpoints;
+/// # use tower::ServiceExt;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let endpoints = Endpoints::builder().build()?;
+/// let endpoint = endpoints.endpoint("a", tower::service_fn(|()| async { Ok::<_, std::io::Error>(7) }));
+/// assert_eq!(endpoint.breaker().name(), "endpoints/a");
+/// assert_eq!(endpoint.oneshot(()).await?, 7);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Endpoint<S, C = crate::ErrorsAreFailures> {
+    inner: S,
+    breaker: CircuitBreakerHandle,
+    classifier: C,
+    shared: Arc<Shared>,
+    /// What `poll_ready` decided for the next call.
+    admitted: Admitted,
+    /// Wakes the balancer when an ejection may be over (made on first ejection).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+#[derive(Debug)]
+enum Admitted {
+    /// Not decided yet.
+    No,
+    /// Through the breaker, with its permit.
+    Permit(OwnedCallPermit),
+    /// Around it: the dependency is in panic.
+    Panic,
+}
+
+impl<S, C> Endpoint<S, C> {
+    /// This endpoint's breaker: its state is the endpoint's health.
+    ///
+    /// ```
+    /// # use seawall::balance::Endpoints;
+    /// # use seawall::circuit_breaker::State;
+    /// let endpoints = Endpoints::builder().build()?;
+    /// let endpoint = endpoints.endpoint("a", tower::service_fn(|()| async { Ok::<_, ()>(()) }));
+    /// assert_eq!(endpoint.breaker().state(), State::Closed);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn breaker(&self) -> &CircuitBreakerHandle {
+        &self.breaker
+    }
+
+    /// The inner service.
+    ///
+    /// ```
+    /// # use seawall::balance::Endpoints;
+    /// let endpoints = Endpoints::builder().build()?;
+    /// let endpoint = endpoints.endpoint("a", 42_u8);
+    /// assert_eq!(*endpoint.get_ref(), 42);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Waits (registering `cx`) until the ejection may be over, at most [`RECHECK`].
+    fn wait(&mut self, cx: &mut Context<'_>, left: Option<Duration>) -> Poll<()> {
+        let wait = left.unwrap_or(RECHECK).clamp(Duration::from_millis(1), RECHECK);
+        let at = tokio::time::Instant::now() + wait;
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                timer.as_mut().reset(at);
+                timer
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        timer.as_mut().poll(cx)
+    }
+}
+
+impl<S, C, Req> Service<Req> for Endpoint<S, C>
+where
+    S: Service<Req>,
+    C: crate::Classify<S::Response, S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        loop {
+            if !matches!(self.admitted, Admitted::No) {
+                return self.inner.poll_ready(cx);
+            }
+            match self.breaker.try_acquire_owned() {
+                Ok(permit) => self.admitted = Admitted::Permit(permit),
+                Err(_) if self.shared.panicking() => self.admitted = Admitted::Panic,
+                Err(refused) => {
+                    if self.wait(cx, refused.retry_after()).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let permit = match std::mem::replace(&mut self.admitted, Admitted::No) {
+            Admitted::Permit(permit) => Some(permit),
+            // Called without `poll_ready` (against tower's rule): judged as admitted.
+            Admitted::No => self.breaker.try_acquire_owned().ok(),
+            Admitted::Panic => None,
+        };
+        ResponseFuture::new(self.inner.call(request), permit, self.classifier.clone())
+    }
+}
+
+impl<S: tower::load::Load, C> tower::load::Load for Endpoint<S, C> {
+    type Metric = S::Metric;
+
+    fn load(&self) -> S::Metric {
+        self.inner.load()
+    }
+}
