@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use super::{Admitted, Endpoint, Shared};
+use crate::ErrorsAreFailures;
 use crate::circuit_breaker::{self, CircuitBreakerLayer, Group};
 use crate::config::{ConfigError, Ratio};
-use crate::ErrorsAreFailures;
 
 /// Settings for [`Endpoints`]. Defaults: each endpoint's breaker has the breaker's own
 /// defaults (it ejects after 14 failures in a row or a proven failure rate of 50 %, for
@@ -175,7 +175,10 @@ impl<C: Clone> Builder<C> {
             return Err(ConfigError::new("panic_below", shown, "[0%, 100%]"));
         }
         // Validate the breaker's settings once, here, rather than at each endpoint.
-        self.breaker.clone().build().map_err(|e| e.within("breaker"))?;
+        self.breaker
+            .clone()
+            .build()
+            .map_err(|e| e.within("breaker"))?;
         Ok(Endpoints {
             name: self.name,
             breaker: self.breaker,

@@ -162,7 +162,9 @@ impl<S, C> Endpoint<S, C> {
 
     /// Waits (registering `cx`) until the ejection may be over, at most [`RECHECK`].
     fn wait(&mut self, cx: &mut Context<'_>, left: Option<Duration>) -> Poll<()> {
-        let wait = left.unwrap_or(RECHECK).clamp(Duration::from_millis(1), RECHECK);
+        let wait = left
+            .unwrap_or(RECHECK)
+            .clamp(Duration::from_millis(1), RECHECK);
         let at = tokio::time::Instant::now() + wait;
         let timer = match &mut self.timer {
             Some(timer) => {

@@ -1,0 +1,231 @@
+//! Per-endpoint health under `tower::balance::p2c`, in paused time: five replicas behind
+//! one balancer, one of them failing, hanging, healing; several failing at once.
+#![cfg(feature = "balance")]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use seawall::Ratio;
+use seawall::balance::Endpoints;
+use tower::balance::p2c::Balance;
+use tower::buffer::Buffer;
+use tower::discover::ServiceList;
+use tower::load::{CompleteOnResponse, PendingRequests};
+use tower::{BoxError, ServiceExt, service_fn};
+
+const OK: u8 = 0;
+const FAILING: u8 = 1;
+const HANGING: u8 = 2;
+
+#[derive(Default)]
+struct Replica {
+    mode: AtomicU8,
+    hits: AtomicU64,
+}
+
+/// p2c's choices from a fixed seed.
+struct Seeded(u64);
+
+impl tower::util::rng::Rng for Seeded {
+    fn next_u64(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+type Client = tower::util::BoxCloneService<u32, u32, BoxError>;
+
+struct Fleet {
+    replicas: Vec<Arc<Replica>>,
+    endpoints: Endpoints,
+    client: Client,
+}
+
+/// Five replicas, each behind a 100 ms attempt timeout, balanced by p2c on pending
+/// requests, with seawall's health per endpoint.
+fn five(builder: seawall::balance::Builder) -> Fleet {
+    let endpoints = builder.build().unwrap();
+    let replicas: Vec<Arc<Replica>> = (0..5).map(|_| Arc::default()).collect();
+    let services: Vec<_> = replicas
+        .iter()
+        .enumerate()
+        .map(|(i, replica)| {
+            let replica = replica.clone();
+            let backend = service_fn(move |n: u32| {
+                let replica = replica.clone();
+                async move {
+                    replica.hits.fetch_add(1, Relaxed);
+                    match replica.mode.load(Relaxed) {
+                        OK => Ok(n),
+                        FAILING => Err::<u32, BoxError>("503".into()),
+                        _ => std::future::pending().await,
+                    }
+                }
+            });
+            let timed = tower::timeout::Timeout::new(backend, Duration::from_millis(100));
+            let boxed = tower::util::BoxService::new(timed);
+            endpoints.endpoint(
+                i,
+                PendingRequests::new(boxed, CompleteOnResponse::default()),
+            )
+        })
+        .collect();
+    let balancer = Balance::from_rng(ServiceList::new(services), Seeded(7));
+    Fleet {
+        replicas,
+        endpoints,
+        client: tower::util::BoxCloneService::new(Buffer::new(balancer, 1024)),
+    }
+}
+
+struct Run {
+    ok: u64,
+    calls: u64,
+}
+
+/// Calls at 200/s for `seconds`; a failed call is tried again (the balancer picks
+/// again), up to 3 attempts.
+async fn drive(fleet: &Fleet, seconds: u64) -> Run {
+    let mut calls = Vec::new();
+    for n in 0..seconds * 200 {
+        let client = fleet.client.clone();
+        calls.push(tokio::spawn(async move {
+            for _ in 0..3 {
+                if client.clone().oneshot(n as u32).await.is_ok() {
+                    return true;
+                }
+            }
+            false
+        }));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut ok = 0;
+    for call in calls {
+        ok += u64::from(call.await.unwrap());
+    }
+    Run {
+        ok,
+        calls: seconds * 200,
+    }
+}
+
+fn hits(fleet: &Fleet) -> Vec<u64> {
+    fleet
+        .replicas
+        .iter()
+        .map(|r| r.hits.load(Relaxed))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_that_fails_fast_is_ejected_within_a_second_and_then_sees_almost_no_calls() {
+    let fleet = five(Endpoints::builder());
+    fleet.replicas[0].mode.store(FAILING, Relaxed);
+    let detection = drive(&fleet, 1).await;
+    assert_eq!(
+        fleet.endpoints.ejected(),
+        1,
+        "ejected within the first second"
+    );
+    let before = hits(&fleet)[0];
+    let run = drive(&fleet, 10).await;
+    let after = hits(&fleet)[0] - before;
+    assert!(
+        after * 100 <= run.calls,
+        "{after} of {} calls reached the failing replica after it was ejected",
+        run.calls
+    );
+    let ok = detection.ok + run.ok;
+    let calls = detection.calls + run.calls;
+    assert!(ok * 1000 >= calls * 999, "{ok} of {calls} succeeded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_replica_is_ejected_through_its_timeouts() {
+    let fleet = five(Endpoints::builder());
+    fleet.replicas[2].mode.store(HANGING, Relaxed);
+    // p2c already sends it less (its calls pile up), so its timeouts in a row take
+    // longer to gather than a fast failure's.
+    drive(&fleet, 3).await;
+    assert_eq!(fleet.endpoints.ejected(), 1, "ejected within three seconds");
+    let before = hits(&fleet)[2];
+    let run = drive(&fleet, 10).await;
+    let after = hits(&fleet)[2] - before;
+    assert!(
+        after * 100 <= run.calls,
+        "{after} calls reached the hanging replica"
+    );
+    assert!(
+        run.ok * 100 >= run.calls * 99,
+        "{} of {} succeeded",
+        run.ok,
+        run.calls
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_healed_replica_gets_its_share_back_after_one_probe() {
+    let fleet = five(Endpoints::builder());
+    fleet.replicas[0].mode.store(FAILING, Relaxed);
+    drive(&fleet, 2).await;
+    assert_eq!(fleet.endpoints.ejected(), 1);
+    fleet.replicas[0].mode.store(OK, Relaxed);
+    // Its ejection (at most the breaker's longest open period so far) and a probe.
+    drive(&fleet, 5).await;
+    assert_eq!(fleet.endpoints.ejected(), 0, "re-admitted");
+    let before = hits(&fleet);
+    drive(&fleet, 5).await;
+    let share: Vec<u64> = hits(&fleet)
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a - b)
+        .collect();
+    assert!(
+        share[0] >= 1000 / 5 / 2,
+        "the healed replica's calls: {share:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_most_the_max_ejection_share_is_ejected_counting_the_candidate() {
+    let fleet = five(Endpoints::builder().max_ejection(Ratio::percent(40.0)));
+    for replica in &fleet.replicas[..3] {
+        replica.mode.store(FAILING, Relaxed);
+    }
+    drive(&fleet, 3).await;
+    assert_eq!(
+        fleet.endpoints.ejected(),
+        2,
+        "2 of 5 is 40 %; a third would be 60 %"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn below_the_panic_share_every_replica_takes_calls_again() {
+    let fleet = five(
+        Endpoints::builder()
+            .max_ejection(Ratio::percent(100.0))
+            .panic_below(Ratio::percent(50.0)),
+    );
+    for replica in &fleet.replicas[..3] {
+        replica.mode.store(FAILING, Relaxed);
+    }
+    drive(&fleet, 3).await;
+    assert!(fleet.endpoints.ejected() >= 3);
+    assert!(fleet.endpoints.panicking(), "2 of 5 healthy is below 50 %");
+    let before = hits(&fleet);
+    drive(&fleet, 2).await;
+    let calls: Vec<u64> = hits(&fleet)
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a - b)
+        .collect();
+    assert!(
+        calls[..3].iter().all(|c| *c > 20),
+        "in panic the ejected replicas take calls too: {calls:?}"
+    );
+}
