@@ -17,6 +17,8 @@ use tower::{BoxError, ServiceExt, service_fn};
 const OK: u8 = 0;
 const FAILING: u8 = 1;
 const HANGING: u8 = 2;
+/// Fails every third call.
+const WORSE: u8 = 3;
 
 #[derive(Default)]
 struct Replica {
@@ -58,10 +60,11 @@ fn five(builder: seawall::balance::Builder) -> Fleet {
             let backend = service_fn(move |n: u32| {
                 let replica = replica.clone();
                 async move {
-                    replica.hits.fetch_add(1, Relaxed);
+                    let hit = replica.hits.fetch_add(1, Relaxed);
                     match replica.mode.load(Relaxed) {
                         OK => Ok(n),
-                        FAILING => Err::<u32, BoxError>("503".into()),
+                        WORSE if hit % 3 != 0 => Ok(n),
+                        FAILING | WORSE => Err::<u32, BoxError>("503".into()),
                         _ => std::future::pending().await,
                     }
                 }
@@ -228,4 +231,60 @@ async fn below_the_panic_share_every_replica_takes_calls_again() {
         calls[..3].iter().all(|c| *c > 20),
         "in panic the ejected replicas take calls too: {calls:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_worse_than_its_peers_is_ejected_as_a_success_rate_outlier() {
+    // A third of its calls fail: under the breaker's 50 %, far under its peers' 100 %.
+    let plain = five(Endpoints::builder());
+    plain.replicas[0].mode.store(WORSE, Relaxed);
+    drive(&plain, 5).await;
+    assert_eq!(
+        plain.endpoints.ejected(),
+        0,
+        "no absolute threshold catches it"
+    );
+
+    let opened = Arc::new(AtomicU64::new(0));
+    let count = opened.clone();
+    let fleet = five(
+        Endpoints::builder()
+            .success_rate_outliers(1.5)
+            .breaker(move |b| {
+                b.on_state_change(move |change| {
+                    if change.to == seawall::circuit_breaker::State::Open {
+                        count.fetch_add(1, Relaxed);
+                    }
+                })
+            }),
+    );
+    fleet.replicas[0].mode.store(WORSE, Relaxed);
+    drive(&fleet, 5).await;
+    assert!(opened.load(Relaxed) >= 1, "its peers show it up");
+    let share: Vec<u64> = hits(&fleet);
+    assert!(
+        share[1..].iter().all(|peer| share[0] * 3 < peer * 2),
+        "ejected at times, it takes fewer calls: {share:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_success_rate_detectors_settings_are_checked_by_name() {
+    for (builder, field) in [
+        (
+            Endpoints::builder().success_rate_outliers(0.0),
+            "success_rate_outliers",
+        ),
+        (
+            Endpoints::builder().success_rate_volume(0, 5),
+            "success_rate_volume.minimum_calls",
+        ),
+        (
+            Endpoints::builder().success_rate_volume(10, 1),
+            "success_rate_volume.minimum_endpoints",
+        ),
+    ] {
+        let err = builder.build().unwrap_err().to_string();
+        assert!(err.starts_with(&format!("endpoints.{field}:")), "{err}");
+    }
 }

@@ -25,6 +25,15 @@
 //! * Nothing on a call's path takes a lock or allocates: a call through a healthy
 //!   endpoint is one breaker admission (an atomic load) and its recording.
 //!
+//! # Detectors
+//!
+//! * **Consecutive failures, failure rate** (with a minimum volume): each endpoint's
+//!   breaker, set through [`Builder::breaker`] (`consecutive_failures(5)` is Envoy's
+//!   consecutive-5xx; a classifier that counts only 502–504 makes it consecutive gateway
+//!   errors).
+//! * **Success rate relative to the peers** (`mean − k·stdev`):
+//!   [`Builder::success_rate_outliers`], run every second on the endpoints' windows.
+//!
 //! Slow calls count as failures through an attempt timeout inside each endpoint
 //! ([`AttemptTimeoutLayer`](crate::timeout::AttemptTimeoutLayer)).
 //!
@@ -58,6 +67,7 @@
 
 mod builder;
 mod future;
+mod outliers;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -82,9 +92,28 @@ pub(crate) struct Shared {
     group: Group,
     /// Panic when the healthy share falls below this fraction.
     panic_below: f64,
+    /// The endpoints' breakers, for the success-rate detector (kept only when it runs;
+    /// a cold lock, never taken on a call's path).
+    members: std::sync::Mutex<Vec<std::sync::Weak<CircuitBreakerHandle>>>,
+    watched: bool,
 }
 
 impl Shared {
+    /// The live endpoints' breakers (dropped endpoints are forgotten).
+    fn members(&self) -> Vec<Arc<CircuitBreakerHandle>> {
+        let mut list = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|m| m.strong_count() > 0);
+        list.iter().filter_map(std::sync::Weak::upgrade).collect()
+    }
+
+    fn join(&self, breaker: &Arc<CircuitBreakerHandle>) {
+        if self.watched {
+            let mut list = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            list.retain(|m| m.strong_count() > 0);
+            list.push(Arc::downgrade(breaker));
+        }
+    }
+
     /// Whether too few endpoints are healthy to keep ejecting (a cold path: the group
     /// is counted under its lock).
     fn panicking(&self) -> bool {
@@ -113,7 +142,7 @@ impl Shared {
 #[derive(Debug)]
 pub struct Endpoint<S, C = crate::ErrorsAreFailures> {
     inner: S,
-    breaker: CircuitBreakerHandle,
+    breaker: Arc<CircuitBreakerHandle>,
     classifier: C,
     shared: Arc<Shared>,
     /// What `poll_ready` decided for the next call.

@@ -125,6 +125,22 @@ impl CircuitBreakerHandle {
         Ok(OwnedCallPermit::new(self.engine.clone(), permit))
     }
 
+    /// Opens a closed breaker now, on evidence from outside its calls (a failed health
+    /// check, an outlier among its peers): as if its calls had tripped it, for its open
+    /// duration with its backoff, then probes; within its [`Group`](super::Group)'s
+    /// share. Returns whether it opened (not if it was not closed, or its group is full).
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::{CircuitBreakerLayer, State};
+    /// let handle = CircuitBreakerLayer::builder().build().unwrap().handle();
+    /// assert!(handle.trip());
+    /// assert_eq!(handle.state(), State::Open);
+    /// assert!(!handle.trip(), "already open");
+    /// ```
+    pub fn trip(&self) -> bool {
+        self.engine.trip_closed()
+    }
+
     /// Rejects every call until [`reset`](Self::reset) or another manual state. Calling it
     /// while forced open changes nothing.
     ///

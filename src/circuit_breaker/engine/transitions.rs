@@ -17,6 +17,13 @@ impl Engine {
         self.trip_finishing(word, tally, None, By::Local)
     }
 
+    /// Opens the breaker if it is closed, on outside evidence. Returns whether it did.
+    #[cold]
+    pub(crate) fn trip_closed(&self) -> bool {
+        let word = self.state.load(Acquire);
+        mode(word) == CLOSED && self.trip(pack(CLOSED, generation(word), 0), None)
+    }
+
     /// [`trip`](Self::trip), made by the result of the probe `probe`, if one, on the
     /// evidence of `by`.
     pub(super) fn trip_finishing(
