@@ -37,6 +37,7 @@ pub struct Builder<C = ErrorsAreFailures> {
     always_one: bool,
     panic_below: Ratio,
     success_rate: Option<SuccessRate>,
+    names: usize,
 }
 
 impl Builder {
@@ -48,6 +49,7 @@ impl Builder {
             always_one: true,
             panic_below: Ratio::percent(50.0),
             success_rate: None,
+            names: 64,
         }
     }
 }
@@ -107,6 +109,7 @@ impl<C: Clone> Builder<C> {
             always_one: self.always_one,
             panic_below: self.panic_below,
             success_rate: self.success_rate,
+            names: self.names,
         }
     }
 
@@ -201,6 +204,23 @@ impl<C: Clone> Builder<C> {
         self
     }
 
+    /// How many endpoints get a breaker named after them (`{name}/{endpoint}`, in events
+    /// and metric labels); endpoints beyond are named `{name}/other`, so a discovery
+    /// that churns through addresses cannot grow the metrics without bound. Default: 64.
+    ///
+    /// ```
+    /// # use seawall::balance::Endpoints;
+    /// let endpoints = Endpoints::builder().name("db").named_endpoints(1).build()?;
+    /// assert_eq!(endpoints.endpoint("a", ()).breaker().name(), "db/a");
+    /// assert_eq!(endpoints.endpoint("b", ()).breaker().name(), "db/other");
+    /// assert_eq!(endpoints.endpoint("a", ()).breaker().name(), "db/a");
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn named_endpoints(mut self, most: usize) -> Self {
+        self.names = most;
+        self
+    }
+
     /// Checks the settings (the breaker's too, once) and creates the shared state.
     ///
     /// # Errors
@@ -242,6 +262,8 @@ impl<C: Clone> Builder<C> {
             panic_below: panic,
             members: Default::default(),
             watched: runtime.is_some(),
+            names: Default::default(),
+            most_names: self.names,
         });
         if let (Some(runtime), Some(rule)) = (runtime, self.success_rate) {
             runtime.spawn(super::outliers::watch(Arc::downgrade(&shared), rule));
@@ -327,7 +349,11 @@ impl<C: Clone> Endpoints<C> {
         let layer = self
             .breaker
             .clone()
-            .name(format!("{}/{key}", self.name))
+            .name(format!(
+                "{}/{}",
+                self.name,
+                self.shared.label(key.to_string())
+            ))
             .build()
             .expect("the breaker's settings were checked by `build`")
             .group(&self.shared.group);

@@ -96,6 +96,10 @@ pub(crate) struct Shared {
     /// a cold lock, never taken on a call's path).
     members: std::sync::Mutex<Vec<std::sync::Weak<CircuitBreakerHandle>>>,
     watched: bool,
+    /// The endpoint names given out so far, at most `most_names` (a cold lock, taken
+    /// when an endpoint is made).
+    names: std::sync::Mutex<std::collections::HashSet<String>>,
+    most_names: usize,
 }
 
 impl Shared {
@@ -104,6 +108,17 @@ impl Shared {
         let mut list = self.members.lock().unwrap_or_else(|e| e.into_inner());
         list.retain(|m| m.strong_count() > 0);
         list.iter().filter_map(std::sync::Weak::upgrade).collect()
+    }
+
+    /// The name an endpoint's breaker gets: its own while there is room, else `other`.
+    fn label(&self, key: String) -> String {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        if names.contains(&key) || names.len() < self.most_names {
+            names.insert(key.clone());
+            key
+        } else {
+            "other".to_owned()
+        }
     }
 
     fn join(&self, breaker: &Arc<CircuitBreakerHandle>) {
