@@ -14,6 +14,7 @@
 //! ```sh
 //! cargo bench -p seawall-benches --bench in_runtime
 //! cargo bench -p seawall-benches --bench in_runtime -- 'current_thread/breaker_'
+//! cargo bench -p seawall-benches --bench in_runtime -- 'balance/'
 //! ```
 
 mod common;
@@ -47,6 +48,9 @@ use seawall::rate_limit::RateLimitLayer;
 use seawall::retry::RetryLayer;
 use seawall::timeout::AttemptTimeoutLayer;
 use tokio::runtime::{Builder, Runtime};
+use tower::balance::p2c::Balance;
+use tower::discover::ServiceList;
+use tower::load::{CompleteOnResponse, PendingRequests};
 use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -55,6 +59,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 const WINDOW: u32 = 100;
 /// A rate no benchmark loop can reach: every call takes the allowed path.
 const HUGE_RATE: u32 = 1_000_000_000;
+/// The replicas behind each balancer.
+const REPLICAS: usize = 5;
 
 fn current_thread() -> Runtime {
     Builder::new_current_thread().enable_all().build().unwrap()
@@ -685,6 +691,59 @@ fn stacks(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
     });
 }
 
+/// Replicas that answer at once, each counting its requests in flight (the load p2c
+/// compares, as `tower::load::PendingRequestsDiscover` counts it).
+fn replicas() -> Vec<PendingRequests<Ready>> {
+    (0..REPLICAS)
+        .map(|_| PendingRequests::new(Ready, CompleteOnResponse::default()))
+        .collect()
+}
+
+/// tower's power-of-two-choices balancer over [`REPLICAS`] replicas, bare and with
+/// seawall's per-endpoint health (each replica behind its own breaker, all in one group);
+/// for comparison, each replica behind a plain breaker layer, and one endpoint alone.
+fn balancers(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
+    g.bench_function("balance/p2c_bare", |b| {
+        b.iter_custom(|n| calls(rt, n, || Balance::new(ServiceList::new(replicas()))))
+    });
+    g.bench_function("balance/p2c_seawall", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                let endpoints = seawall::balance::Endpoints::builder().build().unwrap();
+                let replicas: Vec<_> = replicas()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, replica)| endpoints.endpoint(i, replica))
+                    .collect();
+                Balance::new(ServiceList::new(replicas))
+            })
+        })
+    });
+    // The breaker layer inside each replica's load counter: no group, never pending.
+    g.bench_function("balance/p2c_breaker_layer", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                let replicas: Vec<_> = (0..REPLICAS)
+                    .map(|_| {
+                        let layer = CircuitBreakerLayer::builder().build().unwrap();
+                        PendingRequests::new(layer.layer(Ready), CompleteOnResponse::default())
+                    })
+                    .collect();
+                Balance::new(ServiceList::new(replicas))
+            })
+        })
+    });
+    // Beside `breaker_closed/seawall`: the same breaker, as an endpoint, no balancer.
+    g.bench_function("balance/endpoint_alone", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                let endpoints = seawall::balance::Endpoints::builder().build().unwrap();
+                endpoints.endpoint(0, Ready)
+            })
+        })
+    });
+}
+
 /// What the floors are made of: one reference count taken and given back (an `Arc`
 /// clone and drop, as a call's future holding its layer's state does), and one
 /// uncontended atomic read-modify-write pair (a permit's take and give back).
@@ -726,6 +785,7 @@ fn bench_on(c: &mut Criterion, runtime: &str, rt: &Runtime, redis: Option<&str>)
     admission(&mut g, rt, &fleets);
     permits(&mut g, rt);
     stacks(&mut g, rt);
+    balancers(&mut g, rt);
     floors(&mut g, rt);
     g.finish();
 }
