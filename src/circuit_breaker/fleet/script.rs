@@ -59,9 +59,12 @@ if last > now then
   redis.call('PEXPIRE', KEYS[1], last - now + 1000)
 end
 -- Calls made while the fleet is open are of the period it already judged.
-local c = tonumber(ARGV[4])
+-- Counts are integers written out as such, capped (a bad argument cannot break the list).
+local c = math.min(math.floor(tonumber(ARGV[4]) or 0), 1e12)
+local f = math.min(math.floor(tonumber(ARGV[5]) or 0), c)
+local s = math.min(math.floor(tonumber(ARGV[6]) or 0), c)
 if fleet <= now and c > 0 then
-  redis.call('LPUSH', KEYS[2], now .. ' ' .. c .. ' ' .. ARGV[5] .. ' ' .. ARGV[6])
+  redis.call('LPUSH', KEYS[2], string.format('%d %d %d %d', now, c, f, s))
 end
 local most, age = tonumber(ARGV[7]), tonumber(ARGV[8])
 local calls, failures, slow, run, kept, in_run = 0, 0, 0, 0, 0, true
