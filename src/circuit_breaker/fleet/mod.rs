@@ -220,7 +220,8 @@ impl Participant for FleetState {
         // Each instance judges and probes on its own until Redis returns; the calls of
         // this time are not sent late.
         self.gate.store(UNGATED, Relaxed);
-        self.prober.store(false, Relaxed);
+        // Whether it holds the token is kept: Redis still holds it for this instance,
+        // and a close made meanwhile must still be marked when Redis returns.
         let _ = self.counts.take();
     }
 }
