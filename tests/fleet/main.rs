@@ -6,6 +6,7 @@
 #![cfg(feature = "redis")]
 
 mod breaker;
+mod prober;
 mod processes;
 mod server;
 

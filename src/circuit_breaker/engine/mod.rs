@@ -64,6 +64,10 @@ pub(crate) struct Engine {
     meter: Meter,
     /// The group whose share of open breakers this one keeps to, if any.
     pub(crate) group: std::sync::OnceLock<Arc<super::group::Shared>>,
+    /// The generation the last close by probes began (feature `redis`: a fleet tells
+    /// a prober's verdict from an operator's reset).
+    #[cfg(feature = "redis")]
+    pub(crate) closed_by_probes: AtomicU64,
     /// What shares this breaker's open state with a fleet (feature `redis`).
     #[cfg(feature = "redis")]
     pub(crate) fleet: std::sync::OnceLock<Arc<super::fleet::FleetState>>,
@@ -97,6 +101,8 @@ impl Engine {
             listener,
             meter: Meter::new(crate::RejectedBy::CircuitBreaker.as_str(), &name),
             group: std::sync::OnceLock::new(),
+            #[cfg(feature = "redis")]
+            closed_by_probes: AtomicU64::new(u64::MAX),
             #[cfg(feature = "redis")]
             fleet: std::sync::OnceLock::new(),
             name,

@@ -140,6 +140,8 @@ impl Engine {
             } else if close {
                 let next = pack(CLOSED, generation(word) + 1, 0);
                 if self.transition(word, next, 1) {
+                    #[cfg(feature = "redis")]
+                    self.closed_by_probes.store(generation(next), Release);
                     self.reset_window(generation(next));
                     self.trips.store(0, Release);
                     events::transition(self, State::HalfOpen, State::Closed, Some(tally));

@@ -129,7 +129,7 @@ mod tests {
                     while !stop.load(Relaxed) {
                         i += 1;
                         counts.add(Sample {
-                            failure: i % 1000 == 0,
+                            failure: i.is_multiple_of(1000),
                             slow: false,
                         });
                     }

@@ -138,8 +138,13 @@ impl Participant for FleetState {
             State::HalfOpen => true,
             _ => false,
         };
+        let probes_closed = generation(word)
+            == engine
+                .closed_by_probes
+                .load(std::sync::atomic::Ordering::Acquire);
         let gives_back = match state {
-            State::Closed if prober => 1,
+            // Its probes closed it: the fleet may close. (A reset is not a verdict.)
+            State::Closed if prober && probes_closed => 1,
             _ if wants => 0,
             _ => u8::from(prober) * 2,
         };
