@@ -1,6 +1,6 @@
 //! Per-endpoint health for `tower::balance` (feature `balance`): each endpoint of a
 //! dependency gets its own circuit breaker, all of them in one
-//! [`Group`](crate::circuit_breaker::Group), and an endpoint whose breaker is open is
+//! [`Group`], and an endpoint whose breaker is open is
 //! **not ready**, so tower's power-of-two-choices balancer simply picks among the
 //! others. Ejection is the breaker opening, re-admission its half-open probes: the
 //! breaker's own detectors, classification, open-duration backoff and events, not a
