@@ -12,43 +12,46 @@ use tower::{Layer, Service, ServiceExt, service_fn};
 use super::server::Server;
 use super::{fleet, unique, until};
 
-const HEALTHY: u8 = 0;
-const FAILING: u8 = 1;
-const HANGING: u8 = 2;
+pub(super) const HEALTHY: u8 = 0;
+pub(super) const FAILING: u8 = 1;
+/// Pending until the mode changes, then answering by the new mode.
+pub(super) const HANGING: u8 = 2;
 
 /// The dependency every instance calls: healthy, failing or hanging, counting the
 /// calls that reach it.
 #[derive(Clone, Default)]
-struct Dependency {
+pub(super) struct Dependency {
     mode: Arc<AtomicU8>,
     hits: Arc<AtomicU32>,
 }
 
-type Error = seawall::Error<&'static str>;
+pub(super) type Error = seawall::Error<&'static str>;
 
 impl Dependency {
-    fn set(&self, mode: u8) {
+    pub(super) fn set(&self, mode: u8) {
         self.mode.store(mode, Relaxed);
     }
 
-    fn hits(&self) -> u32 {
+    pub(super) fn hits(&self) -> u32 {
         self.hits.load(Relaxed)
     }
 
-    fn under(
+    pub(super) fn under(
         &self,
         breaker: &CircuitBreakerLayer,
-    ) -> impl Service<(), Response = (), Error = Error, Future: Send + 'static> + Send + 'static
+    ) -> impl Service<(), Response = (), Error = Error, Future: Send + 'static> + Send + Clone + 'static
     {
         let dep = self.clone();
         breaker.layer(service_fn(move |()| {
             let dep = dep.clone();
             async move {
                 dep.hits.fetch_add(1, Relaxed);
-                match dep.mode.load(Relaxed) {
-                    HEALTHY => Ok(()),
-                    FAILING => Err(seawall::Error::Service("down")),
-                    _ => std::future::pending().await,
+                loop {
+                    match dep.mode.load(Relaxed) {
+                        HEALTHY => return Ok(()),
+                        FAILING => return Err(seawall::Error::Service("down")),
+                        _ => tokio::time::sleep(Duration::from_millis(2)).await,
+                    }
                 }
             }
         }))
@@ -66,7 +69,7 @@ fn window_of_20() -> Builder {
 }
 
 /// A breaker that opens on two failures of two calls and probes with one call.
-fn quick(open: Duration) -> Builder {
+pub(super) fn quick(open: Duration) -> Builder {
     CircuitBreakerLayer::builder()
         .name("payments")
         .count_window(2)
@@ -77,7 +80,7 @@ fn quick(open: Duration) -> Builder {
         .open_jitter(0.0)
 }
 
-fn states(breakers: &[CircuitBreakerLayer]) -> Vec<State> {
+pub(super) fn states(breakers: &[CircuitBreakerLayer]) -> Vec<State> {
     breakers.iter().map(|b| b.handle().state()).collect()
 }
 
@@ -94,7 +97,7 @@ async fn synced(fleets: &[Fleet], rounds: u32) {
 
 /// Calls `service` once if it is ready; whether the call reached the dependency is
 /// for the caller to see.
-async fn call(service: &mut (impl Service<(), Response = (), Error = Error> + Send)) {
+pub(super) async fn call(service: &mut (impl Service<(), Response = (), Error = Error> + Send)) {
     let _ = service.ready().await.unwrap().call(()).await;
 }
 

@@ -135,22 +135,23 @@ fn settings_out_of_range_are_named() {
     assert!(err.to_string().starts_with("fleet.url"), "{err}");
 }
 
-/// Four instances share one limit of 200 calls a second: over two seconds of calls as
-/// fast as each can make them, the fleet admits about 400 (plus the burst, and what
-/// each instance admits on its own before its first sync), not 4 × 400.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_instances_share_one_rate_limit() {
+/// Runs `instances` instances of one fleet limiter (`rate` a second, `burst`), each
+/// calling as fast as it can for `run` (after `synced_first` syncs of its own), and
+/// returns how many calls the fleet admitted.
+async fn fleet_admits(
+    server: &Server,
+    name: &str,
+    instances: usize,
+    (rate, burst): (u32, u32),
+    synced_first: u32,
+    run: Duration,
+) -> u32 {
     use seawall::rate_limit::RateLimitLayer;
     use tower::{Layer, Service, ServiceExt, service_fn};
-    let Some(server) = Server::start() else {
-        return;
-    };
-    let ns = unique("rate");
-    let run = Duration::from_secs(2);
-    let (rate, burst) = (200_u32, 20_u32);
+    let ns = unique(name);
     let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let fleet = fleet(&server, &ns);
+    for _ in 0..instances {
+        let fleet = fleet(server, &ns);
         let layer = RateLimitLayer::builder(rate, Duration::from_secs(1))
             .name("api")
             .burst(burst)
@@ -159,7 +160,7 @@ async fn four_instances_share_one_rate_limit() {
             .unwrap();
         let mut svc = layer.layer(service_fn(|()| async { Ok::<_, seawall::Error<()>>(()) }));
         tasks.push(tokio::spawn(async move {
-            let _member = fleet;
+            until("synced", || fleet.syncs() >= synced_first).await;
             let start = tokio::time::Instant::now();
             let mut admitted = 0_u32;
             while start.elapsed() < run {
@@ -175,6 +176,19 @@ async fn four_instances_share_one_rate_limit() {
     for task in tasks {
         admitted += task.await.unwrap();
     }
+    admitted
+}
+
+/// Four instances share one limit of 200 calls a second: over two seconds of calls as
+/// fast as each can make them, the fleet admits about 400 (plus the burst, and what
+/// each instance admits on its own before its first sync), not 4 × 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_instances_share_one_rate_limit() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let (rate, burst) = (200_u32, 20_u32);
+    let admitted = fleet_admits(&server, "rate", 4, (rate, burst), 0, Duration::from_secs(2)).await;
     let expected = rate * 2;
     // Before its first sync each instance may admit its own burst; the bucket starts full.
     let most = expected * 105 / 100 + 4 * burst + burst;
@@ -188,40 +202,18 @@ async fn four_instances_share_one_rate_limit() {
 /// sync: two instances with a limit of 1000/s and a burst of 1 admit about 1000 in 1 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_burst_does_not_cap_a_fleet_limit_below_its_rate() {
-    use seawall::rate_limit::RateLimitLayer;
-    use tower::{Layer, Service, ServiceExt, service_fn};
     let Some(server) = Server::start() else {
         return;
     };
-    let ns = unique("small-burst");
-    let run = Duration::from_secs(1);
-    let mut tasks = Vec::new();
-    for _ in 0..2 {
-        let fleet = fleet(&server, &ns);
-        let layer = RateLimitLayer::builder(1_000, Duration::from_secs(1))
-            .name("api")
-            .burst(1)
-            .fleet(&fleet)
-            .build()
-            .unwrap();
-        let mut svc = layer.layer(service_fn(|()| async { Ok::<_, seawall::Error<()>>(()) }));
-        tasks.push(tokio::spawn(async move {
-            until("synced", || fleet.syncs() > 1).await;
-            let start = tokio::time::Instant::now();
-            let mut admitted = 0_u32;
-            while start.elapsed() < run {
-                match svc.ready().await.unwrap().call(()).await {
-                    Ok(()) => admitted += 1,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                }
-            }
-            admitted
-        }));
-    }
-    let mut admitted = 0;
-    for task in tasks {
-        admitted += task.await.unwrap();
-    }
+    let admitted = fleet_admits(
+        &server,
+        "small-burst",
+        2,
+        (1_000, 1),
+        2,
+        Duration::from_secs(1),
+    )
+    .await;
     assert!(
         (800..=1_150).contains(&admitted),
         "admitted {admitted} in 1 s against 1000"

@@ -1,80 +1,33 @@
 //! The fleet breaker's prober, against the faults a review found: Redis away while it
 //! closes, an operator's reset of it.
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
 
-use seawall::circuit_breaker::{Builder, CircuitBreakerLayer, State};
+use seawall::circuit_breaker::{CircuitBreakerLayer, State};
 use seawall::fleet::Fleet;
-use tower::{Layer, Service, ServiceExt, service_fn};
+use tower::{Service, ServiceExt};
 
+use super::breaker::{Dependency, FAILING, HANGING, HEALTHY, call, quick, states};
 use super::server::Server;
 use super::{fleet, unique, until};
 
-const HEALTHY: u8 = 0;
-const FAILING: u8 = 1;
-const HANGING: u8 = 2; // pending until the mode changes, then answers by the new mode
-
-#[derive(Clone, Default)]
-struct Dep {
-    mode: Arc<AtomicU8>,
-    hits: Arc<AtomicU32>,
-}
-type Error = seawall::Error<&'static str>;
-impl Dep {
-    fn set(&self, m: u8) {
-        self.mode.store(m, Relaxed)
-    }
-    fn hits(&self) -> u32 {
-        self.hits.load(Relaxed)
-    }
-    fn under(
-        &self,
-        b: &CircuitBreakerLayer,
-    ) -> impl Service<(), Response = (), Error = Error, Future: Send + 'static> + Send + Clone + 'static
-    {
-        let dep = self.clone();
-        b.layer(service_fn(move |()| {
-            let dep = dep.clone();
-            async move {
-                dep.hits.fetch_add(1, Relaxed);
-                loop {
-                    match dep.mode.load(Relaxed) {
-                        HEALTHY => return Ok(()),
-                        FAILING => return Err(seawall::Error::Service("down")),
-                        _ => tokio::time::sleep(Duration::from_millis(2)).await,
-                    }
-                }
-            }
-        }))
-    }
-}
-
-fn quick(open: Duration) -> Builder {
-    CircuitBreakerLayer::builder()
-        .name("payments")
-        .count_window(2)
-        .minimum_calls(2)
-        .confidence(None)
-        .half_open_calls(1)
-        .open_duration(open)
-        .open_jitter(0.0)
-}
-
-async fn call(s: &mut (impl Service<(), Response = (), Error = Error> + Send)) {
-    let _ = s.ready().await.unwrap().call(()).await;
-}
-
-fn states(b: &[CircuitBreakerLayer]) -> Vec<State> {
-    b.iter().map(|b| b.handle().state()).collect()
+/// Two instances of one fleet, each with a quick breaker named alike, synced.
+async fn two_instances(server: &Server, name: &str) -> (Vec<Fleet>, Vec<CircuitBreakerLayer>) {
+    let ns = unique(name);
+    let fleets: Vec<Fleet> = (0..2).map(|_| fleet(server, &ns)).collect();
+    let breakers = fleets
+        .iter()
+        .map(|f| quick(Duration::from_millis(200)).build().unwrap().fleet(f))
+        .collect();
+    until("two", || fleets.iter().all(|f| f.live_instances() == 2)).await;
+    (fleets, breakers)
 }
 
 /// Trips instance 0, then calls instance 0 alone (dependency hanging) until a probe
 /// reaches the dependency; returns the spawned probe.
 async fn trip_and_probe_on_0(
-    dep: &Dep,
+    dep: &Dependency,
     breakers: &[CircuitBreakerLayer],
-) -> tokio::task::JoinHandle<Result<(), Error>> {
+) -> tokio::task::JoinHandle<Result<(), seawall::Error<&'static str>>> {
     dep.set(FAILING);
     let mut s0 = dep.under(&breakers[0]);
     call(&mut s0).await;
@@ -105,14 +58,8 @@ async fn a_probers_close_while_redis_is_away_closes_the_others_when_it_returns()
     let Some(server) = Server::start_own() else {
         return;
     };
-    let ns = unique("blip");
-    let fleets: Vec<Fleet> = (0..2).map(|_| fleet(&server, &ns)).collect();
-    let breakers: Vec<_> = fleets
-        .iter()
-        .map(|f| quick(Duration::from_millis(200)).build().unwrap().fleet(f))
-        .collect();
-    until("two", || fleets.iter().all(|f| f.live_instances() == 2)).await;
-    let dep = Dep::default();
+    let (fleets, breakers) = two_instances(&server, "blip").await;
+    let dep = Dependency::default();
     let probe = trip_and_probe_on_0(&dep, &breakers).await;
     server.freeze(true);
     until("redis seen away", || fleets.iter().all(|f| !f.redis_up())).await;
@@ -144,14 +91,8 @@ async fn an_operators_reset_of_the_prober_closes_no_other_instance() {
     let Some(server) = Server::start() else {
         return;
     };
-    let ns = unique("reset");
-    let fleets: Vec<Fleet> = (0..2).map(|_| fleet(&server, &ns)).collect();
-    let breakers: Vec<_> = fleets
-        .iter()
-        .map(|f| quick(Duration::from_millis(200)).build().unwrap().fleet(f))
-        .collect();
-    until("two", || fleets.iter().all(|f| f.live_instances() == 2)).await;
-    let dep = Dep::default();
+    let (fleets, breakers) = two_instances(&server, "reset").await;
+    let dep = Dependency::default();
     let _probe = trip_and_probe_on_0(&dep, &breakers).await;
     breakers[0].handle().reset();
     let s = fleets[1].syncs();
