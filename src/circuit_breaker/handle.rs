@@ -120,6 +120,7 @@ impl CircuitBreakerHandle {
     /// permit.success();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn try_acquire_owned(&self) -> Result<OwnedCallPermit, Rejected> {
         let permit = self.engine.admit()?;
         Ok(OwnedCallPermit::new(self.engine.clone(), permit))

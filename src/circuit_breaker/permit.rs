@@ -147,6 +147,7 @@ impl OwnedCallPermit {
     /// assert_eq!(handle.metrics().calls, 0);
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
+    #[inline]
     pub fn record(mut self, outcome: Outcome) {
         self.borrowed().record(outcome);
     }
