@@ -1,5 +1,6 @@
 //! The fleet breaker's prober, against the faults a review found: Redis away while it
-//! closes, an operator's reset of it.
+//! closes, an operator's reset of it, its probe dropped with no calls after it, and a
+//! hold mistaken for a new period.
 use std::time::Duration;
 
 use seawall::circuit_breaker::{CircuitBreakerLayer, State};
@@ -12,13 +13,25 @@ use super::{fleet, unique, until};
 
 /// Two instances of one fleet, each with a quick breaker named alike, synced.
 async fn two_instances(server: &Server, name: &str) -> (Vec<Fleet>, Vec<CircuitBreakerLayer>) {
+    instances(server, name, 2).await
+}
+
+/// `n` instances of one fleet, each with a quick breaker named alike, synced.
+async fn instances(
+    server: &Server,
+    name: &str,
+    n: usize,
+) -> (Vec<Fleet>, Vec<CircuitBreakerLayer>) {
     let ns = unique(name);
-    let fleets: Vec<Fleet> = (0..2).map(|_| fleet(server, &ns)).collect();
+    let fleets: Vec<Fleet> = (0..n).map(|_| fleet(server, &ns)).collect();
     let breakers = fleets
         .iter()
         .map(|f| quick(Duration::from_millis(200)).build().unwrap().fleet(f))
         .collect();
-    until("two", || fleets.iter().all(|f| f.live_instances() == 2)).await;
+    until("all instances", || {
+        fleets.iter().all(|f| f.live_instances() == n as u32)
+    })
+    .await;
     (fleets, breakers)
 }
 
@@ -102,4 +115,80 @@ async fn an_operators_reset_of_the_prober_closes_no_other_instance() {
         State::Closed,
         "a local reset closed the other instance (no probe succeeded)"
     );
+}
+
+/// The prober's probe is dropped (its caller gave up) and no call reaches it again:
+/// within a sync or two it gives the token back, so instance 1, which has calls, probes
+/// the recovered dependency and closes, and instance 0 follows its verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prober_left_without_calls_hands_the_probe_to_an_instance_that_has_them() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let (_fleets, breakers) = two_instances(&server, "idle-prober").await;
+    let dep = Dependency::default();
+    let probe = trip_and_probe_on_0(&dep, &breakers).await;
+    probe.abort();
+    let _ = probe.await;
+    dep.set(HEALTHY);
+    let mut s1 = dep.under(&breakers[1]);
+    let start = tokio::time::Instant::now();
+    while breakers[1].handle().state() != State::Closed {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "instance 1 never probed: {:?}",
+            states(&breakers)
+        );
+        call(&mut s1).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    until("instance 0 follows the close", || {
+        breakers[0].handle().state() == State::Closed
+    })
+    .await;
+}
+
+/// Three instances all call a hanging dependency every few milliseconds after one of
+/// them opened the fleet: exactly one probe reaches it, however the holds of the others
+/// interleave with their syncs, and every instance took the opener's trip count (its
+/// backoff).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_one_instances_probe_hangs_no_other_instance_probes() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let (_fleets, breakers) = instances(&server, "one-probe", 3).await;
+    let dep = Dependency::default();
+    dep.set(FAILING);
+    let mut services: Vec<_> = breakers.iter().map(|b| dep.under(b)).collect();
+    call(&mut services[0]).await;
+    call(&mut services[0]).await;
+    until("all opened", || {
+        states(&breakers).iter().all(|s| *s == State::Open)
+    })
+    .await;
+    for b in &breakers {
+        assert_eq!(
+            b.handle().metrics().consecutive_trips,
+            1,
+            "the fleet's backoff"
+        );
+    }
+    dep.set(HANGING);
+    let opened = dep.hits();
+    let mut calls = Vec::new();
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(1500) {
+        for service in &mut services {
+            let ready = service.ready().await.unwrap();
+            calls.push(tokio::spawn(ready.call(())));
+        }
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let probes = dep.hits() - opened;
+    dep.set(HEALTHY);
+    for call in calls {
+        let _ = call.await;
+    }
+    assert_eq!(probes, 1, "probes of the fleet while one hung");
 }

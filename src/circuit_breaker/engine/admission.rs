@@ -190,16 +190,21 @@ impl Engine {
         Rejected::open_until(Stamp(until))
     }
 
-    fn half_open_expired(&self, word: u64) -> bool {
+    pub(super) fn half_open_expired(&self, word: u64) -> bool {
+        self.half_open_waited(word)
+            .is_some_and(|waited| waited >= ceil_millis(self.settings().max_wait_in_half_open))
+    }
+
+    /// How long (ms) the half-open period of `word` has lasted; `None` while its start
+    /// is not written yet. The start is rounded up and the clock reads rounded down, so
+    /// this never exceeds the time really waited.
+    pub(super) fn half_open_waited(&self, word: u64) -> Option<u64> {
         let since = self.half_open_since.load(Acquire);
-        if since >> GEN_SHIFT != generation(word) {
-            return false; // the stamp of this period is not written yet
-        }
-        // `since` is the period's start rounded up and the clock reads rounded down, so
-        // `waited` never exceeds the time really waited.
-        let started = since & PAYLOAD_MASK;
-        let waited = self.epoch.elapsed_millis().saturating_sub(started);
-        waited >= ceil_millis(self.settings().max_wait_in_half_open)
+        (since >> GEN_SHIFT == generation(word)).then(|| {
+            self.epoch
+                .elapsed_millis()
+                .saturating_sub(since & PAYLOAD_MASK)
+        })
     }
 
     /// Gives back what an unfinished (dropped) or ignored call held: a probe slot.

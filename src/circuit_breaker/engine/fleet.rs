@@ -3,9 +3,10 @@
 //! fleet's period, judge the fleet's calls, hold its probes back while another instance
 //! probes, and close it when that instance's probes have succeeded.
 //!
-//! Every change here returns the generation it made, so that the fleet's part knows
-//! which open periods are the fleet's own (never published back) and which this
-//! instance judged.
+//! A change here returns the generation it made where the fleet's part needs it (to
+//! end a hold it asked the token for). Only openings this instance judged (its own
+//! calls, or the fleet's it judged itself) are published; they are told apart by their
+//! generation, handed to the fleet's part when they are made.
 
 use std::sync::atomic::Ordering::*;
 use std::time::Duration;
@@ -15,6 +16,21 @@ use crate::circuit_breaker::events::{self, By};
 use crate::circuit_breaker::window::Tally;
 use crate::circuit_breaker::word::*;
 use crate::rejection::Rejected;
+use crate::time::ceil_millis;
+
+/// What a half-open breaker of a fleet did at a sync
+/// ([`half_open_at_sync`](Engine::half_open_at_sync)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AtSync {
+    /// Not half-open: nothing to do.
+    NotHalfOpen,
+    /// Its probes may still give a verdict: it keeps the probe token.
+    Probing,
+    /// No probe ran for a while: it stepped back to open, as this generation.
+    SteppedBack(u64),
+    /// Its probes hung past the maximum wait in half-open: it opened again.
+    Reopened,
+}
 
 impl Engine {
     /// Opens a closed breaker for `open_for` because the fleet's is open, or moves the
@@ -26,8 +42,15 @@ impl Engine {
         let until = self.epoch.millis_after(open_for);
         match mode(word) {
             CLOSED => {
+                // A breaker of a group follows the fleet only within the group's share.
+                let group = match self.group.get() {
+                    Some(group) => Some(group.admit(self)?),
+                    None => None,
+                };
                 let next = pack(OPEN, generation(word) + 1, until);
-                if !self.transition(word, next, 0) {
+                let opened = self.transition(word, next, 0);
+                drop(group);
+                if !opened {
                     return None;
                 }
                 events::opened(self, State::Closed, None, open_for, By::Fleet);
@@ -73,6 +96,49 @@ impl Engine {
             return None;
         }
         self.move_open_end(word, self.epoch.elapsed_millis())
+    }
+
+    /// A half-open breaker, whose instance holds the fleet's probe token, at a sync of
+    /// the fleet: it keeps probing while its probes can still give a verdict. With no
+    /// probe running after `idle_after` (no calls reach this instance), it steps back
+    /// to open for `hold`, so that an instance with calls can take the token; with
+    /// probes running past the maximum wait in half-open, it opens again as when a
+    /// call finds every slot taken that long.
+    #[cold]
+    pub(crate) fn half_open_at_sync(&self, idle_after: Duration, hold: Duration) -> AtSync {
+        let word = self.state.load(Acquire);
+        if mode(word) != HALF_OPEN {
+            return AtSync::NotHalfOpen;
+        }
+        let Some(waited) = self.half_open_waited(word) else {
+            return AtSync::Probing; // just began
+        };
+        let probes = Probes::unpack(word);
+        let running = probes.admitted.saturating_sub(probes.done);
+        if running > 0 {
+            if self.half_open_expired(word) && self.trip(word, None) {
+                return AtSync::Reopened;
+            }
+            return AtSync::Probing;
+        }
+        if waited < ceil_millis(idle_after) {
+            return AtSync::Probing;
+        }
+        let until = self.epoch.millis_after(hold);
+        let next = pack(OPEN, generation(word) + 1, until);
+        if !self.transition(word, next, 0) {
+            return AtSync::Probing; // moved on meanwhile: judged again at the next sync
+        }
+        events::transition_by(self, State::HalfOpen, State::Open, None, By::Fleet);
+        self.arm(next, until);
+        AtSync::SteppedBack(generation(next))
+    }
+
+    /// Takes the fleet's count of trips in a row (`trips`, from the instance that
+    /// opened the fleet's period) if it is higher than this breaker's, so that whichever
+    /// instance probes next opens for as long as the fleet's backoff says.
+    pub(crate) fn adopt_trips(&self, trips: u32) {
+        self.trips.fetch_max(trips, AcqRel);
     }
 
     /// Closes an open breaker because the instance that probed for the fleet closed

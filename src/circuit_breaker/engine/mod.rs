@@ -13,6 +13,8 @@
 mod admission;
 #[cfg(feature = "redis")]
 mod fleet;
+#[cfg(feature = "redis")]
+pub(crate) use fleet::AtSync;
 mod record;
 mod transitions;
 
@@ -188,7 +190,11 @@ impl Engine {
 
     /// The time left open: what a call rejected now would be told.
     pub(crate) fn remaining_open(&self) -> Option<Duration> {
-        let word = self.state.load(Acquire);
+        self.remaining_open_in(self.state.load(Acquire))
+    }
+
+    /// The time left open in the state `word`.
+    pub(crate) fn remaining_open_in(&self, word: u64) -> Option<Duration> {
         matches!(mode(word), OPEN | ARMED)
             .then(|| self.open_rejection(word).retry_after())
             .flatten()

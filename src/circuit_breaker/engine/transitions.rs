@@ -64,7 +64,7 @@ impl Engine {
         self.arm(next, until);
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet.get() {
-            fleet.opened();
+            fleet.opened(generation(next));
         }
         true
     }

@@ -11,8 +11,12 @@
 //! * **One prober.** When the period ends, one instance holds the fleet's probe token
 //!   (with an expiry, so a crashed prober is replaced) and probes; the others stay open,
 //!   asking at every sync, until its probes close its breaker (they close too) or open
-//!   it again (they take its new period). So a recovering dependency sees one
-//!   instance's probes, not the fleet's.
+//!   it again (they take its new period, and its count of trips in a row, so the
+//!   backoff goes on whichever instance probes next). So a recovering dependency sees
+//!   one instance's probes, not the fleet's. A prober keeps the token while a probe
+//!   runs (at most the maximum wait in half-open, then it opens again); with no probe
+//!   running for a whole sync (its calls stopped or were dropped) it steps back to
+//!   open and gives the token to an instance that has calls.
 //!
 //! Nothing here is on a call's path but counting a closed breaker's call (a load and a
 //! store on its thread's stripe, no locked instruction: 1–2 ns) and, at the end of an
@@ -22,12 +26,15 @@
 mod counts;
 mod script;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU8, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::CircuitBreakerLayer;
-use super::engine::Engine;
+use super::engine::{AtSync, Engine};
 use super::window::{Sample, Shape, Tally};
 use super::word::{State, generation, mode};
 use crate::fleet::{Fleet, Participant};
@@ -56,11 +63,15 @@ pub(crate) struct FleetState {
     /// The end (server ms) of the last fleet period this instance took: taken once, so
     /// that a local reset is not undone by the same period.
     adopted_end: AtomicI64,
-    /// The generation of the last open period the fleet set here (taken, held): the
-    /// fleet's, not published back (which would stretch it by each round trip).
-    fleet_generation: AtomicU64,
+    /// The generation of this instance's last own opening (it judged the calls): the
+    /// only kind of open period it publishes. The fleet's periods taken here, and the
+    /// holds, are not published back (which would stretch them by each round trip).
+    own_generation: AtomicU64,
     /// The generation of the last hold: ended early when the token is granted.
     held_generation: AtomicU64,
+    /// The generation of the last step back from an idle half-open period: the token
+    /// is not asked for again until a call is held for want of it.
+    stepped_generation: AtomicU64,
     gate: AtomicU8,
     /// Whether this instance holds the fleet's probe token.
     prober: AtomicBool,
@@ -90,13 +101,14 @@ impl FleetState {
 
     /// The breaker is held open as the generation `generation`; ask for the token now.
     pub(crate) fn held(&self, generation: u64) {
-        self.fleet_generation.store(generation, Relaxed);
         self.held_generation.store(generation, Relaxed);
         self.fleet.nudge();
     }
 
-    /// The breaker opened on its own evidence: publish the period now.
-    pub(crate) fn opened(&self) {
+    /// The breaker opened as the generation `generation` on evidence it judged itself:
+    /// publish the period now.
+    pub(crate) fn opened(&self, generation: u64) {
+        self.own_generation.store(generation, Release);
         self.fleet.nudge();
     }
 
@@ -121,18 +133,27 @@ fn ms(d: Duration) -> u64 {
 impl Participant for FleetState {
     fn command(&self, namespace: &str) -> Option<redis::Cmd> {
         let engine = self.engine.upgrade()?;
+        let interval = self.fleet.sync_interval();
+        // A prober with no probe running for a whole sync steps back (and gives the
+        // token back below), so that an instance with calls probes for the fleet.
+        if let AtSync::SteppedBack(generation) = engine.half_open_at_sync(interval, interval) {
+            self.stepped_generation.store(generation, Relaxed);
+            self.gate.store(DENIED, Relaxed);
+        }
+        // One read of the state: whether the period is this instance's own and how
+        // long it has left are of the same period.
         let word = engine.word();
         let state = State::from_mode(mode(word));
-        let ours = generation(word) != self.fleet_generation.load(Relaxed);
-        let remaining = engine.remaining_open();
-        let publish = remaining.filter(|_| ours).unwrap_or_default();
+        let own = generation(word) == self.own_generation.load(Acquire);
+        let remaining = engine.remaining_open_in(word);
+        let publish = remaining.filter(|_| own).unwrap_or_default();
         let (calls, failures, slow) = self.counts.take();
-        let interval = self.fleet.sync_interval();
         let prober = self.prober.load(Relaxed);
         // The token is asked for while the period is about to end (or held: a call
-        // was refused for want of it) and kept while probing. An instance whose period
-        // ended with no call to probe with gives it back to one that has calls.
-        let ending = remaining.is_some_and(|left| !left.is_zero() && left < interval * 2);
+        // was refused for want of it) and kept while probing. A prober that stepped
+        // back asks again only when a call is held.
+        let ending = remaining.is_some_and(|left| !left.is_zero() && left < interval * 2)
+            && generation(word) != self.stepped_generation.load(Relaxed);
         let wants = match state {
             State::Open => ending,
             State::HalfOpen => true,
@@ -171,7 +192,8 @@ impl Participant for FleetState {
             .arg(u8::from(wants))
             .arg(gives_back)
             .arg(ms(token_life))
-            .arg(ms(mark_life));
+            .arg(ms(mark_life))
+            .arg(engine.consecutive_trips());
         Some(cmd)
     }
 
@@ -193,14 +215,13 @@ impl Participant for FleetState {
             let ends_earlier = engine
                 .remaining_open()
                 .is_none_or(|mine| mine + same < left);
-            if ends_earlier && let Some(generation) = engine.open_for_fleet(left) {
-                self.fleet_generation.store(generation, Relaxed);
+            if ends_earlier {
+                engine.open_for_fleet(left);
             }
+            engine.adopt_trips(reply.trips);
         }
-        if reply.granted
-            && let Some(generation) = engine.end_hold_for_fleet(self.held_generation.load(Relaxed))
-        {
-            self.fleet_generation.store(generation, Relaxed);
+        if reply.granted {
+            engine.end_hold_for_fleet(self.held_generation.load(Relaxed));
         }
         if !open
             && !reply.granted
@@ -268,8 +289,9 @@ impl<C> CircuitBreakerLayer<C> {
             name: Arc::from(engine.name()),
             counts: Counts::default(),
             adopted_end: AtomicI64::new(0),
-            fleet_generation: AtomicU64::new(u64::MAX),
+            own_generation: AtomicU64::new(u64::MAX),
             held_generation: AtomicU64::new(u64::MAX),
+            stepped_generation: AtomicU64::new(u64::MAX),
             gate: AtomicU8::new(UNGATED),
             prober: AtomicBool::new(false),
             closed_seen: AtomicI64::new(0),

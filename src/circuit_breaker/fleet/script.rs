@@ -3,7 +3,7 @@
 /// One breaker's exchange with the fleet, atomic on the server and timed by its clock.
 ///
 /// `KEYS[1]`: the breaker's hash (`until`: the end of the fleet's open period;
-/// `prober`, `prober_until`: the instance that holds the probe token and when its token
+/// `trips`: the trips in a row of the instance that opened it; `prober`, `prober_until`: the instance that holds the probe token and when its token
 /// expires; `closed`: when the last prober's probes closed its breaker).
 /// `KEYS[2]`: the list of call batches, newest first, each `"at calls failures slow"`.
 /// `KEYS[3]`: the fleet's members, to free the token of a prober that left.
@@ -12,18 +12,20 @@
 /// close are one period, 4–6 calls, failures and slow calls since the last sync,
 /// 7 calls the window holds (0: any), 8 the oldest batch's age (ms), 9 wants the probe
 /// token, 10 gives the token back (1: its breaker closed, 2: it gave up), 11 the token's
-/// lifetime (ms), 12 how long the `closed` mark is kept (ms).
+/// lifetime (ms), 12 how long the `closed` mark is kept (ms), 13 the publisher's trips in
+/// a row (with a period to publish).
 ///
-/// Returns `{until, now, calls, failures, slow, run, granted, closed}`.
+/// Returns `{until, now, calls, failures, slow, run, granted, closed, trips}`.
 pub(super) const EXCHANGE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local me = ARGV[1]
-local h = redis.call('HMGET', KEYS[1], 'until', 'prober', 'prober_until', 'closed')
+local h = redis.call('HMGET', KEYS[1], 'until', 'prober', 'prober_until', 'closed', 'trips')
 local fleet = tonumber(h[1] or '0') or 0
 local prober = h[2] or ''
 local prober_until = tonumber(h[3] or '0') or 0
 local closed = tonumber(h[4] or '0') or 0
+local trips = tonumber(h[5] or '0') or 0
 if prober ~= '' then
   -- A prober that left the fleet (or crashed: its entry expired) holds nothing.
   local expires = tonumber(redis.call('ZSCORE', KEYS[3], prober) or '0')
@@ -33,7 +35,8 @@ local left = tonumber(ARGV[2])
 if left > 0 and now + left > fleet + tonumber(ARGV[3]) then
   -- A new open period: the calls before it were judged, its probes are to be chosen.
   fleet = now + left
-  redis.call('HSET', KEYS[1], 'until', fleet)
+  trips = math.max(0, math.min(math.floor(tonumber(ARGV[13]) or 0), 1024))
+  redis.call('HSET', KEYS[1], 'until', fleet, 'trips', string.format('%d', trips))
   redis.call('HDEL', KEYS[1], 'prober', 'prober_until')
   redis.call('DEL', KEYS[2])
   prober, prober_until = '', 0
@@ -84,7 +87,7 @@ else
   redis.call('LTRIM', KEYS[2], 0, kept - 1)
   redis.call('PEXPIRE', KEYS[2], age)
 end
-return {fleet, now, calls, failures, slow, run, granted, closed}
+return {fleet, now, calls, failures, slow, run, granted, closed, trips}
 ";
 
 /// The script's reply.
@@ -103,14 +106,27 @@ pub(super) struct Reply {
     pub(super) granted: bool,
     /// When the last prober's probes closed its breaker (server ms; 0 if never).
     pub(super) closed: i64,
+    /// The trips in a row of the instance that opened the fleet's period (at most 1024).
+    pub(super) trips: u32,
 }
 
 impl Reply {
-    /// Parses a reply defensively: anything but eight integers, the counts not
-    /// negative, is `None`.
+    /// Parses a reply defensively: anything but nine integers, the counts not
+    /// negative, is `None`; the trips are clamped to 0–1024.
     pub(super) fn parse(value: redis::Value) -> Option<Reply> {
         let v: Vec<i64> = redis::from_redis_value(value).ok()?;
-        let [until, now, calls, failures, slow, run, granted, closed] = v[..] else {
+        let [
+            until,
+            now,
+            calls,
+            failures,
+            slow,
+            run,
+            granted,
+            closed,
+            trips,
+        ] = v[..]
+        else {
             return None;
         };
         let count = |n: i64| u64::try_from(n).ok();
@@ -124,6 +140,7 @@ impl Reply {
             run: count(run)?.min(calls),
             granted: granted == 1,
             closed,
+            trips: u32::try_from(trips.clamp(0, 1024)).unwrap_or(0),
         })
     }
 }
@@ -138,9 +155,16 @@ mod tests {
         let ints = |v: &[i64]| redis::Value::Array(v.iter().map(|&n| Int(n)).collect());
         assert_eq!(Reply::parse(Nil), None);
         assert_eq!(Reply::parse(ints(&[1, 2, 3])), None);
-        assert_eq!(Reply::parse(ints(&[1, 2, -3, 0, 0, 0, 0, 0])), None);
-        let reply = Reply::parse(ints(&[5, 4, 10, 99, 3, 12, 1, 0])).unwrap();
+        assert_eq!(Reply::parse(ints(&[1, 2, -3, 0, 0, 0, 0, 0, 0])), None);
+        let reply = Reply::parse(ints(&[5, 4, 10, 99, 3, 12, 1, 0, 1 << 40])).unwrap();
         assert_eq!((reply.failures, reply.run, reply.slow), (10, 10, 3));
+        assert_eq!(reply.trips, 1024);
+        assert_eq!(
+            Reply::parse(ints(&[5, 4, 1, 0, 0, 0, 0, 0, -7]))
+                .unwrap()
+                .trips,
+            0
+        );
         assert!(reply.granted);
     }
 }
