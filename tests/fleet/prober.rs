@@ -22,11 +22,21 @@ async fn instances(
     name: &str,
     n: usize,
 ) -> (Vec<Fleet>, Vec<CircuitBreakerLayer>) {
+    instances_of(server, name, n, || quick(Duration::from_millis(200))).await
+}
+
+/// `n` instances of one fleet, each with the breaker `builder` makes.
+async fn instances_of(
+    server: &Server,
+    name: &str,
+    n: usize,
+    builder: impl Fn() -> seawall::circuit_breaker::Builder,
+) -> (Vec<Fleet>, Vec<CircuitBreakerLayer>) {
     let ns = unique(name);
     let fleets: Vec<Fleet> = (0..n).map(|_| fleet(server, &ns)).collect();
     let breakers = fleets
         .iter()
-        .map(|f| quick(Duration::from_millis(200)).build().unwrap().fleet(f))
+        .map(|f| builder().build().unwrap().fleet(f))
         .collect();
     until("all instances", || {
         fleets.iter().all(|f| f.live_instances() == n as u32)
@@ -191,4 +201,33 @@ async fn while_one_instances_probe_hangs_no_other_instance_probes() {
         let _ = call.await;
     }
     assert_eq!(probes, 1, "probes of the fleet while one hung");
+}
+
+/// The prober's probe hangs and no other call reaches it: once the maximum wait in
+/// half-open has passed it opens again on its own (as a breaker whose probe slots were
+/// taken that long does), with its backoff, and the fleet takes the new period; the
+/// prober does not sit on the token for as long as the probe hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prober_whose_probe_hangs_past_the_maximum_wait_opens_the_fleet_again() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let (_fleets, breakers) = instances_of(&server, "hung-prober", 2, || {
+        quick(Duration::from_millis(200)).max_wait_in_half_open(Duration::from_millis(300))
+    })
+    .await;
+    let dep = Dependency::default();
+    let probe = trip_and_probe_on_0(&dep, &breakers).await;
+    until(
+        "the fleet opened again, with the backoff of a second trip",
+        || {
+            breakers
+                .iter()
+                .all(|b| b.handle().metrics().consecutive_trips == 2)
+        },
+    )
+    .await;
+    assert!(!probe.is_finished(), "the probe still hangs");
+    dep.set(HEALTHY);
+    let _ = probe.await;
 }
