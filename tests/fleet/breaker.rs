@@ -175,7 +175,12 @@ async fn one_instance_probes_for_the_fleet_and_the_others_follow_its_verdict() {
     .await;
     // Every instance calls on; when the period ends, one of them probes.
     let opened = dep.hits();
+    let start = tokio::time::Instant::now();
     while dep.hits() == opened {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no probe in 10 s"
+        );
         for service in &mut services {
             call(service).await;
         }
@@ -199,7 +204,13 @@ async fn one_instance_probes_for_the_fleet_and_the_others_follow_its_verdict() {
     // The dependency recovers: one probe closes every breaker.
     dep.set(HEALTHY);
     let mut probes = 0;
+    let start = tokio::time::Instant::now();
     while states(&breakers) != [State::Closed; 3] {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not closed in 10 s: {:?}",
+            states(&breakers)
+        );
         for (service, breaker) in services.iter_mut().zip(&breakers) {
             let before = (breaker.handle().state(), dep.hits());
             call(service).await;
