@@ -261,6 +261,27 @@ impl<C> Builder<C> {
         self
     }
 
+    /// Makes the backoff forget slowly: a healthy close keeps the count of trips, and
+    /// each `decay` the breaker then stays closed forgets one of them, so a dependency
+    /// that fails again soon after recovering opens for longer than the base (the
+    /// count of trips is Envoy's ejection multiplier, decaying while healthy).
+    /// Allowed: `(0s, 7 days]`. Default: none (a healthy close forgets every trip).
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// # use std::time::Duration;
+    /// let layer = CircuitBreakerLayer::builder()
+    ///     .open_backoff(2.0, Duration::from_secs(30))
+    ///     .open_backoff_decay(Duration::from_secs(10))
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn open_backoff_decay(mut self, decay: Duration) -> Self {
+        self.config.open_backoff_decay = Some(decay);
+        self
+    }
+
     /// Spreads open durations by ±`fraction` so that a fleet of clients does not probe
     /// in lockstep. Never beyond the maximum (the open duration itself without
     /// [`open_backoff`](Self::open_backoff)): the part of the spread above it is cut,

@@ -61,6 +61,10 @@ pub struct CircuitBreakerConfig {
     pub open_duration: Duration,
     /// Growth of the open duration on repeated trips; `None` means none.
     pub open_backoff: Option<OpenBackoffConfig>,
+    /// How long the breaker must stay closed after a healthy close to forget one trip
+    /// of its backoff; `None`: a healthy close forgets them all at once.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config::human::option"))]
+    pub open_backoff_decay: Option<Duration>,
     /// Spread of open durations, a fraction in `[0, 1)`.
     pub open_jitter: f64,
     /// Probe calls allowed while half-open.
@@ -164,6 +168,7 @@ impl Default for CircuitBreakerConfig {
             confidence: Some(Ratio::percent(99.99)),
             open_duration: Duration::from_secs(1),
             open_backoff: None,
+            open_backoff_decay: None,
             open_jitter: 0.0,
             half_open_calls: 1,
             steady_probing: true,
@@ -223,6 +228,9 @@ pub struct CircuitBreakerOverrides {
     pub open_duration: Option<Duration>,
     /// Growth of the open duration on repeated trips.
     pub open_backoff: Option<OpenBackoffConfig>,
+    /// How long the breaker must stay closed to forget one trip of its backoff.
+    #[serde(with = "crate::config::human::option")]
+    pub open_backoff_decay: Option<Duration>,
     /// Spread of open durations, a fraction in `[0, 1)`.
     pub open_jitter: Option<f64>,
     /// Probe calls allowed while half-open.
@@ -276,6 +284,10 @@ impl CircuitBreakerOverrides {
         set(&mut config.steady_probing, &self.steady_probing);
         set(&mut config.open_duration, &self.open_duration);
         set(&mut config.open_backoff, &self.open_backoff.map(Some));
+        set(
+            &mut config.open_backoff_decay,
+            &self.open_backoff_decay.map(Some),
+        );
         set(&mut config.open_jitter, &self.open_jitter);
         set(&mut config.half_open_calls, &self.half_open_calls);
         set(
@@ -329,6 +341,9 @@ impl CircuitBreakerConfig {
             let (shown, allowed) = (format!("{:?}", backoff.max), "[open_duration, 7 days]");
             return Err(ConfigError::new("open_backoff.max", shown, allowed));
         }
+        if let Some(decay) = self.open_backoff_decay {
+            duration_in_range("open_backoff_decay", decay)?;
+        }
         if !(0.0..1.0).contains(&self.open_jitter) {
             return Err(ConfigError::new("open_jitter", self.open_jitter, "[0, 1)"));
         }
@@ -359,6 +374,7 @@ impl CircuitBreakerConfig {
                 multiplier: backoff.multiplier,
                 max: backoff.max,
                 jitter: self.open_jitter,
+                decay: self.open_backoff_decay,
             },
             half_open_calls: u64::from(self.half_open_calls),
             max_wait_in_half_open: self.max_wait_in_half_open,

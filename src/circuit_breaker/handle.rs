@@ -248,6 +248,7 @@ impl CircuitBreakerHandle {
                     max: s.open.max,
                 },
             ),
+            open_backoff_decay: s.open.decay,
             open_jitter: s.open.jitter,
             half_open_calls: u32::try_from(s.half_open_calls).unwrap_or(u32::MAX),
             steady_probing: s.steady_probing,

@@ -14,6 +14,8 @@ pub(crate) struct OpenDuration {
     pub(crate) max: Duration,
     /// Relative jitter in `[0, 1)`: the duration is scaled by `U(1 - jitter, 1 + jitter)`.
     pub(crate) jitter: f64,
+    /// Closed this long after a healthy close, one trip is forgotten; `None`: all at once.
+    pub(crate) decay: Option<Duration>,
 }
 
 /// Validated settings that may change at run time.
@@ -58,6 +60,8 @@ pub(crate) struct Tunables {
     open_multiplier: AtomicU64,
     open_max_nanos: AtomicU64,
     open_jitter: AtomicU64,
+    /// Nanoseconds; 0 means none.
+    open_decay_nanos: AtomicU64,
     half_open_calls: AtomicU64,
     max_wait_nanos: AtomicU64,
     steady_probing: AtomicBool,
@@ -93,6 +97,8 @@ impl Tunables {
             .store(s.open.multiplier.to_bits(), Relaxed);
         self.open_max_nanos.store(nanos(s.open.max), Relaxed);
         self.open_jitter.store(s.open.jitter.to_bits(), Relaxed);
+        self.open_decay_nanos
+            .store(s.open.decay.map_or(0, nanos), Relaxed);
         self.half_open_calls.store(s.half_open_calls, Relaxed);
         self.max_wait_nanos
             .store(nanos(s.max_wait_in_half_open), Relaxed);
@@ -120,6 +126,10 @@ impl Tunables {
                 multiplier: f(&self.open_multiplier),
                 max: d(&self.open_max_nanos),
                 jitter: f(&self.open_jitter),
+                decay: match self.open_decay_nanos.load(Relaxed) {
+                    0 => None,
+                    n => Some(Duration::from_nanos(n)),
+                },
             },
             half_open_calls: self.half_open_calls.load(Relaxed),
             max_wait_in_half_open: d(&self.max_wait_nanos),

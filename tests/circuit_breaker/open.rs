@@ -164,6 +164,49 @@ async fn open_duration_grows_on_repeated_trips_and_resets_after_a_healthy_close(
     assert_eq!(layer.handle().metrics().remaining_open, Some(secs(1)));
 }
 
+/// With a decay, a healthy close keeps the trips: a dependency that fails again soon
+/// opens for as long as before; each decay period it stays closed forgets one trip.
+#[tokio::test(start_paused = true)]
+async fn a_decaying_backoff_forgets_one_trip_per_decay_period_closed() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(1)
+            .half_open_calls(1)
+            .open_duration(secs(1))
+            .open_backoff(2.0, secs(60))
+            .open_backoff_decay(secs(10)),
+    );
+    let open_for = |layer: &CircuitBreakerLayer| layer.handle().metrics().remaining_open.unwrap();
+    let _ = call(&mut svc, FAIL).await; // 1 s
+    advance(open_for(&layer)).await;
+    let _ = call(&mut svc, FAIL).await; // the probe fails: 2 s
+    assert_eq!(open_for(&layer), secs(2));
+    advance(secs(2)).await;
+    call(&mut svc, OK).await.unwrap(); // healthy: closed, two trips remembered
+    assert_eq!(layer.handle().state(), State::Closed);
+    advance(secs(5)).await; // less than one decay period
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(
+        open_for(&layer),
+        secs(4),
+        "soon after: as long as the backoff says"
+    );
+    advance(secs(4)).await;
+    call(&mut svc, OK).await.unwrap(); // closed with three trips
+    advance(secs(25)).await; // two decay periods: one trip left
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(open_for(&layer), secs(2));
+    advance(secs(2)).await;
+    call(&mut svc, OK).await.unwrap(); // two trips
+    advance(secs(600)).await; // every trip forgotten
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(open_for(&layer), secs(1));
+    layer.handle().reset(); // an operator's reset forgets at once
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(open_for(&layer), secs(1));
+}
+
 #[tokio::test(start_paused = true)]
 async fn jittered_open_durations_stay_within_the_fraction_and_the_cap() {
     let mut durations = Vec::new();

@@ -70,6 +70,10 @@ fn invalid_settings_are_reported_by_field_and_range() {
             "circuit_breaker.slow_call_duration: 0ns is outside (0s, 7 days]",
         ),
         (
+            b().open_backoff_decay(Duration::ZERO),
+            "circuit_breaker.open_backoff_decay: 0ns is outside (0s, 7 days]",
+        ),
+        (
             b().open_backoff(0.5, secs(100)),
             "circuit_breaker.open_backoff.multiplier: 0.5 is outside [1, 100]",
         ),

@@ -154,7 +154,7 @@ impl Engine {
             return false;
         }
         self.reset_window(generation(next));
-        self.trips.store(0, Release);
+        self.closed_healthy();
         events::transition_by(self, State::Open, State::Closed, None, By::Fleet);
         true
     }

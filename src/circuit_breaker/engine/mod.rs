@@ -47,6 +47,9 @@ pub(crate) struct Engine {
     half_open_since: AtomicU64,
     /// Trips since the last healthy close; drives the open-duration backoff.
     trips: AtomicU32,
+    /// When (ms since the epoch) the last healthy close was, while its trips decay
+    /// (`u64::MAX`: none to decay).
+    healthy_since: AtomicU64,
     /// Probes admitted in earlier half-open periods that are still running: they keep
     /// their slots until they finish or are dropped. Read as signed (see
     /// [`earlier_probes`](Self::earlier_probes)).
@@ -92,6 +95,7 @@ impl Engine {
             resets: std::sync::Mutex::new(()),
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
+            healthy_since: AtomicU64::new(u64::MAX),
             earlier_probes: AtomicU64::new(0),
             draws: Draws::new(seed),
             epoch,

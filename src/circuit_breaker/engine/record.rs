@@ -143,7 +143,7 @@ impl Engine {
                     #[cfg(feature = "redis")]
                     self.closed_by_probes.store(generation(next), Release);
                     self.reset_window(generation(next));
-                    self.trips.store(0, Release);
+                    self.closed_healthy();
                     events::transition(self, State::HalfOpen, State::Closed, Some(tally));
                     return;
                 }

@@ -42,7 +42,7 @@ impl Engine {
             },
             _ => None,
         };
-        let trips = self.trips.load(Acquire);
+        let trips = self.trips_after_decay();
         let mut open_for = self.open_duration(trips);
         if let Some(probe) = probe
             && probe.started() != 0
@@ -67,6 +67,35 @@ impl Engine {
             fleet.opened(generation(next));
         }
         true
+    }
+
+    /// The probes closed the breaker: the backoff forgets its trips, at once or, with a
+    /// decay, one per decay period the breaker stays closed (counted at the next trip).
+    pub(super) fn closed_healthy(&self) {
+        if self.settings().open.decay.is_some() {
+            self.healthy_since
+                .store(self.epoch.elapsed_millis(), Release);
+        } else {
+            self.trips.store(0, Release);
+        }
+    }
+
+    /// The trips the backoff counts for an opening now: those of a decaying backoff
+    /// less one per decay period since the last healthy close.
+    fn trips_after_decay(&self) -> u32 {
+        let trips = self.trips.load(Acquire);
+        let since = self.healthy_since.swap(u64::MAX, AcqRel);
+        let Some(decay) = self.settings().open.decay else {
+            return trips;
+        };
+        if since == u64::MAX || trips == 0 {
+            return trips;
+        }
+        let closed = self.epoch.elapsed_millis().saturating_sub(since);
+        let forgotten = closed / crate::time::ceil_millis(decay).max(1);
+        let left = u64::from(trips).saturating_sub(forgotten) as u32;
+        self.trips.store(left, Release);
+        left
     }
 
     /// Sets the timer that ends the open period of the word `open` at `until`.
@@ -125,6 +154,7 @@ impl Engine {
                 }
                 if target == CLOSED {
                     self.trips.store(0, Release);
+                    self.healthy_since.store(u64::MAX, Release);
                 }
                 if from != to {
                     events::transition(self, from, to, None);
