@@ -41,10 +41,14 @@ impl tower::util::rng::Rng for Seeded {
 
 type Client = tower::util::BoxCloneService<u32, u32, BoxError>;
 
+/// Every attempt: the request, the replica that took it, whether it failed there.
+type Attempts = Arc<std::sync::Mutex<Vec<(u32, usize, bool)>>>;
+
 struct Fleet {
     replicas: Vec<Arc<Replica>>,
     endpoints: Endpoints,
     client: Client,
+    attempts: Attempts,
 }
 
 /// Five replicas, each behind a 100 ms attempt timeout, balanced by p2c on pending
@@ -52,16 +56,22 @@ struct Fleet {
 fn five(builder: seawall::balance::Builder) -> Fleet {
     let endpoints = builder.build().unwrap();
     let replicas: Vec<Arc<Replica>> = (0..5).map(|_| Arc::default()).collect();
+    let attempts = Attempts::default();
     let services: Vec<_> = replicas
         .iter()
         .enumerate()
         .map(|(i, replica)| {
             let replica = replica.clone();
+            let attempts = attempts.clone();
             let backend = service_fn(move |n: u32| {
                 let replica = replica.clone();
+                let attempts = attempts.clone();
                 async move {
                     let hit = replica.hits.fetch_add(1, Relaxed);
-                    match replica.mode.load(Relaxed) {
+                    let mode = replica.mode.load(Relaxed);
+                    let failed = mode == FAILING || (mode == WORSE && hit % 3 == 0);
+                    attempts.lock().unwrap().push((n, i, failed));
+                    match mode {
                         OK => Ok(n),
                         WORSE if hit % 3 != 0 => Ok(n),
                         FAILING | WORSE => Err::<u32, BoxError>("503".into()),
@@ -82,6 +92,7 @@ fn five(builder: seawall::balance::Builder) -> Fleet {
         replicas,
         endpoints,
         client: tower::util::BoxCloneService::new(Buffer::new(balancer, 1024)),
+        attempts,
     }
 }
 
@@ -236,7 +247,7 @@ async fn below_the_panic_share_every_replica_takes_calls_again() {
 #[tokio::test(start_paused = true)]
 async fn a_replica_worse_than_its_peers_is_ejected_as_a_success_rate_outlier() {
     // A third of its calls fail: under the breaker's 50 %, far under its peers' 100 %.
-    let plain = five(Endpoints::builder());
+    let plain = five(Endpoints::builder().passed_over_after_failure(0));
     plain.replicas[0].mode.store(WORSE, Relaxed);
     drive(&plain, 5).await;
     assert_eq!(
@@ -247,8 +258,10 @@ async fn a_replica_worse_than_its_peers_is_ejected_as_a_success_rate_outlier() {
 
     let opened = Arc::new(AtomicU64::new(0));
     let count = opened.clone();
+    // (Without passing over a failed replica, to see the detector alone.)
     let fleet = five(
         Endpoints::builder()
+            .passed_over_after_failure(0)
             .success_rate_outliers(1.5)
             .breaker(move |b| {
                 b.on_state_change(move |change| {
@@ -266,6 +279,72 @@ async fn a_replica_worse_than_its_peers_is_ejected_as_a_success_rate_outlier() {
         share[1..].iter().all(|peer| share[0] * 3 < peer * 2),
         "ejected at times, it takes fewer calls: {share:?}"
     );
+}
+
+/// Of the attempts that follow a failed one of the same request, how many went to the
+/// replica that just failed; and the share of all attempts replica 0 took.
+fn repeats_and_share(fleet: &Fleet) -> (usize, usize, f64) {
+    let attempts = fleet.attempts.lock().unwrap();
+    let mut last_failed: std::collections::HashMap<u32, usize> = Default::default();
+    let (mut retries, mut repeats) = (0, 0);
+    for &(n, replica, failed) in attempts.iter() {
+        if let Some(previous) = last_failed.remove(&n) {
+            retries += 1;
+            repeats += usize::from(previous == replica);
+        }
+        if failed {
+            last_failed.insert(n, replica);
+        }
+    }
+    let zero = attempts.iter().filter(|a| a.1 == 0).count();
+    (repeats, retries, zero as f64 / attempts.len() as f64)
+}
+
+/// A replica failing a third of its calls, under every threshold: passed over after
+/// each failure, the retry of a call it failed goes to another replica, and its share
+/// of the calls falls below a fifth.
+#[tokio::test(start_paused = true)]
+async fn a_retry_goes_to_another_replica_than_the_one_that_just_failed() {
+    let off = five(Endpoints::builder().passed_over_after_failure(0));
+    off.replicas[0].mode.store(WORSE, Relaxed);
+    drive(&off, 5).await;
+    let (off_repeats, off_retries, off_share) = repeats_and_share(&off);
+    assert!(
+        off_repeats * 20 > off_retries,
+        "without it, p2c sends some retries back: {off_repeats} of {off_retries}"
+    );
+
+    let on = five(Endpoints::builder());
+    on.replicas[0].mode.store(WORSE, Relaxed);
+    drive(&on, 5).await;
+    let (repeats, retries, share) = repeats_and_share(&on);
+    assert_eq!(
+        repeats, 0,
+        "retries sent back to the replica that failed them"
+    );
+    assert!(retries > 0);
+    assert!(
+        share < off_share && share < 0.2,
+        "its share of attempts: {share:.3} (without: {off_share:.3})"
+    );
+    eprintln!(
+        "retries back to the failed replica: {off_repeats}/{off_retries} -> {repeats}/{retries}; \
+         its share of attempts {off_share:.3} -> {share:.3}"
+    );
+}
+
+#[test]
+fn an_endpoints_ejection_time_doubles_to_30_s_and_decays_by_default() {
+    let endpoints = Endpoints::builder().build().unwrap();
+    let config = endpoints.endpoint("a", ()).breaker().config();
+    assert_eq!(config.open_duration, Duration::from_secs(1));
+    let backoff = config.open_backoff.unwrap();
+    assert_eq!(
+        (backoff.multiplier, backoff.max),
+        (2.0, Duration::from_secs(30))
+    );
+    assert_eq!(config.open_backoff_decay, Some(Duration::from_secs(10)));
+    assert_eq!(config.open_jitter, 0.1);
 }
 
 #[tokio::test]

@@ -1,18 +1,26 @@
 //! Settings shared by every endpoint of one dependency.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::outliers::SuccessRate;
 
-use super::{Admitted, Endpoint, Shared};
+use super::{Admitted, Endpoint, Penalty, Shared};
+
+/// Comparisons an endpoint loses after a failed call, by default.
+const DEFAULT_PASSES: u32 = 4;
 use crate::ErrorsAreFailures;
 use crate::circuit_breaker::{self, CircuitBreakerLayer, Group};
 use crate::config::{ConfigError, Ratio};
 
 /// Settings for [`Endpoints`]. Defaults: each endpoint's breaker has the breaker's own
-/// defaults (it ejects after 14 failures in a row or a proven failure rate of 50 %, for
-/// 1 s growing with each ejection, then one probe); at most 50 % of the endpoints are
-/// ejected (one always may be); panic below 50 % healthy.
+/// detectors (it ejects after 14 failures in a row or a proven failure rate of 50 %,
+/// then re-admits after one probe) and ejection times for endpoints: 1 s, doubling with
+/// each ejection up to 30 s, ±10 % jitter, one ejection forgotten per 10 s healthy (so
+/// an endpoint that keeps failing stays out longer, and one that recovered is forgiven;
+/// Envoy's base, multiplier and decay, grown by doubling rather than linearly). At most
+/// 50 % of the endpoints are ejected (one always may be); panic below 50 % healthy; an
+/// endpoint is passed over for 4 comparisons after each failed call.
 ///
 /// ```
 /// use seawall::balance::Endpoints;
@@ -38,18 +46,23 @@ pub struct Builder<C = ErrorsAreFailures> {
     panic_below: Ratio,
     success_rate: Option<SuccessRate>,
     names: usize,
+    passes: u32,
 }
 
 impl Builder {
     fn new() -> Self {
         Builder {
             name: "endpoints".to_owned(),
-            breaker: CircuitBreakerLayer::builder(),
+            breaker: CircuitBreakerLayer::builder()
+                .open_backoff(2.0, Duration::from_secs(30))
+                .open_backoff_decay(Duration::from_secs(10))
+                .open_jitter(0.1),
             max_ejection: Ratio::percent(50.0),
             always_one: true,
             panic_below: Ratio::percent(50.0),
             success_rate: None,
             names: 64,
+            passes: DEFAULT_PASSES,
         }
     }
 }
@@ -110,6 +123,7 @@ impl<C: Clone> Builder<C> {
             panic_below: self.panic_below,
             success_rate: self.success_rate,
             names: self.names,
+            passes: self.passes,
         }
     }
 
@@ -221,6 +235,24 @@ impl<C: Clone> Builder<C> {
         self
     }
 
+    /// After a failed call, the endpoint loses its next `comparisons` comparisons of
+    /// load in the balancer (p2c compares two endpoints at each pick), whatever its
+    /// load, until a call of it succeeds. So the retry of a call that just failed goes
+    /// to another endpoint (unless both candidates of its pick failed last), and an
+    /// endpoint that fails fast stops looking lightly loaded: between ejections, its
+    /// share of calls falls with its failures. Allowed: `0..=1000` (0: off). Default: 4.
+    ///
+    /// ```
+    /// # use seawall::balance::Endpoints;
+    /// let endpoints = Endpoints::builder().passed_over_after_failure(4).build()?;
+    /// # let _ = endpoints;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn passed_over_after_failure(mut self, comparisons: u32) -> Self {
+        self.passes = comparisons;
+        self
+    }
+
     /// Checks the settings (the breaker's too, once) and creates the shared state.
     ///
     /// # Errors
@@ -253,6 +285,13 @@ impl<C: Clone> Builder<C> {
             .clone()
             .build()
             .map_err(|e| e.within("breaker"))?;
+        if self.passes > 1000 {
+            return Err(ConfigError::new(
+                "passed_over_after_failure",
+                self.passes,
+                "0..=1000",
+            ));
+        }
         let runtime = match &self.success_rate {
             Some(rule) => Some(check(rule)?),
             None => None,
@@ -264,6 +303,7 @@ impl<C: Clone> Builder<C> {
             watched: runtime.is_some(),
             names: Default::default(),
             most_names: self.names,
+            passes: self.passes,
         });
         if let (Some(runtime), Some(rule)) = (runtime, self.success_rate) {
             runtime.spawn(super::outliers::watch(Arc::downgrade(&shared), rule));
@@ -367,6 +407,7 @@ impl<C: Clone> Endpoints<C> {
             shared: self.shared.clone(),
             admitted: Admitted::No,
             timer: None,
+            penalty: Penalty::default(),
         }
     }
 

@@ -22,8 +22,18 @@
 //!   endpoints are healthy, every endpoint is ready again and calls to ejected ones
 //!   bypass their breakers: a dependency in trouble everywhere gets the traffic spread
 //!   over all of it, rather than on the few left or on none.
+//! * **Ejections grow and are forgiven.** Each ejection of an endpoint that keeps failing
+//!   lasts twice the last (1 s up to 30 s by default, ±10 %); each 10 s it stays
+//!   healthy forgets one (the breaker's
+//!   [`open_backoff_decay`](crate::circuit_breaker::Builder::open_backoff_decay)).
+//! * **A retry goes elsewhere.** After a failed call an endpoint loses its next
+//!   comparisons of load ([`passed_over_after_failure`](Builder::passed_over_after_failure)),
+//!   so the retry of that call is sent to another endpoint (tower's p2c picks before it
+//!   sees the request, so this is how far a balancer of it can steer), and an endpoint
+//!   that fails fast stops looking lightly loaded.
 //! * Nothing on a call's path takes a lock or allocates: a call through a healthy
-//!   endpoint is one breaker admission (an atomic load) and its recording.
+//!   endpoint is one breaker admission (an atomic load) and its recording; a comparison
+//!   of its load adds one atomic load.
 //!
 //! # Detectors
 //!
@@ -72,6 +82,7 @@ mod outliers;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -100,6 +111,8 @@ pub(crate) struct Shared {
     /// when an endpoint is made).
     names: std::sync::Mutex<std::collections::HashSet<String>>,
     most_names: usize,
+    /// Comparisons an endpoint loses after a failed call.
+    passes: u32,
 }
 
 impl Shared {
@@ -140,7 +153,8 @@ impl Shared {
 
 /// One endpoint of a balanced dependency: ready when its breaker admits a call (or the
 /// dependency is in panic), pending while it is ejected. Made by
-/// [`Endpoints::endpoint`]; implements [`tower::load::Load`] by its inner service.
+/// [`Endpoints::endpoint`]; implements [`tower::load::Load`] by its inner service's
+/// load, after a failure first (see [`EndpointLoad`]).
 ///
 /// ```
 /// # use seawall::balance::Endpoints;
@@ -164,6 +178,53 @@ pub struct Endpoint<S, C = crate::ErrorsAreFailures> {
     admitted: Admitted,
     /// Wakes the balancer when an ejection may be over (made on first ejection).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    penalty: Penalty,
+}
+
+/// The comparisons an endpoint has lost since its last failure (atomics written only by
+/// the balancer that owns the endpoint, as a plain load and store).
+#[derive(Debug, Default)]
+struct Penalty {
+    /// The breaker's count of failures when last compared.
+    seen: AtomicU64,
+    /// Comparisons lost since that failure.
+    passes: AtomicU32,
+}
+
+impl Penalty {
+    /// Whether an endpoint whose breaker has judged `failures` so far loses this
+    /// comparison: at most `most` after each failure.
+    #[inline]
+    fn applies(&self, failures: u64, most: u32) -> bool {
+        if failures != self.seen.load(Relaxed) {
+            self.seen.store(failures, Relaxed); // a new failure: lose the next `most`
+            self.passes.store(0, Relaxed);
+        }
+        let passes = self.passes.load(Relaxed);
+        if passes >= most {
+            return false;
+        }
+        self.passes.store(passes + 1, Relaxed);
+        true
+    }
+}
+
+/// An endpoint's load as the balancer compares it: an endpoint passed over after a
+/// failed call (see [`Builder::passed_over_after_failure`]) is heavier than any other,
+/// then the inner service's load decides.
+///
+/// ```
+/// use seawall::balance::EndpointLoad;
+/// let failed = EndpointLoad { failed: true, load: 0 };
+/// let busy = EndpointLoad { failed: false, load: 9 };
+/// assert!(busy < failed);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct EndpointLoad<M> {
+    /// Whether the endpoint is passed over after a failed call.
+    pub failed: bool,
+    /// The inner service's load.
+    pub load: M,
 }
 
 #[derive(Debug)]
@@ -259,9 +320,19 @@ where
 }
 
 impl<S: tower::load::Load, C> tower::load::Load for Endpoint<S, C> {
-    type Metric = S::Metric;
+    type Metric = EndpointLoad<S::Metric>;
 
-    fn load(&self) -> S::Metric {
-        self.inner.load()
+    #[inline]
+    fn load(&self) -> Self::Metric {
+        // Passed over while the last call failed (its breaker's run of failures), for
+        // at most a few comparisons after each failure.
+        let failed = self.breaker.failures_in_a_row() != 0
+            && self
+                .penalty
+                .applies(self.breaker.failures_seen(), self.shared.passes);
+        EndpointLoad {
+            failed,
+            load: self.inner.load(),
+        }
     }
 }

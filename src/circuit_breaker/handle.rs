@@ -49,6 +49,30 @@ impl CircuitBreakerHandle {
         self.engine.name()
     }
 
+    /// The calls that failed in a row since the last success the closed breaker
+    /// judged (0 after a success, and after the window starts afresh): one atomic load,
+    /// cheap enough to read on every pick of a load balancer.
+    ///
+    /// ```
+    /// # use seawall::circuit_breaker::CircuitBreakerLayer;
+    /// let handle = CircuitBreakerLayer::builder().build().unwrap().handle();
+    /// handle.try_acquire()?.failure();
+    /// handle.try_acquire()?.failure();
+    /// assert_eq!(handle.failures_in_a_row(), 2);
+    /// handle.try_acquire()?.success();
+    /// assert_eq!(handle.failures_in_a_row(), 0);
+    /// # Ok::<(), seawall::Rejected>(())
+    /// ```
+    pub fn failures_in_a_row(&self) -> u64 {
+        self.engine.failures_in_a_row()
+    }
+
+    /// The failures the closed breaker judged so far (wrapping): a change is a new one.
+    #[cfg(feature = "balance")]
+    pub(crate) fn failures_seen(&self) -> u64 {
+        self.engine.failures_seen()
+    }
+
     /// The current state.
     ///
     /// ```

@@ -47,6 +47,8 @@ pub(crate) struct Engine {
     half_open_since: AtomicU64,
     /// Trips since the last healthy close; drives the open-duration backoff.
     trips: AtomicU32,
+    /// Failures a closed breaker judged (wrapping): a new failure changes it.
+    failures_seen: AtomicU64,
     /// When (ms since the epoch) the last healthy close was, while its trips decay
     /// (`u64::MAX`: none to decay).
     healthy_since: AtomicU64,
@@ -96,6 +98,7 @@ impl Engine {
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
             healthy_since: AtomicU64::new(u64::MAX),
+            failures_seen: AtomicU64::new(0),
             earlier_probes: AtomicU64::new(0),
             draws: Draws::new(seed),
             epoch,
@@ -202,6 +205,19 @@ impl Engine {
         matches!(mode(word), OPEN | ARMED)
             .then(|| self.open_rejection(word).retry_after())
             .flatten()
+    }
+
+    /// The closed breaker's failures in a row since its last success.
+    #[inline]
+    pub(crate) fn failures_in_a_row(&self) -> u64 {
+        self.run.run()
+    }
+
+    /// The closed breaker's failures so far (wrapping), to tell a new one from the last.
+    #[cfg(feature = "balance")]
+    #[inline]
+    pub(crate) fn failures_seen(&self) -> u64 {
+        self.failures_seen.load(Relaxed)
     }
 
     pub(crate) fn consecutive_trips(&self) -> u32 {

@@ -56,6 +56,9 @@ impl Engine {
         match mode(permit.word()) {
             CLOSED | METRICS_ONLY => {
                 self.count_for_fleet(sample);
+                if sample.failure {
+                    self.failures_seen.fetch_add(1, Relaxed);
+                }
                 let now = if self.window.needs_clock() {
                     self.epoch.elapsed_millis()
                 } else {

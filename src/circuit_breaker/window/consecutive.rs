@@ -45,6 +45,12 @@ impl ConsecutiveWindow {
         }
     }
 
+    /// The failures in a row at the newest end (of whichever generation wrote last).
+    #[inline]
+    pub(crate) fn run(&self) -> u64 {
+        self.word.load(Relaxed) & SEQ_MASK
+    }
+
     /// Whether a success of generation `generation` would change nothing: no failure run.
     #[inline]
     pub(super) fn success_changes_nothing(&self, generation: u64) -> bool {
