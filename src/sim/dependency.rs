@@ -96,6 +96,8 @@ impl AsRejected for DependencyError {
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
     pub(crate) arrivals: Vec<Duration>,
+    /// The arrivals at replicas that follow the scenario's phases (with replicas).
+    pub(crate) faulty_arrivals: Vec<Duration>,
     /// (arrival, time waiting in line) for each attempt served by a worker.
     pub(crate) waits: Vec<(Duration, Duration)>,
 }
@@ -137,6 +139,8 @@ struct Shared {
 #[derive(Clone, Debug)]
 pub struct Dependency {
     shared: Arc<Shared>,
+    /// Which replica this is (`None`: the whole dependency).
+    replica: Option<u32>,
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response, DependencyError>> + Send>>;
@@ -155,7 +159,34 @@ impl Dependency {
                 seen,
                 workers,
             }),
+            replica: None,
         }
+    }
+
+    /// The dependency's replicas, each a service of its own, for a stack that balances
+    /// over them (see [`Scenario::replicas`](super::Scenario::replicas)); the dependency
+    /// alone when the scenario has no replicas. Every replica draws the same luck for
+    /// the same attempt of the same call, so stacks are compared on equal terms.
+    ///
+    /// ```
+    /// use seawall::sim::{Dependency, Scenario, Simulation};
+    /// use tower::ServiceExt;
+    ///
+    /// // Always the healthy replica 1 of two, one of which is down.
+    /// let s = Scenario::hard_outage().rate(20.0).replicas(2, 1);
+    /// let report = Simulation::new(s).run("the good one", |d: Dependency| d.replicas().remove(1));
+    /// assert_eq!((report.fault_success(), report.faulty_share()), (1.0, 0.0));
+    /// ```
+    pub fn replicas(&self) -> Vec<Dependency> {
+        let Some((count, _)) = self.shared.scenario.replicas else {
+            return vec![self.clone()];
+        };
+        (0..count)
+            .map(|i| Dependency {
+                shared: self.shared.clone(),
+                replica: Some(i),
+            })
+            .collect()
     }
 
     fn answer(&self, request: Request) -> Answer {
@@ -167,8 +198,23 @@ impl Dependency {
             *n += 1;
             *n
         };
-        lock(&shared.seen).arrivals.push(arrived);
-        let behaviour = shared.scenario.behaviour_at(arrived);
+        // Calls to the whole of a replicated dependency go to the replicas in turn.
+        let replica = self.replica.or_else(|| {
+            let (count, _) = shared.scenario.replicas?;
+            u32::try_from(request.call % u64::from(count)).ok()
+        });
+        let faulty = match (shared.scenario.replicas, replica) {
+            (Some((_, faulty)), Some(i)) => i < faulty,
+            _ => false,
+        };
+        {
+            let mut seen = lock(&shared.seen);
+            seen.arrivals.push(arrived);
+            if faulty {
+                seen.faulty_arrivals.push(arrived);
+            }
+        }
+        let behaviour = shared.scenario.behaviour_of(replica, arrived);
         let luck = Luck::new(shared.seed, request.call, attempt);
         let response = Response {
             call: request.call,

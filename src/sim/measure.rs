@@ -63,6 +63,9 @@ pub struct Metrics {
     /// Calls that ran out of time: the caller's deadline passed, or a seawall layer
     /// rejected them for time (an attempt timeout or a passed deadline).
     pub timed_out: usize,
+    /// With replicas: the share of the attempts reaching the dependency during the
+    /// fault that went to the replicas in fault (NaN without replicas or attempts).
+    pub faulty_share: f64,
     /// With finite capacity: from the fault's end to the last moment an attempt was still
     /// waiting in line for 50 ms or more (0 when none was after it).
     pub dependency_recovery: Option<Duration>,
@@ -139,6 +142,16 @@ pub(crate) fn measure(trace: &Trace) -> Metrics {
         .iter()
         .filter(|a| **a >= from && **a < heal)
         .count();
+    let faulty_in_fault = trace
+        .seen
+        .faulty_arrivals
+        .iter()
+        .filter(|a| **a >= from && **a < heal)
+        .count();
+    let faulty_share = match trace.scenario.replicas {
+        Some(_) => share(faulty_in_fault, arrivals_in_fault),
+        None => f64::NAN,
+    };
     let mut latencies: Vec<Duration> = in_fault.iter().map(|c| c.took).collect();
     latencies.sort();
     let whole = trace.scenario.duration.as_secs();
@@ -182,6 +195,7 @@ pub(crate) fn measure(trace: &Trace) -> Metrics {
         fault_p99: percentile(&latencies, 0.99),
         refused: calls.iter().filter(|c| c.fate == Fate::Refused).count(),
         timed_out: calls.iter().filter(|c| c.fate == Fate::TimedOut).count(),
+        faulty_share,
         dependency_recovery,
     }
 }

@@ -124,6 +124,19 @@ impl Report {
         self.mean(|m| m.fault_load)
     }
 
+    /// With replicas: the share of the attempts during the fault that reached the
+    /// replicas in fault (mean over runs; NaN without replicas).
+    ///
+    /// ```
+    /// # use seawall::sim::{Dependency, Scenario, Simulation};
+    /// let s = Scenario::bad_replica().rate(10.0);
+    /// let report = Simulation::new(s).run("in turn", |d: Dependency| d);
+    /// assert_eq!(report.faulty_share(), 0.2, "one of five, in turn");
+    /// ```
+    pub fn faulty_share(&self) -> f64 {
+        self.mean(|m| m.faulty_share)
+    }
+
     /// The highest attempts-per-call ratio of any whole second in any run.
     ///
     /// ```
