@@ -2,12 +2,15 @@
 //! `Retry` with a `TpsBudget`, on every built-in scenario of the simulator.
 //!
 //! ```sh
-//! cargo run --release --example simulate --features sim            # tables
-//! cargo run --release --example simulate --features sim -- docs/outcomes  # + CSV, SVG
+//! cargo run --release --example simulate --features sim,balance            # tables
+//! cargo run --release --example simulate --features sim,balance -- docs/outcomes  # + CSV, SVG
 //! ```
 //!
 //! The setup of every scenario: 200 calls a second, open loop, a 3 s caller deadline,
 //! healthy latency log-normal around 20 ms; both resilient stacks give each attempt 1 s.
+//! Then the replicated scenarios (five replicas, some of them in fault): the replicas
+//! in turn, tower's p2c balancer bare, p2c under the standard pipeline, and p2c over
+//! seawall's per-endpoint health under the standard pipeline.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -53,6 +56,9 @@ fn main() -> Result<(), BoxError> {
     let ablation = ablation();
     println!("{ablation}");
     markdown.push_str(&ablation);
+    let balancing = balancing();
+    println!("{balancing}");
+    markdown.push_str(&balancing);
     if let Some(dir) = &out {
         std::fs::write(dir.join("tables.md"), markdown)?;
     }
@@ -113,6 +119,144 @@ fn ablation() -> String {
         ));
     }
     out
+}
+
+/// The replicated scenarios: how each way of spreading calls over five replicas fares.
+fn balancing() -> String {
+    let mut out = String::from(
+        "## Replicated dependencies (five replicas)\n\n\
+         | scenario | stack | success in the fault | load | attempts to replicas in fault | p99 in the fault |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for scenario in Scenario::replicated() {
+        let sim = Simulation::new(scenario.clone()).seed(1);
+        let reports = [
+            sim.run("replicas in turn, no resilience", |d| d),
+            sim.run("tower p2c, no resilience", |d| p2c(counted(&d))),
+            sim.run("tower p2c under the standard pipeline", |d| {
+                under_pipeline(p2c(counted(&d)))
+            }),
+            sim.run("p2c over seawall endpoints, standard pipeline", |d| {
+                endpoints(d, |b| b)
+            }),
+            // Each of session 8's endpoint defaults turned off alone.
+            sim.run("… without passing over a failed endpoint", |d| {
+                endpoints(d, |b| b.passed_over_after_failure(0))
+            }),
+            sim.run(
+                "… with the breaker's own open durations (1 s, no growth)",
+                |d| {
+                    endpoints(d, |b| {
+                        b.breaker(|c| c.open_backoff(1.0, Duration::from_secs(1)).open_jitter(0.0))
+                    })
+                },
+            ),
+        ];
+        for report in &reports {
+            out.push_str(&format!(
+                "| {} | {} | {:.1} % | {:.2}× | {:.1} % | {} ms |
+",
+                scenario.name(),
+                report.name(),
+                100.0 * report.fault_success(),
+                report.fault_load(),
+                100.0 * report.faulty_share(),
+                report.fault_p99().as_millis(),
+            ));
+        }
+    }
+    out
+}
+
+type Replica = tower::util::BoxService<Request, Response, BoxError>;
+
+/// p2c over seawall's per-endpoint health (settings changed by `change`), under the
+/// standard pipeline.
+fn endpoints(
+    dependency: Dependency,
+    change: impl FnOnce(seawall::balance::Builder) -> seawall::balance::Builder,
+) -> impl tower::Service<Request, Response = Response, Error = seawall::Error<BoxError>, Future: Send>
++ Clone
++ Send {
+    let builder = seawall::balance::Endpoints::builder()
+        .name("replicas")
+        .breaker(|b| b.seed(1));
+    let endpoints = change(builder).build().expect("valid settings");
+    let replicas = counted(&dependency).into_iter().enumerate();
+    under_pipeline(p2c(replicas
+        .map(|(i, r)| endpoints.endpoint(i, r))
+        .collect()))
+}
+
+/// The replicas, each behind a 1 s timeout, counting its calls in flight (the load p2c
+/// compares).
+fn counted(dependency: &Dependency) -> Vec<tower::load::PendingRequests<Replica>> {
+    use tower::load::{CompleteOnResponse, PendingRequests};
+    dependency
+        .replicas()
+        .into_iter()
+        .map(|replica| {
+            let timed = tower::timeout::Timeout::new(replica, Duration::from_secs(1));
+            PendingRequests::new(
+                tower::util::BoxService::new(timed),
+                CompleteOnResponse::default(),
+            )
+        })
+        .collect()
+}
+
+/// tower's p2c balancer over `replicas` (seeded), shared by the callers through a buffer.
+fn p2c<S>(
+    replicas: Vec<S>,
+) -> tower::buffer::Buffer<Request, Pin<Box<dyn Future<Output = Result<Response, BoxError>> + Send>>>
+where
+    S: tower::Service<Request, Response = Response, Error = BoxError>
+        + tower::load::Load<Metric: std::fmt::Debug>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let balancer = tower::balance::p2c::Balance::from_rng(
+        tower::discover::ServiceList::new(replicas),
+        Seeded(7),
+    );
+    let boxed = tower::util::BoxService::new(balancer);
+    tower::buffer::Buffer::new(boxed, 1024)
+}
+
+/// p2c's choices from a fixed seed (xorshift64*), for reports that repeat byte for byte.
+struct Seeded(u64);
+
+impl tower::util::rng::Rng for Seeded {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// The standard pipeline as in the other tables, over `service`.
+fn under_pipeline<S>(
+    service: S,
+) -> impl tower::Service<Request, Response = Response, Error = seawall::Error<BoxError>, Future: Send>
++ Clone
++ Send
+where
+    S: tower::Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let pipeline = StandardPipeline::builder()
+        .attempt_timeout(Duration::from_secs(1))
+        .total_timeout(Duration::from_secs(3))
+        .circuit_breaker(|b| b.seed(1))
+        .retry(|r| r.seed(1))
+        .build()
+        .expect("valid settings");
+    ServiceBuilder::new()
+        .layer(pipeline)
+        .map_err(seawall::Error::Service)
+        .service(service)
 }
 
 /// The setup's pipeline: the standard pipeline with only its two timeouts set (and

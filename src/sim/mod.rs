@@ -21,8 +21,9 @@
 //!   capacity how long the dependency's line took to clear.
 //! * **Output**: a Markdown [`table`], a per-second [`csv`] and an [`svg`] timeline.
 //!
-//! `cargo run --example simulate --features sim` compares the standard pipeline, a bare
-//! client and tower's `Retry` with its `TpsBudget` on every built-in scenario.
+//! `cargo run --example simulate --features sim,balance` compares the standard pipeline,
+//! a bare client and tower's `Retry` with its `TpsBudget` on every built-in scenario, and
+//! balancers over the replicated ones ([`Scenario::replicated`]).
 //!
 //! # In your tests
 //!

@@ -209,6 +209,31 @@ impl Scenario {
             .replicas(5, 1)
     }
 
+    /// Five replicas; one fails 30 % of its calls for 60 s, under any failure-rate
+    /// threshold a breaker would eject at.
+    ///
+    /// ```
+    /// # use seawall::sim::Scenario;
+    /// assert_eq!(Scenario::browned_out_replica().name(), "one replica of five failing 30 %");
+    /// ```
+    pub fn browned_out_replica() -> Self {
+        Scenario::new("one replica of five failing 30 %", secs(90))
+            .fault(secs(10)..secs(70), Behaviour::brownout(0.3))
+            .replicas(5, 1)
+    }
+
+    /// Five replicas; one flaps (5 s failing fast, 5 s healthy, six times).
+    ///
+    /// ```
+    /// # use seawall::sim::Scenario;
+    /// assert_eq!(Scenario::flapping_replica().name(), "one replica of five flapping");
+    /// ```
+    pub fn flapping_replica() -> Self {
+        let mut s = Scenario::flapping().replicas(5, 1);
+        s.name = "one replica of five flapping".to_owned();
+        s
+    }
+
     /// Five replicas; three fail every call fast for 30 s (more than a balancer should
     /// eject: its panic mode's case).
     ///
@@ -228,12 +253,14 @@ impl Scenario {
     ///
     /// ```
     /// # use seawall::sim::Scenario;
-    /// assert_eq!(Scenario::replicated().len(), 3);
+    /// assert_eq!(Scenario::replicated().len(), 5);
     /// ```
     pub fn replicated() -> Vec<Scenario> {
         vec![
             Scenario::bad_replica(),
             Scenario::hanging_replica(),
+            Scenario::browned_out_replica(),
+            Scenario::flapping_replica(),
             Scenario::most_replicas_down(),
         ]
     }
