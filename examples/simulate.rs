@@ -205,10 +205,14 @@ fn counted(dependency: &Dependency) -> Vec<tower::load::PendingRequests<Replica>
         .collect()
 }
 
+/// A balancer shared by the callers through a buffer.
+type Balanced = tower::buffer::Buffer<
+    Request,
+    Pin<Box<dyn Future<Output = Result<Response, BoxError>> + Send>>,
+>;
+
 /// tower's p2c balancer over `replicas` (seeded), shared by the callers through a buffer.
-fn p2c<S>(
-    replicas: Vec<S>,
-) -> tower::buffer::Buffer<Request, Pin<Box<dyn Future<Output = Result<Response, BoxError>> + Send>>>
+fn p2c<S>(replicas: Vec<S>) -> Balanced
 where
     S: tower::Service<Request, Response = Response, Error = BoxError>
         + tower::load::Load<Metric: std::fmt::Debug>
