@@ -177,3 +177,124 @@ fn the_same_seed_gives_the_same_outcomes() {
     let (a, b) = (sim.run("a", preset), sim.run("a", preset));
     assert_eq!(seawall::sim::csv(&[a]), seawall::sim::csv(&[b]));
 }
+
+/// Replicated dependencies (five replicas), balanced by tower's p2c: over seawall's
+/// per-endpoint health (defaults) against p2c alone, both under the preset.
+#[cfg(feature = "balance")]
+mod replicated {
+    use super::*;
+    use tower::BoxError;
+    use tower::load::{CompleteOnResponse, PendingRequests};
+
+    type Client = tower::util::BoxCloneSyncService<Request, Response, seawall::Error<BoxError>>;
+
+    struct Seeded(u64);
+
+    impl tower::util::rng::Rng for Seeded {
+        fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+    }
+
+    /// The preset over a buffered, seeded p2c balancer over `replicas`.
+    fn balanced<S>(replicas: Vec<S>) -> Client
+    where
+        S: tower::Service<Request, Response = Response, Error = BoxError>
+            + tower::load::Load<Metric: std::fmt::Debug>
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let p2c = tower::balance::p2c::Balance::from_rng(
+            tower::discover::ServiceList::new(replicas),
+            Seeded(7),
+        );
+        let buffered = tower::buffer::Buffer::new(tower::util::BoxService::new(p2c), 1024);
+        let pipeline = StandardPipeline::builder()
+            .attempt_timeout(Duration::from_secs(1))
+            .total_timeout(Duration::from_secs(3))
+            .circuit_breaker(|b| b.seed(7))
+            .retry(|r| r.seed(7))
+            .build()
+            .unwrap();
+        let stack = ServiceBuilder::new()
+            .layer(pipeline)
+            .map_err(seawall::Error::Service)
+            .service(buffered);
+        tower::util::BoxCloneSyncService::new(stack)
+    }
+
+    type Counted = PendingRequests<tower::util::BoxService<Request, Response, BoxError>>;
+
+    fn counted(dependency: &Dependency) -> Vec<Counted> {
+        let timed = |r| tower::timeout::Timeout::new(r, Duration::from_secs(1));
+        dependency
+            .replicas()
+            .into_iter()
+            .map(|r| {
+                PendingRequests::new(
+                    tower::util::BoxService::new(timed(r)),
+                    CompleteOnResponse::default(),
+                )
+            })
+            .collect()
+    }
+
+    fn p2c(dependency: Dependency) -> Client {
+        balanced(counted(&dependency))
+    }
+
+    fn seawall_endpoints(dependency: Dependency) -> Client {
+        let endpoints = seawall::balance::Endpoints::builder()
+            .breaker(|b| b.seed(7))
+            .build()
+            .unwrap();
+        let replicas = counted(&dependency).into_iter().enumerate();
+        balanced(replicas.map(|(i, r)| endpoints.endpoint(i, r)).collect())
+    }
+
+    #[test]
+    fn one_replica_down_of_five_is_ejected_and_every_call_is_answered() {
+        let sim = Simulation::new(Scenario::bad_replica()).seed(7);
+        let (plain, ours) = (sim.run("p2c", p2c), sim.run("seawall", seawall_endpoints));
+        assert!(ours.fault_success() >= 0.999, "{}", shown(&ours));
+        assert!(ours.faulty_share() <= 0.01, "{}", ours.faulty_share());
+        assert!(ours.fault_load() <= 1.02, "{}", shown(&ours));
+        assert!(
+            plain.faulty_share() > 0.2,
+            "p2c prefers the replica failing fast"
+        );
+    }
+
+    #[test]
+    fn a_hanging_replica_costs_no_caller_its_timeout() {
+        let sim = Simulation::new(Scenario::hanging_replica()).seed(7);
+        let (plain, ours) = (sim.run("p2c", p2c), sim.run("seawall", seawall_endpoints));
+        assert!(ours.fault_success() >= 0.999, "{}", shown(&ours));
+        assert!(ours.fault_p99() < 200 * MS, "{:?}", ours.fault_p99());
+        assert!(plain.fault_p99() >= 1000 * MS, "{:?}", plain.fault_p99());
+    }
+
+    #[test]
+    fn with_three_of_five_down_the_two_left_and_the_passed_over_third_answer_nearly_all() {
+        let sim = Simulation::new(Scenario::most_replicas_down()).seed(7);
+        let (plain, ours) = (sim.run("p2c", p2c), sim.run("seawall", seawall_endpoints));
+        assert!(ours.fault_success() >= 0.95, "{}", shown(&ours));
+        assert!(
+            plain.fault_success() < 0.2,
+            "one breaker for all refuses: {}",
+            shown(&plain)
+        );
+    }
+
+    #[test]
+    fn a_flapping_replica_is_kept_out_of_most_of_its_failing_spells() {
+        let sim = Simulation::new(Scenario::flapping_replica()).seed(7);
+        let ours = sim.run("seawall", seawall_endpoints);
+        assert!(ours.fault_success() >= 0.999, "{}", shown(&ours));
+        assert!(ours.faulty_share() <= 0.05, "{}", ours.faulty_share());
+    }
+}
