@@ -222,22 +222,10 @@ where
 {
     let balancer = tower::balance::p2c::Balance::from_rng(
         tower::discover::ServiceList::new(replicas),
-        Seeded(7),
+        seawall::sim::SeededRng::new(7),
     );
     let boxed = tower::util::BoxService::new(balancer);
     tower::buffer::Buffer::new(boxed, 1024)
-}
-
-/// p2c's choices from a fixed seed (xorshift64*), for reports that repeat byte for byte.
-struct Seeded(u64);
-
-impl tower::util::rng::Rng for Seeded {
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
 }
 
 /// The standard pipeline as in the other tables, over `service`.

@@ -188,17 +188,6 @@ mod replicated {
 
     type Client = tower::util::BoxCloneSyncService<Request, Response, seawall::Error<BoxError>>;
 
-    struct Seeded(u64);
-
-    impl tower::util::rng::Rng for Seeded {
-        fn next_u64(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-    }
-
     /// The preset over a buffered, seeded p2c balancer over `replicas`.
     fn balanced<S>(replicas: Vec<S>) -> Client
     where
@@ -210,7 +199,7 @@ mod replicated {
     {
         let p2c = tower::balance::p2c::Balance::from_rng(
             tower::discover::ServiceList::new(replicas),
-            Seeded(7),
+            seawall::sim::SeededRng::new(7),
         );
         let buffered = tower::buffer::Buffer::new(tower::util::BoxService::new(p2c), 1024);
         let pipeline = StandardPipeline::builder()

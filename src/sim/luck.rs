@@ -26,6 +26,40 @@ impl Luck {
     }
 }
 
+/// A seeded source of random numbers for the stack under test, such as tower's p2c
+/// balancer's choices (`Balance::from_rng(discover, SeededRng::new(7))`), so that a
+/// report repeats byte for byte (SplitMix64).
+///
+/// ```
+/// use seawall::sim::SeededRng;
+/// use tower::util::rng::Rng;
+/// let (mut a, mut b) = (SeededRng::new(7), SeededRng::new(7));
+/// assert_eq!(a.next_u64(), b.next_u64());
+/// assert_ne!(a.next_u64(), SeededRng::new(8).next_u64());
+/// ```
+#[derive(Clone, Debug)]
+pub struct SeededRng(u64);
+
+impl SeededRng {
+    /// A source seeded with `seed`.
+    ///
+    /// ```
+    /// # use seawall::sim::SeededRng;
+    /// let rng = SeededRng::new(1);
+    /// # let _ = rng;
+    /// ```
+    pub fn new(seed: u64) -> Self {
+        SeededRng(seed)
+    }
+}
+
+impl tower::util::rng::Rng for SeededRng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        mix(self.0)
+    }
+}
+
 /// SplitMix64's finalizer.
 pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -61,6 +61,7 @@ mod text;
 
 pub use behaviour::{Behaviour, Phase};
 pub use dependency::{Dependency, DependencyError, Request, Response};
+pub use luck::SeededRng;
 pub use measure::{Metrics, Second};
 pub use report::Report;
 pub use run::Simulation;
