@@ -127,6 +127,7 @@ mod group;
 mod handle;
 mod layer;
 mod link;
+mod open_settings;
 mod permit;
 mod settings;
 mod window;

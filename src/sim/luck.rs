@@ -35,7 +35,8 @@ impl Luck {
 /// use tower::util::rng::Rng;
 /// let (mut a, mut b) = (SeededRng::new(7), SeededRng::new(7));
 /// assert_eq!(a.next_u64(), b.next_u64());
-/// assert_ne!(a.next_u64(), SeededRng::new(8).next_u64());
+/// let mut c = SeededRng::new(8);
+/// assert!((0..100).all(|_| a.next_u64() != c.next_u64()));
 /// ```
 #[derive(Clone, Debug)]
 pub struct SeededRng(u64);
@@ -49,13 +50,15 @@ impl SeededRng {
     /// # let _ = rng;
     /// ```
     pub fn new(seed: u64) -> Self {
-        SeededRng(seed)
+        SeededRng(mix(seed))
     }
 }
 
 impl tower::util::rng::Rng for SeededRng {
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(1);
+        // Each seed starts its own walk (the seed mixed), so nearby seeds do not share
+        // their draws shifted by one.
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         mix(self.0)
     }
 }

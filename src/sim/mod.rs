@@ -52,6 +52,7 @@ mod behaviour;
 mod dependency;
 mod luck;
 mod measure;
+mod replicated;
 mod report;
 mod run;
 mod scenario;
