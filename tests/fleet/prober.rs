@@ -231,3 +231,74 @@ async fn a_prober_whose_probe_hangs_past_the_maximum_wait_opens_the_fleet_again(
     dep.set(HEALTHY);
     let _ = probe.await;
 }
+
+/// One instance, the dependency recovered, calls sparser than the syncs (and, with
+/// three probes needed, probes spread over several syncs): the prober keeps the token
+/// while no other instance wants it, so its next call probes and its probes add up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_instance_with_sparse_calls_probes_and_closes() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    for (probes, every) in [(1, 60), (3, 30)] {
+        let (_fleets, breakers) = instances_of(&server, "sparse", 1, || {
+            quick(Duration::from_millis(200)).half_open_calls(probes)
+        })
+        .await;
+        let dep = Dependency::default();
+        dep.set(FAILING);
+        let mut service = dep.under(&breakers[0]);
+        call(&mut service).await;
+        call(&mut service).await;
+        assert_eq!(breakers[0].handle().state(), State::Open);
+        dep.set(HEALTHY);
+        let start = tokio::time::Instant::now();
+        while breakers[0].handle().state() != State::Closed {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{probes} probe(s), a call every {every} ms: not closed, {:?}",
+                breakers[0].handle().state()
+            );
+            call(&mut service).await;
+            tokio::time::sleep(Duration::from_millis(every)).await;
+        }
+    }
+}
+
+/// A probe that hangs for good, on a lone instance called every few milliseconds: the
+/// breaker opens again each time the maximum wait in half-open passes (the hung probe
+/// holding the slot of every later period), and its backoff keeps growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_hung_for_good_keeps_reopening_the_breaker_with_its_backoff() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let (_fleets, breakers) = instances_of(&server, "hung-for-good", 1, || {
+        quick(Duration::from_millis(100))
+            .open_backoff(2.0, Duration::from_secs(60))
+            .max_wait_in_half_open(Duration::from_millis(200))
+    })
+    .await;
+    let dep = Dependency::default();
+    dep.set(FAILING);
+    let mut service = dep.under(&breakers[0]);
+    call(&mut service).await;
+    call(&mut service).await;
+    dep.set(HANGING);
+    let mut calls = Vec::new();
+    let start = tokio::time::Instant::now();
+    while breakers[0].handle().metrics().consecutive_trips < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "trips stuck at {}",
+            breakers[0].handle().metrics().consecutive_trips
+        );
+        let ready = service.ready().await.unwrap();
+        calls.push(tokio::spawn(ready.call(())));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    dep.set(HEALTHY);
+    for call in calls {
+        let _ = call.await;
+    }
+}

@@ -8,7 +8,7 @@
 //! calls, or the fleet's it judged itself) are published; they are told apart by their
 //! generation, handed to the fleet's part when they are made.
 
-use std::sync::atomic::Ordering::*;
+use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::time::Duration;
 
 use super::Engine;
@@ -16,7 +16,6 @@ use crate::circuit_breaker::events::{self, By};
 use crate::circuit_breaker::window::Tally;
 use crate::circuit_breaker::word::*;
 use crate::rejection::Rejected;
-use crate::time::ceil_millis;
 
 /// What a half-open breaker of a fleet did at a sync
 /// ([`half_open_at_sync`](Engine::half_open_at_sync)).
@@ -99,36 +98,41 @@ impl Engine {
     }
 
     /// A half-open breaker, whose instance holds the fleet's probe token, at a sync of
-    /// the fleet: it keeps probing while its probes can still give a verdict. With no
-    /// probe running after `idle_after` (no calls reach this instance), it steps back
-    /// to open for `hold`, so that an instance with calls can take the token; with
-    /// probes running past the maximum wait in half-open, it opens again as when a
-    /// call finds every slot taken that long.
+    /// the fleet (`seen`: the state word at the last sync, updated here). It keeps the
+    /// token while a probe (of this period or an earlier one) runs, for at most the
+    /// maximum wait in half-open, then opens again as when a call finds every slot
+    /// taken that long. With no probe running and nothing changed for a whole sync, it
+    /// steps back to open for `hold` if another instance wants the token (`wanted`),
+    /// so that one with calls probes; unwanted, it keeps waiting for its next call.
     #[cold]
-    pub(crate) fn half_open_at_sync(&self, idle_after: Duration, hold: Duration) -> AtSync {
+    pub(crate) fn half_open_at_sync(
+        &self,
+        seen: &AtomicU64,
+        wanted: bool,
+        hold: Duration,
+    ) -> AtSync {
         let word = self.state.load(Acquire);
+        let previous = seen.swap(word, Relaxed);
         if mode(word) != HALF_OPEN {
             return AtSync::NotHalfOpen;
         }
-        let Some(waited) = self.half_open_waited(word) else {
-            return AtSync::Probing; // just began
-        };
         let probes = Probes::unpack(word);
-        let running = probes.admitted.saturating_sub(probes.done);
+        let running = probes.admitted.saturating_sub(probes.done) + self.earlier_probes();
         if running > 0 {
             if self.half_open_expired(word) && self.trip(word, None) {
                 return AtSync::Reopened;
             }
             return AtSync::Probing;
         }
-        if waited < ceil_millis(idle_after) {
-            return AtSync::Probing;
+        if previous != word || !wanted {
+            return AtSync::Probing; // probes came and went since the last sync, or no one waits
         }
         let until = self.epoch.millis_after(hold);
         let next = pack(OPEN, generation(word) + 1, until);
         if !self.transition(word, next, 0) {
             return AtSync::Probing; // moved on meanwhile: judged again at the next sync
         }
+        seen.store(next, Relaxed);
         events::transition_by(self, State::HalfOpen, State::Open, None, By::Fleet);
         self.arm(next, until);
         AtSync::SteppedBack(generation(next))

@@ -14,9 +14,9 @@
 //!   it again (they take its new period, and its count of trips in a row, so the
 //!   backoff goes on whichever instance probes next). So a recovering dependency sees
 //!   one instance's probes, not the fleet's. A prober keeps the token while a probe
-//!   runs (at most the maximum wait in half-open, then it opens again); with no probe
-//!   running for a whole sync (its calls stopped or were dropped) it steps back to
-//!   open and gives the token to an instance that has calls.
+//!   runs (at most the maximum wait in half-open, then it opens again); with nothing to
+//!   probe with for a whole sync (its calls stopped or were dropped) it keeps the token
+//!   until another instance asks for it, then steps back to open and gives it over.
 //!
 //! Nothing here is on a call's path but counting a closed breaker's call (a load and a
 //! store on its thread's stripe, no locked instruction: 1–2 ns) and, at the end of an
@@ -72,6 +72,11 @@ pub(crate) struct FleetState {
     /// The generation of the last step back from an idle half-open period: the token
     /// is not asked for again until a call is held for want of it.
     stepped_generation: AtomicU64,
+    /// The state word at the last sync: a holder of the token whose word did not move
+    /// over a whole sync had no call to probe with.
+    seen_word: AtomicU64,
+    /// Whether another instance was refused the token lately: an idle holder yields it.
+    wanted: AtomicBool,
     gate: AtomicU8,
     /// Whether this instance holds the fleet's probe token.
     prober: AtomicBool,
@@ -134,9 +139,13 @@ impl Participant for FleetState {
     fn command(&self, namespace: &str) -> Option<redis::Cmd> {
         let engine = self.engine.upgrade()?;
         let interval = self.fleet.sync_interval();
-        // A prober with no probe running for a whole sync steps back (and gives the
-        // token back below), so that an instance with calls probes for the fleet.
-        if let AtSync::SteppedBack(generation) = engine.half_open_at_sync(interval, interval) {
+        // A prober with nothing to probe with for a whole sync, while another instance
+        // wants the token, steps back (and gives the token back below).
+        let wanted = self.wanted.load(Relaxed);
+        let before = self.seen_word.load(Relaxed);
+        if let AtSync::SteppedBack(generation) =
+            engine.half_open_at_sync(&self.seen_word, wanted, interval)
+        {
             self.stepped_generation.store(generation, Relaxed);
             self.gate.store(DENIED, Relaxed);
         }
@@ -154,8 +163,12 @@ impl Participant for FleetState {
         // back asks again only when a call is held.
         let ending = remaining.is_some_and(|left| !left.is_zero() && left < interval * 2)
             && generation(word) != self.stepped_generation.load(Relaxed);
+        // A holder whose period ended keeps the token until its next call probes, unless
+        // it has had no call for a whole sync and another instance wants the token.
+        let ended = remaining.is_none_or(|left| left.is_zero());
+        let waiting = prober && ended && !(wanted && before == word);
         let wants = match state {
-            State::Open => ending,
+            State::Open => ending || waiting,
             State::HalfOpen => true,
             _ => false,
         };
@@ -205,6 +218,11 @@ impl Participant for FleetState {
             return;
         };
         self.prober.store(reply.granted, Relaxed);
+        let recent = i64::try_from(ms(self.fleet.sync_interval()) * 3).unwrap_or(i64::MAX);
+        self.wanted.store(
+            reply.wanted > 0 && reply.now - reply.wanted <= recent,
+            Relaxed,
+        );
         self.gate
             .store(if reply.granted { GRANTED } else { DENIED }, Relaxed);
         let open = reply.until > reply.now;
@@ -292,6 +310,8 @@ impl<C> CircuitBreakerLayer<C> {
             own_generation: AtomicU64::new(u64::MAX),
             held_generation: AtomicU64::new(u64::MAX),
             stepped_generation: AtomicU64::new(u64::MAX),
+            seen_word: AtomicU64::new(u64::MAX),
+            wanted: AtomicBool::new(false),
             gate: AtomicU8::new(UNGATED),
             prober: AtomicBool::new(false),
             closed_seen: AtomicI64::new(0),

@@ -3,7 +3,8 @@
 /// One breaker's exchange with the fleet, atomic on the server and timed by its clock.
 ///
 /// `KEYS[1]`: the breaker's hash (`until`: the end of the fleet's open period;
-/// `trips`: the trips in a row of the instance that opened it; `prober`, `prober_until`: the instance that holds the probe token and when its token
+/// `trips`: the trips in a row of the instance that opened it; `wanted`: when another
+/// instance last asked for the token and was refused; `prober`, `prober_until`: the instance that holds the probe token and when its token
 /// expires; `closed`: when the last prober's probes closed its breaker).
 /// `KEYS[2]`: the list of call batches, newest first, each `"at calls failures slow"`.
 /// `KEYS[3]`: the fleet's members, to free the token of a prober that left.
@@ -15,17 +16,18 @@
 /// lifetime (ms), 12 how long the `closed` mark is kept (ms), 13 the publisher's trips in
 /// a row (with a period to publish).
 ///
-/// Returns `{until, now, calls, failures, slow, run, granted, closed, trips}`.
+/// Returns `{until, now, calls, failures, slow, run, granted, closed, trips, wanted}`.
 pub(super) const EXCHANGE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local me = ARGV[1]
-local h = redis.call('HMGET', KEYS[1], 'until', 'prober', 'prober_until', 'closed', 'trips')
+local h = redis.call('HMGET', KEYS[1], 'until', 'prober', 'prober_until', 'closed', 'trips', 'wanted')
 local fleet = tonumber(h[1] or '0') or 0
 local prober = h[2] or ''
 local prober_until = tonumber(h[3] or '0') or 0
 local closed = tonumber(h[4] or '0') or 0
 local trips = tonumber(h[5] or '0') or 0
+local wanted = tonumber(h[6] or '0') or 0
 if prober ~= '' then
   -- A prober that left the fleet (or crashed: its entry expired) holds nothing.
   local expires = tonumber(redis.call('ZSCORE', KEYS[3], prober) or '0')
@@ -56,6 +58,10 @@ if ARGV[9] == '1' and not recovered and (prober == '' or prober == me or prober_
   prober_until = now + tonumber(ARGV[11])
   redis.call('HSET', KEYS[1], 'prober', me, 'prober_until', prober_until)
   granted = 1
+elseif ARGV[9] == '1' and not recovered then
+  -- Refused: the holder learns that another instance wants the token.
+  wanted = now
+  redis.call('HSET', KEYS[1], 'wanted', wanted)
 end
 local last = math.max(fleet, prober_until, closed + tonumber(ARGV[12]))
 if last > now then
@@ -87,7 +93,7 @@ else
   redis.call('LTRIM', KEYS[2], 0, kept - 1)
   redis.call('PEXPIRE', KEYS[2], age)
 end
-return {fleet, now, calls, failures, slow, run, granted, closed, trips}
+return {fleet, now, calls, failures, slow, run, granted, closed, trips, wanted}
 ";
 
 /// The script's reply.
@@ -108,10 +114,12 @@ pub(super) struct Reply {
     pub(super) closed: i64,
     /// The trips in a row of the instance that opened the fleet's period (at most 1024).
     pub(super) trips: u32,
+    /// When another instance was last refused the token (server ms; 0 if never).
+    pub(super) wanted: i64,
 }
 
 impl Reply {
-    /// Parses a reply defensively: anything but nine integers, the counts not
+    /// Parses a reply defensively: anything but ten integers, the counts not
     /// negative, is `None`; the trips are clamped to 0–1024.
     pub(super) fn parse(value: redis::Value) -> Option<Reply> {
         let v: Vec<i64> = redis::from_redis_value(value).ok()?;
@@ -125,6 +133,7 @@ impl Reply {
             granted,
             closed,
             trips,
+            wanted,
         ] = v[..]
         else {
             return None;
@@ -141,6 +150,7 @@ impl Reply {
             granted: granted == 1,
             closed,
             trips: u32::try_from(trips.clamp(0, 1024)).unwrap_or(0),
+            wanted,
         })
     }
 }
@@ -155,12 +165,12 @@ mod tests {
         let ints = |v: &[i64]| redis::Value::Array(v.iter().map(|&n| Int(n)).collect());
         assert_eq!(Reply::parse(Nil), None);
         assert_eq!(Reply::parse(ints(&[1, 2, 3])), None);
-        assert_eq!(Reply::parse(ints(&[1, 2, -3, 0, 0, 0, 0, 0, 0])), None);
-        let reply = Reply::parse(ints(&[5, 4, 10, 99, 3, 12, 1, 0, 1 << 40])).unwrap();
+        assert_eq!(Reply::parse(ints(&[1, 2, -3, 0, 0, 0, 0, 0, 0, 0])), None);
+        let reply = Reply::parse(ints(&[5, 4, 10, 99, 3, 12, 1, 0, 1 << 40, 0])).unwrap();
         assert_eq!((reply.failures, reply.run, reply.slow), (10, 10, 3));
         assert_eq!(reply.trips, 1024);
         assert_eq!(
-            Reply::parse(ints(&[5, 4, 1, 0, 0, 0, 0, 0, -7]))
+            Reply::parse(ints(&[5, 4, 1, 0, 0, 0, 0, 0, -7, 0]))
                 .unwrap()
                 .trips,
             0
