@@ -207,6 +207,31 @@ async fn a_decaying_backoff_forgets_one_trip_per_decay_period_closed() {
     assert_eq!(open_for(&layer), secs(1));
 }
 
+/// Turning the decay off at run time after a healthy close forgets the trips, as a
+/// close without decay does.
+#[tokio::test(start_paused = true)]
+async fn turning_the_decay_off_after_a_healthy_close_forgets_its_trips() {
+    let (layer, mut svc) = breaker(
+        CircuitBreakerLayer::builder()
+            .confidence(None)
+            .count_window(1)
+            .half_open_calls(1)
+            .open_duration(secs(1))
+            .open_backoff(2.0, secs(60))
+            .open_backoff_decay(secs(3600)),
+    );
+    let _ = call(&mut svc, FAIL).await;
+    advance(secs(1)).await;
+    let _ = call(&mut svc, FAIL).await; // 2 s
+    advance(secs(2)).await;
+    call(&mut svc, OK).await.unwrap(); // closed, two trips remembered
+    let mut config = layer.handle().config();
+    config.open_backoff_decay = None;
+    layer.handle().reconfigure(&config).unwrap();
+    let _ = call(&mut svc, FAIL).await;
+    assert_eq!(layer.handle().metrics().remaining_open, Some(secs(1)));
+}
+
 #[tokio::test(start_paused = true)]
 async fn jittered_open_durations_stay_within_the_fraction_and_the_cap() {
     let mut durations = Vec::new();

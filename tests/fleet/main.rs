@@ -5,6 +5,7 @@
 //! with a generous bound, never for a fixed time.
 #![cfg(feature = "redis")]
 
+mod backoff;
 mod breaker;
 mod prober;
 mod processes;

@@ -52,6 +52,8 @@ impl Engine {
                 if !opened {
                     return None;
                 }
+                // Settles a decaying backoff now: the closed time ends here.
+                self.trips_after_decay();
                 events::opened(self, State::Closed, None, open_for, By::Fleet);
                 self.arm(next, until);
                 Some(generation(next))
@@ -140,9 +142,14 @@ impl Engine {
 
     /// Takes the fleet's count of trips in a row (`trips`, from the instance that
     /// opened the fleet's period) if it is higher than this breaker's, so that whichever
-    /// instance probes next opens for as long as the fleet's backoff says.
-    pub(crate) fn adopt_trips(&self, trips: u32) {
+    /// instance probes next opens for as long as the fleet's backoff says. Only a
+    /// breaker that follows the period (open or probing) takes it; returns whether.
+    pub(crate) fn adopt_trips(&self, trips: u32) -> bool {
+        if !matches!(mode(self.state.load(Acquire)), OPEN | ARMED | HALF_OPEN) {
+            return false;
+        }
         self.trips.fetch_max(trips, AcqRel);
+        true
     }
 
     /// Closes an open breaker because the instance that probed for the fleet closed

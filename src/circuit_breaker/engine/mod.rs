@@ -48,6 +48,7 @@ pub(crate) struct Engine {
     /// Trips since the last healthy close; drives the open-duration backoff.
     trips: AtomicU32,
     /// Failures a closed breaker judged (wrapping): a new failure changes it.
+    #[cfg(feature = "balance")]
     failures_seen: AtomicU64,
     /// When (ms since the epoch) the last healthy close was, while its trips decay
     /// (`u64::MAX`: none to decay).
@@ -98,6 +99,7 @@ impl Engine {
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
             healthy_since: AtomicU64::new(u64::MAX),
+            #[cfg(feature = "balance")]
             failures_seen: AtomicU64::new(0),
             earlier_probes: AtomicU64::new(0),
             draws: Draws::new(seed),

@@ -56,6 +56,7 @@ impl Engine {
         match mode(permit.word()) {
             CLOSED | METRICS_ONLY => {
                 self.count_for_fleet(sample);
+                #[cfg(feature = "balance")]
                 if sample.failure {
                     self.failures_seen.fetch_add(1, Relaxed);
                 }

@@ -82,19 +82,25 @@ impl Engine {
 
     /// The trips the backoff counts for an opening now: those of a decaying backoff
     /// less one per decay period since the last healthy close.
-    fn trips_after_decay(&self) -> u32 {
-        let trips = self.trips.load(Acquire);
+    pub(super) fn trips_after_decay(&self) -> u32 {
+        // Taken first, so that of two openings at once only one applies the decay; a
+        // reset meanwhile (trips set to 0) is kept by taking the smaller count.
         let since = self.healthy_since.swap(u64::MAX, AcqRel);
-        let Some(decay) = self.settings().open.decay else {
-            return trips;
-        };
+        let trips = self.trips.load(Acquire);
         if since == u64::MAX || trips == 0 {
             return trips;
         }
-        let closed = self.epoch.elapsed_millis().saturating_sub(since);
-        let forgotten = closed / crate::time::ceil_millis(decay).max(1);
-        let left = u64::from(trips).saturating_sub(forgotten) as u32;
-        self.trips.store(left, Release);
+        let left = match self.settings().open.decay {
+            Some(decay) => {
+                let closed = self.epoch.elapsed_millis().saturating_sub(since);
+                let forgotten = closed / crate::time::ceil_millis(decay).max(1);
+                u64::from(trips).saturating_sub(forgotten) as u32
+            }
+            // The decay was turned off since that close: it forgets them all, as a
+            // close without decay does.
+            None => 0,
+        };
+        self.trips.fetch_min(left, AcqRel);
         left
     }
 

@@ -227,7 +227,6 @@ impl Participant for FleetState {
             .store(if reply.granted { GRANTED } else { DENIED }, Relaxed);
         let open = reply.until > reply.now;
         if open && reply.until > self.adopted_end.load(Relaxed) + SAME_PERIOD_MS {
-            self.adopted_end.store(reply.until, Relaxed);
             let left = Duration::from_millis(u64::try_from(reply.until - reply.now).unwrap_or(0));
             let same = Duration::from_millis(SAME_PERIOD_MS as u64);
             let ends_earlier = engine
@@ -236,7 +235,11 @@ impl Participant for FleetState {
             if ends_earlier {
                 engine.open_for_fleet(left);
             }
-            engine.adopt_trips(reply.trips);
+            // Taken once it is followed (a group may hold a closed breaker back; it
+            // follows at a later sync when the group allows).
+            if engine.adopt_trips(reply.trips) {
+                self.adopted_end.store(reply.until, Relaxed);
+            }
         }
         if reply.granted {
             engine.end_hold_for_fleet(self.held_generation.load(Relaxed));
