@@ -386,14 +386,17 @@ impl<C: Clone> Endpoints<C> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn endpoint<S>(&self, key: impl std::fmt::Display, service: S) -> Endpoint<S, C> {
-        let layer = self
-            .breaker
-            .clone()
-            .name(format!(
-                "{}/{}",
-                self.name,
-                self.shared.label(key.to_string())
-            ))
+        let key = key.to_string();
+        let mut breaker = self.breaker.clone();
+        if let Some(seed) = breaker.config().seed {
+            // A seed set for the endpoints gives each its own draws (the key mixed in),
+            // so that their jittered ejections still spread.
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            let mixed = BuildHasherDefault::<DefaultHasher>::default().hash_one((seed, &key));
+            breaker = breaker.seed(mixed);
+        }
+        let layer = breaker
+            .name(format!("{}/{}", self.name, self.shared.label(key)))
             .build()
             .expect("the breaker's settings were checked by `build`")
             .group(&self.shared.group);

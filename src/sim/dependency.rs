@@ -96,7 +96,9 @@ impl AsRejected for DependencyError {
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
     pub(crate) arrivals: Vec<Duration>,
-    /// The arrivals at replicas that follow the scenario's phases (with replicas).
+    /// With replicas, while a phase is on: every arrival, and those at the replicas in
+    /// fault.
+    pub(crate) phase_arrivals: Vec<Duration>,
     pub(crate) faulty_arrivals: Vec<Duration>,
     /// (arrival, time waiting in line) for each attempt served by a worker.
     pub(crate) waits: Vec<(Duration, Duration)>,
@@ -203,15 +205,16 @@ impl Dependency {
             let (count, _) = shared.scenario.replicas?;
             u32::try_from(request.call % u64::from(count)).ok()
         });
-        let faulty = match (shared.scenario.replicas, replica) {
-            (Some((_, faulty)), Some(i)) => i < faulty,
-            _ => false,
-        };
         {
             let mut seen = lock(&shared.seen);
             seen.arrivals.push(arrived);
-            if faulty {
-                seen.faulty_arrivals.push(arrived);
+            if let (Some((_, faulty)), Some(i)) = (shared.scenario.replicas, replica)
+                && shared.scenario.in_phase(arrived)
+            {
+                seen.phase_arrivals.push(arrived);
+                if i < faulty {
+                    seen.faulty_arrivals.push(arrived);
+                }
             }
         }
         let behaviour = shared.scenario.behaviour_of(replica, arrived);

@@ -63,8 +63,9 @@ pub struct Metrics {
     /// Calls that ran out of time: the caller's deadline passed, or a seawall layer
     /// rejected them for time (an attempt timeout or a passed deadline).
     pub timed_out: usize,
-    /// With replicas: the share of the attempts reaching the dependency during the
-    /// fault that went to the replicas in fault (NaN without replicas or attempts).
+    /// With replicas: the share of the attempts reaching the dependency while a fault
+    /// phase was on (within the fault window) that went to the replicas in fault (NaN
+    /// without replicas or attempts). A flapping replica counts in its failing spells.
     pub faulty_share: f64,
     /// With finite capacity: from the fault's end to the last moment an attempt was still
     /// waiting in line for 50 ms or more (0 when none was after it).
@@ -148,8 +149,14 @@ pub(crate) fn measure(trace: &Trace) -> Metrics {
         .iter()
         .filter(|a| **a >= from && **a < heal)
         .count();
+    let phase_arrivals_in_fault = trace
+        .seen
+        .phase_arrivals
+        .iter()
+        .filter(|a| **a >= from && **a < heal)
+        .count();
     let faulty_share = match trace.scenario.replicas {
-        Some(_) => share(faulty_in_fault, arrivals_in_fault),
+        Some(_) => share(faulty_in_fault, phase_arrivals_in_fault),
         None => f64::NAN,
     };
     let mut latencies: Vec<Duration> = in_fault.iter().map(|c| c.took).collect();

@@ -324,6 +324,13 @@ impl Scenario {
         self
     }
 
+    /// Whether a phase (a fault) is on `at` this time since the run began.
+    pub(crate) fn in_phase(&self, at: Duration) -> bool {
+        self.phases
+            .iter()
+            .any(|p| p.during.0 <= at && at < p.during.1)
+    }
+
     /// The dependency's behaviour `at` this time since the run began.
     pub(crate) fn behaviour_at(&self, at: Duration) -> Behaviour {
         self.phases
