@@ -6,6 +6,7 @@ pub mod adaptive;
 #[cfg(feature = "balance")]
 pub mod balance;
 pub mod bulkhead;
+pub mod chaos;
 pub mod circuit_breaker;
 pub mod classify;
 pub mod config;

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 /// The layer folders; `pipeline` and `keyed` compose layers by design, `sim` drives any
 /// stack.
-const LAYERS: [&str; 8] = [
+const LAYERS: [&str; 9] = [
     "adaptive",
     "bulkhead",
+    "chaos",
     "circuit_breaker",
     "deadline",
     "rate_limit",
