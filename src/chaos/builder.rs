@@ -302,6 +302,11 @@ impl<O, P> Builder<O, P> {
         self
     }
 
+    #[cfg(feature = "serde")]
+    pub(super) fn config_mut(&mut self) -> &mut ChaosConfig {
+        &mut self.config
+    }
+
     /// The plain settings so far.
     ///
     /// ```

@@ -109,3 +109,84 @@ impl ChaosConfig {
         })
     }
 }
+
+/// A chaos layer's settings as a configuration file gives them (feature `serde`): each
+/// field left out keeps the builder's value. Unknown fields are errors. The injected
+/// outcome, behaviour and selection are code, set with their builder methods.
+///
+/// ```
+/// use seawall::chaos::{ChaosLayer, ChaosOverrides};
+/// let file: ChaosOverrides = toml::from_str(r#"
+///     enabled = true
+///     latency_rate = "5%"
+///     latency = "300ms"
+///     burst_every = "1m"
+///     burst_lasting = "10s"
+/// "#).unwrap();
+/// let layer = ChaosLayer::builder().with_config(&file).build()?;
+/// assert!(layer.handle().is_enabled());
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[cfg(feature = "serde")]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ChaosOverrides {
+    /// Name in events.
+    pub name: Option<String>,
+    /// Whether injection starts switched on.
+    pub enabled: Option<bool>,
+    /// Share of calls delayed, `"5%"`.
+    pub latency_rate: Option<Ratio>,
+    /// The delay, `"300ms"`.
+    #[serde(with = "crate::config::human::option")]
+    pub latency: Option<Duration>,
+    /// Share of calls answered by the injected outcome.
+    pub outcome_rate: Option<Ratio>,
+    /// Share of calls before which the behaviour runs.
+    pub behaviour_rate: Option<Ratio>,
+    /// Outage windows start this often (with `burst_lasting`).
+    #[serde(with = "crate::config::human::option")]
+    pub burst_every: Option<Duration>,
+    /// How long each outage window lasts (with `burst_every`).
+    #[serde(with = "crate::config::human::option")]
+    pub burst_lasting: Option<Duration>,
+    /// The most injected faults in flight.
+    pub max_active: Option<u32>,
+    /// Seed of the draws.
+    pub seed: Option<u64>,
+}
+
+#[cfg(feature = "serde")]
+impl<O, P> super::Builder<O, P> {
+    /// Applies the settings a file gives; those it leaves out keep this builder's values
+    /// (feature `serde`). Windows need both `burst_every` and `burst_lasting`; one alone
+    /// changes that part of windows already set.
+    ///
+    /// ```
+    /// use seawall::chaos::{ChaosLayer, ChaosOverrides};
+    /// let file: ChaosOverrides = toml::from_str("max_active = 3").unwrap();
+    /// let builder = ChaosLayer::builder().with_config(&file);
+    /// assert_eq!(builder.config().max_active, 3);
+    /// ```
+    pub fn with_config(mut self, file: &ChaosOverrides) -> Self {
+        use crate::config::keep_unless_set as set;
+        let c = self.config_mut();
+        set(&mut c.name, &file.name);
+        set(&mut c.enabled, &file.enabled);
+        set(&mut c.latency_rate, &file.latency_rate);
+        set(&mut c.latency, &file.latency);
+        set(&mut c.outcome_rate, &file.outcome_rate);
+        set(&mut c.behaviour_rate, &file.behaviour_rate);
+        set(&mut c.max_active, &file.max_active);
+        set(&mut c.seed, &file.seed.map(Some));
+        match (file.burst_every, file.burst_lasting, c.bursts) {
+            (Some(every), Some(lasting), _) => c.bursts = Some((every, lasting)),
+            (Some(every), None, Some((_, lasting))) => c.bursts = Some((every, lasting)),
+            (None, Some(lasting), Some((every, _))) => c.bursts = Some((every, lasting)),
+            (Some(every), None, None) => c.bursts = Some((every, every)),
+            _ => {}
+        }
+        self
+    }
+}

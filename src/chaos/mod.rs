@@ -58,6 +58,8 @@ use tower::Service;
 
 pub use builder::{Builder, Every, Inject, NoOutcome, Select};
 pub use config::ChaosConfig;
+#[cfg(feature = "serde")]
+pub use config::ChaosOverrides;
 pub use future::ResponseFuture;
 pub use handle::{ChaosHandle, Injected};
 pub use layer::ChaosLayer;
