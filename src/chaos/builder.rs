@@ -21,6 +21,12 @@ use crate::time::Epoch;
 /// ```
 pub trait Inject<T, E> {
     /// The injected result; `None` lets the call run.
+    ///
+    /// ```
+    /// use seawall::chaos::Inject;
+    /// let canned = || Ok::<&str, ()>("cached page");
+    /// assert_eq!(canned.inject(), Some(Ok("cached page")));
+    /// ```
     fn inject(&self) -> Option<Result<T, E>>;
 }
 
@@ -58,6 +64,12 @@ impl<T, E> Inject<T, E> for NoOutcome {
 /// ```
 pub trait Select<Req> {
     /// Whether faults may touch `request`.
+    ///
+    /// ```
+    /// use seawall::chaos::Select;
+    /// let small = |n: &u32| *n < 10;
+    /// assert!(small.selects(&3) && !small.selects(&30));
+    /// ```
     fn selects(&self, request: &Req) -> bool;
 }
 
