@@ -49,6 +49,8 @@ mod future;
 mod handle;
 mod layer;
 mod state;
+#[cfg(feature = "toxic")]
+pub mod toxic;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
