@@ -22,6 +22,7 @@
 //! | `seawall::deadline` | `incoming deadline budget above the server maximum; clamped` | warn | `header`, `requested_ms`, `max_ms` |
 //! | `seawall::fleet` | `redis is away; deciding on the last known fleet state` | warn | `namespace`, `live`, `why` |
 //! | `seawall::fleet` | `redis is back; the fleet is synced again` | info | `namespace`, `live` |
+//! | `seawall::chaos` | `fault injection switched on` / `… off` | warn / info | `layer` |
 //!
 //! # Metrics (feature `metrics`)
 //!
@@ -44,6 +45,7 @@
 //! | `seawall.fleet.instances` | gauge | `namespace` | live instances of the fleet, as of this instance's last sync (feature `redis`) |
 //! | `seawall.fleet.redis_up` | gauge | `namespace` | 1 while this instance's syncs with Redis succeed, 0 while Redis is away |
 //! | `seawall.fleet.syncs` | counter | `namespace`, `outcome` (`ok`, `failed`) | this instance's round trips to Redis |
+//! | `seawall.chaos.injected` | counter | `name`, `kind` (`outcome`, `latency`, `behaviour`) | faults a chaos layer injected |
 //!
 //! Handles are registered when a layer is built (the call counters) or on first use (a
 //! rejection reason, retries, attempt durations) and kept, so a call costs an atomic add
@@ -83,6 +85,8 @@ pub mod names {
     pub const FLEET_REDIS_UP: &str = "seawall.fleet.redis_up";
     /// Round trips to Redis, by outcome.
     pub const FLEET_SYNCS: &str = "seawall.fleet.syncs";
+    /// Faults a chaos layer injected, by kind.
+    pub const CHAOS_INJECTED: &str = "seawall.chaos.injected";
 }
 
 /// How many reasons a retry gives up for (slots of `seawall.retry.not_retried`).

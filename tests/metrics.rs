@@ -247,3 +247,30 @@ fn admission_layers_report_rejections_and_levels() {
         "all calls done"
     );
 }
+
+#[test]
+fn a_chaos_layer_counts_what_it_injected_by_kind() {
+    use seawall::Ratio;
+    use seawall::chaos::ChaosLayer;
+    use tower::ServiceExt;
+    let all = record(|| async {
+        let chaos = ChaosLayer::builder()
+            .name("rehearsal")
+            .enabled(true)
+            .outcome(Ratio::percent(100.0), || Err::<u32, &str>("injected"))
+            .build()
+            .unwrap();
+        let client = chaos.layer(tower::service_fn(|n: u32| async move { Ok::<_, &str>(n) }));
+        for n in 0..3 {
+            let _ = client.clone().oneshot(n).await;
+        }
+    });
+    assert_eq!(
+        find(
+            &all,
+            "seawall.chaos.injected",
+            &["name=rehearsal", "kind=outcome"]
+        ),
+        Some(&DebugValue::Counter(3))
+    );
+}

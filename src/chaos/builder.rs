@@ -9,6 +9,7 @@ use super::layer::ChaosLayer;
 use super::state::{Behaviour, Shared};
 use crate::config::{ConfigError, Ratio};
 use crate::random::Draws;
+use crate::telemetry::Meter;
 use crate::time::Epoch;
 
 /// What a call answered by injection gets (Polly Simmy's fault and outcome strategies):
@@ -349,8 +350,10 @@ impl<O, P> Builder<O, P> {
     pub fn build(self) -> Result<ChaosLayer<O, P>, ConfigError> {
         let name = self.config.name.clone();
         let settings = self.config.validate().map_err(|e| e.within(&name))?;
+        let meter = Meter::new("chaos", &Arc::from(name.as_str()));
         let shared = Shared {
             name,
+            meter,
             enabled: AtomicBool::new(self.config.enabled),
             settings,
             draws: Draws::new(self.config.seed.unwrap_or_else(rand::random)),

@@ -153,7 +153,7 @@ where
                 let slot = Slot(self.shared.clone());
                 match self.outcome.inject() {
                     Some(result) => {
-                        self.shared.outcomes.fetch_add(1, Relaxed);
+                        self.shared.outcome_injected();
                         ResponseFuture::injected(result, slot)
                     }
                     None => ResponseFuture::passed(self.inner.call(request)),

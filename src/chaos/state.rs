@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 
 use super::config::Settings;
 use crate::random::Draws;
+use crate::telemetry::{Meter, names::CHAOS_INJECTED};
 use crate::time::Epoch;
 
 /// The fault chosen for one call.
@@ -33,6 +34,7 @@ pub(crate) struct Shared {
     pub(crate) outcomes: AtomicU64,
     pub(crate) delays: AtomicU64,
     pub(crate) behaviours: AtomicU64,
+    pub(crate) meter: Meter,
 }
 
 impl std::fmt::Debug for Shared {
@@ -62,6 +64,7 @@ impl Shared {
             && let Some(behaviour) = &self.behaviour
         {
             self.behaviours.fetch_add(1, Relaxed);
+            self.meter.counter(CHAOS_INJECTED, &[("kind", "behaviour")]);
             behaviour();
         }
         let fault = if s.outcome_rate > 0.0 && self.draws.unit() < s.outcome_rate {
@@ -80,8 +83,15 @@ impl Shared {
         }
         if fault == Fault::Latency {
             self.delays.fetch_add(1, Relaxed);
+            self.meter.counter(CHAOS_INJECTED, &[("kind", "latency")]);
         }
         fault
+    }
+
+    /// Counts an injected outcome.
+    pub(crate) fn outcome_injected(&self) {
+        self.outcomes.fetch_add(1, Relaxed);
+        self.meter.counter(CHAOS_INJECTED, &[("kind", "outcome")]);
     }
 }
 
