@@ -110,3 +110,71 @@ async fn a_toxic_set_later_acts_on_open_connections() {
     let read = tokio::time::timeout(Duration::from_secs(30), client.read_exact(&mut buf)).await;
     assert!(read.is_err(), "the second exchange hangs");
 }
+
+/// A real HTTP client with seawall's attempt timeout, a real HTTP server, the proxy
+/// between them: a hang ends as the attempt timeout's rejection, a response cut short
+/// as the client's own error, and with no toxic the call is answered. Paused time: the
+/// timeout passes at once while nothing answers.
+#[cfg(feature = "http")]
+#[tokio::test(start_paused = true)]
+async fn seawalls_attempt_timeout_turns_a_hang_behind_the_proxy_into_a_rejection() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty, Full};
+    use hyper::{Request, Response};
+    use seawall::timeout::AttemptTimeoutLayer;
+    use seawall::{AsRejected, Reason};
+    use tower::{BoxError, Service, ServiceBuilder, ServiceExt, service_fn};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let app = service_fn(|_: Request<hyper::body::Incoming>| async {
+                Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(
+                    "a healthy answer of some length",
+                ))))
+            });
+            tokio::spawn(async move {
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let app = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, app)
+                    .await;
+            });
+        }
+    });
+    let proxy = ToxicProxy::start(server).await.unwrap();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(0) // a new connection per call, so each meets the toxic
+        .build_http::<Empty<Bytes>>();
+    let client = ServiceBuilder::new()
+        .layer(AttemptTimeoutLayer::new(Duration::from_secs(2)).unwrap())
+        .map_err(BoxError::from)
+        .service(http);
+    let url = format!("http://{}/", proxy.addr());
+    let mut client = client;
+    let mut fetch = async || -> Result<Bytes, BoxError> {
+        let request = Request::get(url.as_str())
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = client.ready().await?.call(request).await?;
+        Ok(response.into_body().collect().await?.to_bytes())
+    };
+    assert_eq!(
+        &fetch().await.unwrap()[..],
+        b"a healthy answer of some length"
+    );
+    proxy.set(Toxic::Hang);
+    let hung = fetch().await.unwrap_err();
+    assert_eq!(
+        hung.as_rejected().map(|r| r.reason()),
+        Some(Reason::AttemptTimeout {
+            after: Duration::from_secs(2)
+        })
+    );
+    proxy.set(Toxic::Truncate(40));
+    let cut = fetch().await.unwrap_err();
+    assert!(cut.as_rejected().is_none(), "the client's own error: {cut}");
+    proxy.set(Toxic::None);
+    assert!(fetch().await.is_ok());
+}
