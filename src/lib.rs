@@ -12,6 +12,7 @@ pub mod classify;
 pub mod config;
 mod context;
 pub mod deadline;
+pub mod fallback;
 #[cfg(feature = "redis")]
 pub mod fleet;
 mod homed;

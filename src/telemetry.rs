@@ -45,6 +45,7 @@
 //! | `seawall.fleet.instances` | gauge | `namespace` | live instances of the fleet, as of this instance's last sync (feature `redis`) |
 //! | `seawall.fleet.redis_up` | gauge | `namespace` | 1 while this instance's syncs with Redis succeed, 0 while Redis is away |
 //! | `seawall.fleet.syncs` | counter | `namespace`, `outcome` (`ok`, `failed`) | this instance's round trips to Redis |
+//! | `seawall.fallback.used` | counter | `name`, `outcome` (`answered`, `timed_out`, `over_cap`) | errors a fallback layer's rule accepted, by what became of them |
 //! | `seawall.chaos.injected` | counter | `name`, `kind` (`outcome`, `latency`, `behaviour`) | faults a chaos layer injected |
 //!
 //! Handles are registered when a layer is built (the call counters) or on first use (a
@@ -85,6 +86,8 @@ pub mod names {
     pub const FLEET_REDIS_UP: &str = "seawall.fleet.redis_up";
     /// Round trips to Redis, by outcome.
     pub const FLEET_SYNCS: &str = "seawall.fleet.syncs";
+    /// Fallbacks used, by outcome.
+    pub const FALLBACK_USED: &str = "seawall.fallback.used";
     /// Faults a chaos layer injected, by kind.
     pub const CHAOS_INJECTED: &str = "seawall.chaos.injected";
 }

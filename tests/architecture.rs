@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 /// The layer folders; `pipeline` and `keyed` compose layers by design, `sim` drives any
 /// stack.
-const LAYERS: [&str; 9] = [
+const LAYERS: [&str; 10] = [
     "adaptive",
     "bulkhead",
     "chaos",
+    "fallback",
     "circuit_breaker",
     "deadline",
     "rate_limit",

@@ -1,0 +1,175 @@
+//! Fallback: answer a failed call another way — a cached value, a default, a second
+//! source — chosen by what went wrong, typed and checked at compile time.
+//!
+//! # What it guarantees
+//!
+//! * **Chosen by the error**: [`Refusals`] (any local refusal by a seawall layer: an
+//!   open breaker, a full bulkhead, a passed deadline…), [`Reasons`] (only the reasons
+//!   you pick), or any `Fn(&E) -> bool`; the rule and the fallback are checked against
+//!   the service's response and error types when the stack is built, not looked up at
+//!   run time.
+//! * **Bounded**: a fallback runs under its own [`time_limit`](Builder::time_limit)
+//!   and [`max_concurrent`](Builder::max_concurrent) cap; past either, the call gets the
+//!   original error (a fallback that is itself a dependency is not stormed when the
+//!   primary fails for everyone). A dropped call gives back its place.
+//! * **Told apart**: every use is counted (`handle().used()`, metric
+//!   `seawall.fallback.used` by outcome); HTTP fallbacks can mark their responses with
+//!   [`FromFallback`] so callers and dashboards see which answers were not the real one.
+//!
+//! Costs per call: one reference count on the layer's shared state (an `Arc` clone);
+//! nothing else until the call fails.
+//!
+//! # Example
+//!
+//! ```
+//! use seawall::circuit_breaker::CircuitBreakerLayer;
+//! use seawall::fallback::{FallbackLayer, Reasons};
+//! use seawall::{Error, Reason};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), seawall::ConfigError> {
+//! let breaker = CircuitBreakerLayer::builder().build()?;
+//! breaker.handle().force_open();
+//! let client = ServiceBuilder::new()
+//!     .layer(
+//!         FallbackLayer::builder(
+//!             Reasons(|r: Reason| matches!(r, Reason::CircuitOpen | Reason::CircuitForcedOpen)),
+//!             |_: &Error<&str>| async { Ok::<_, Error<&str>>("yesterday's prices") },
+//!         )
+//!         .build()?,
+//!     )
+//!     .layer(breaker)
+//!     .map_err(Error::Service)
+//!     .service(service_fn(|_: ()| async { Ok::<_, &str>("today's prices") }));
+//! assert_eq!(client.oneshot(()).await.ok(), Some("yesterday's prices"));
+//! # Ok(())
+//! # }
+//! ```
+
+mod future;
+mod layer;
+mod state;
+mod when;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower::Service;
+
+pub use future::ResponseFuture;
+pub use layer::{Builder, FallbackHandle, FallbackLayer, Used};
+pub use state::Recover;
+pub use when::{Reasons, Refusals, When};
+
+use state::Shared;
+
+/// Marks a response that came from a fallback (put it in an HTTP response's
+/// extensions from the fallback), so callers and dashboards can tell.
+///
+/// ```
+/// use seawall::fallback::FromFallback;
+/// let mut response = http::Response::new("cached");
+/// response.extensions_mut().insert(FromFallback);
+/// assert!(response.extensions().get::<FromFallback>().is_some());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FromFallback;
+
+/// A service whose failures the rule accepts are answered by a fallback (see the
+/// [module](self)). Made by [`FallbackLayer`].
+///
+/// ```
+/// # use seawall::fallback::FallbackLayer;
+/// # use tower::Layer;
+/// let layer = FallbackLayer::builder(|_: &()| true, |_: &()| async { Ok::<u8, ()>(0) }).build()?;
+/// let service = layer.layer(tower::service_fn(|_: ()| async { Err::<u8, ()>(()) }));
+/// # let _ = service;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+pub struct Fallback<S, W, R> {
+    inner: S,
+    shared: Arc<Shared<W, R>>,
+}
+
+impl<S: std::fmt::Debug, W, R> std::fmt::Debug for Fallback<S, W, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fallback")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<S: Clone, W, R> Clone for Fallback<S, W, R> {
+    fn clone(&self) -> Self {
+        Fallback {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S, W, R> Fallback<S, W, R> {
+    /// The inner service.
+    ///
+    /// ```
+    /// # use seawall::fallback::FallbackLayer;
+    /// # use tower::Layer;
+    /// let layer = FallbackLayer::builder(|_: &()| true, |_: &()| async { Ok::<u8, ()>(0) }).build()?;
+    /// assert_eq!(*layer.layer(5_u8).get_ref(), 5);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// # use seawall::fallback::FallbackLayer;
+    /// # use tower::Layer;
+    /// let layer = FallbackLayer::builder(|_: &()| true, |_: &()| async { Ok::<u8, ()>(0) }).build()?;
+    /// let mut service = layer.layer(5_u8);
+    /// *service.get_mut() = 6;
+    /// assert_eq!(service.into_inner(), 6);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    ///
+    /// ```
+    /// # use seawall::fallback::FallbackLayer;
+    /// # use tower::Layer;
+    /// let layer = FallbackLayer::builder(|_: &()| true, |_: &()| async { Ok::<u8, ()>(0) }).build()?;
+    /// assert_eq!(layer.layer(5_u8).into_inner(), 5);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, W, R, Req> Service<Req> for Fallback<S, W, R>
+where
+    S: Service<Req>,
+    W: When<S::Error>,
+    R: Recover<S::Response, S::Error>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, W, R, S::Response, S::Error>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Req) -> Self::Future {
+        ResponseFuture::new(self.inner.call(request), self.shared.clone())
+    }
+}

@@ -1,0 +1,111 @@
+//! What every call through one fallback layer shares: the rule, the fallback, its
+//! limits, its place count and what it did.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::time::Duration;
+
+use crate::telemetry::{Meter, names::FALLBACK_USED};
+
+/// Answers an error with a result of its own: implemented for closures
+/// `Fn(&E) -> impl Future<Output = Result<T, E>>`. The error is lent, so that the
+/// original can be returned if the fallback runs out of time or of places.
+///
+/// ```
+/// use seawall::fallback::Recover;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let cached = |_: &&str| std::future::ready(Ok::<u32, &str>(42));
+/// assert_eq!(cached.recover(&"down").await, Ok(42));
+/// # }
+/// ```
+pub trait Recover<T, E> {
+    /// The fallback's answer.
+    type Future: Future<Output = Result<T, E>>;
+
+    /// Starts the fallback for `error`.
+    ///
+    /// ```
+    /// use seawall::fallback::Recover;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let default = |_: &()| async { Ok::<&str, ()>("default") };
+    /// assert_eq!(default.recover(&()).await, Ok("default"));
+    /// # }
+    /// ```
+    fn recover(&self, error: &E) -> Self::Future;
+}
+
+impl<F, Fut, T, E> Recover<T, E> for F
+where
+    F: Fn(&E) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    type Future = Fut;
+
+    fn recover(&self, error: &E) -> Fut {
+        self(error)
+    }
+}
+
+pub(crate) struct Shared<W, R> {
+    pub(crate) when: W,
+    pub(crate) recover: R,
+    pub(crate) time_limit: Option<Duration>,
+    pub(crate) max_concurrent: u32,
+    pub(crate) running: AtomicU32,
+    pub(crate) answered: AtomicU64,
+    pub(crate) timed_out: AtomicU64,
+    pub(crate) over_cap: AtomicU64,
+    pub(crate) meter: Meter,
+}
+
+impl<W, R> std::fmt::Debug for Shared<W, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("time_limit", &self.time_limit)
+            .field("max_concurrent", &self.max_concurrent)
+            .field("running", &self.running)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a fallback ended, for the counts and the metric.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Used {
+    Answered,
+    TimedOut,
+    OverCap,
+}
+
+impl<W, R> Shared<W, R> {
+    /// A place for one more fallback, if under the cap.
+    pub(crate) fn try_place(self: &Arc<Self>) -> Option<Place<W, R>> {
+        self.running
+            .fetch_update(AcqRel, Acquire, |n| {
+                (n < self.max_concurrent).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Place(self.clone()))
+    }
+
+    pub(crate) fn used(&self, how: Used) {
+        let (count, label) = match how {
+            Used::Answered => (&self.answered, "answered"),
+            Used::TimedOut => (&self.timed_out, "timed_out"),
+            Used::OverCap => (&self.over_cap, "over_cap"),
+        };
+        count.fetch_add(1, Relaxed);
+        self.meter.counter(FALLBACK_USED, &[("outcome", label)]);
+    }
+}
+
+/// One running fallback's place under the cap, given back when it ends or is dropped.
+pub(crate) struct Place<W, R>(Arc<Shared<W, R>>);
+
+impl<W, R> Drop for Place<W, R> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, AcqRel);
+    }
+}

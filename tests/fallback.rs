@@ -1,0 +1,162 @@
+//! Fallback: chosen by the error, bounded in time and in places, every use counted,
+//! every dropped call giving its place back. Paused time.
+
+use std::time::Duration;
+
+use seawall::bulkhead::BulkheadLayer;
+use seawall::circuit_breaker::CircuitBreakerLayer;
+use seawall::fallback::{FallbackLayer, Reasons, Refusals};
+use seawall::{Error, Reason};
+use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
+
+type E = Error<&'static str>;
+
+fn failing()
+-> impl tower::Service<(), Response = &'static str, Error = &'static str, Future: Send> + Clone {
+    service_fn(|_: ()| async { Err::<&'static str, _>("503") })
+}
+
+#[tokio::test(start_paused = true)]
+async fn refusals_are_answered_and_the_dependencys_own_errors_are_not() {
+    let fallback = FallbackLayer::builder(Refusals, |_: &E| async { Ok::<_, E>("cached") })
+        .build()
+        .unwrap();
+    let breaker = CircuitBreakerLayer::builder().build().unwrap();
+    let client = ServiceBuilder::new()
+        .layer(fallback.clone())
+        .layer(breaker.clone())
+        .map_err(Error::Service)
+        .service(failing());
+    assert!(
+        matches!(client.clone().oneshot(()).await, Err(Error::Service("503"))),
+        "not a refusal"
+    );
+    breaker.handle().force_open();
+    assert_eq!(client.oneshot(()).await.ok(), Some("cached"));
+    assert_eq!(fallback.handle().used().answered, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_chosen_reasons_are_answered() {
+    let fallback = FallbackLayer::builder(
+        Reasons(|r: Reason| matches!(r, Reason::BulkheadFull { .. })),
+        |_: &E| async { Ok::<_, E>("later") },
+    )
+    .build()
+    .unwrap();
+    let breaker = CircuitBreakerLayer::builder().build().unwrap();
+    breaker.handle().force_open();
+    let client = ServiceBuilder::new()
+        .layer(fallback)
+        .layer(breaker)
+        .map_err(Error::Service)
+        .service(failing());
+    let refused = client.oneshot(()).await.unwrap_err();
+    assert!(matches!(refused, Error::Rejected(r) if r.reason() == Reason::CircuitForcedOpen));
+
+    // A full bulkhead (one place, no queue) is answered.
+    let fallback = FallbackLayer::builder(
+        Reasons(|r: Reason| matches!(r, Reason::BulkheadFull { .. })),
+        |_: &E| async { Ok::<_, E>("later") },
+    )
+    .build()
+    .unwrap();
+    let bulkhead = BulkheadLayer::builder()
+        .max_concurrent(1)
+        .max_queued(0)
+        .build()
+        .unwrap();
+    let slow = service_fn(|_: ()| async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<_, &'static str>("slow answer")
+    });
+    let client = ServiceBuilder::new()
+        .layer(fallback)
+        .layer(bulkhead)
+        .map_err(Error::Service)
+        .service(slow);
+    let first = tokio::spawn(client.clone().oneshot(()));
+    tokio::task::yield_now().await;
+    assert_eq!(client.oneshot(()).await.ok(), Some("later"));
+    assert_eq!(first.await.unwrap().ok(), Some("slow answer"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fallback_past_its_time_limit_gives_the_original_error() {
+    let fallback = FallbackLayer::builder(
+        |_: &&str| true,
+        |_: &&str| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, &str>("too late")
+        },
+    )
+    .time_limit(Duration::from_millis(100))
+    .build()
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(fallback.layer(failing()).oneshot(()).await, Err("503"));
+    assert_eq!(started.elapsed(), Duration::from_millis(100));
+    let used = fallback.handle().used();
+    assert_eq!((used.timed_out, used.answered, used.running), (1, 0, 0));
+}
+
+/// One place: while a slow fallback runs, the next failure gets its own error; a
+/// dropped call gives its place back.
+#[tokio::test(start_paused = true)]
+async fn beyond_the_cap_a_call_gets_its_own_error_and_a_dropped_one_frees_its_place() {
+    let fallback = FallbackLayer::builder(
+        |_: &&str| true,
+        |_: &&str| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, &str>("fallback")
+        },
+    )
+    .max_concurrent(1)
+    .build()
+    .unwrap();
+    let client = fallback.layer(failing());
+    let first = tokio::spawn(client.clone().oneshot(()));
+    tokio::task::yield_now().await;
+    assert_eq!(fallback.handle().used().running, 1);
+    assert_eq!(
+        client.clone().oneshot(()).await,
+        Err("503"),
+        "no place left"
+    );
+    assert_eq!(fallback.handle().used().over_cap, 1);
+    first.abort();
+    let _ = first.await;
+    assert_eq!(
+        fallback.handle().used().running,
+        0,
+        "the dropped call's place is back"
+    );
+    assert_eq!(client.oneshot(()).await, Ok("fallback"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fallbacks_own_error_is_returned_as_it_is() {
+    let fallback = FallbackLayer::builder(
+        |_: &&str| true,
+        |_: &&str| async { Err::<&str, _>("cache empty") },
+    )
+    .build()
+    .unwrap();
+    assert_eq!(
+        fallback.layer(failing()).oneshot(()).await,
+        Err("cache empty")
+    );
+}
+
+#[test]
+fn settings_out_of_range_are_named() {
+    let err = FallbackLayer::builder(|_: &()| true, |_: &()| async { Ok::<u8, ()>(0) })
+        .name("prices")
+        .time_limit(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "prices.time_limit: 0ns is outside (0s, 365 days]"
+    );
+}
