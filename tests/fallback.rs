@@ -160,3 +160,43 @@ fn settings_out_of_range_are_named() {
         "prices.time_limit: 0ns is outside (0s, 365 days]"
     );
 }
+
+/// The last good response per key answers that key's refusals while young enough;
+/// another key, or an old one, gets the refusal; new keys beyond the cap take the
+/// oldest key's place.
+#[tokio::test(start_paused = true)]
+async fn a_stale_response_answers_its_keys_refusals_while_young_enough() {
+    use seawall::fallback::StaleIfErrorLayer;
+    let stale =
+        StaleIfErrorLayer::new(|page: &u32| *page, Refusals, Duration::from_secs(60), 2).unwrap();
+    let breaker = CircuitBreakerLayer::builder().build().unwrap();
+    let client = ServiceBuilder::new()
+        .layer(stale.clone())
+        .layer(breaker.clone())
+        .map_err(Error::Service)
+        .service(service_fn(
+            |page: u32| async move { Ok::<_, &str>(page * 10) },
+        ));
+    assert_eq!(client.clone().oneshot(1).await.ok(), Some(10));
+    assert_eq!(client.clone().oneshot(2).await.ok(), Some(20));
+    breaker.handle().force_open();
+    assert_eq!(
+        client.clone().oneshot(1).await.ok(),
+        Some(10),
+        "stale, answered"
+    );
+    assert!(client.clone().oneshot(3).await.is_err(), "never seen");
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert!(client.clone().oneshot(1).await.is_err(), "too old");
+    assert_eq!(stale.served(), 1);
+
+    // Two keys kept at most: a third takes the oldest's place.
+    breaker.handle().reset();
+    for page in [4, 5, 6] {
+        client.clone().oneshot(page).await.unwrap();
+        tokio::time::advance(Duration::from_secs(1)).await;
+    }
+    breaker.handle().force_open();
+    assert!(client.clone().oneshot(4).await.is_err(), "evicted");
+    assert_eq!(client.oneshot(6).await.ok(), Some(60));
+}

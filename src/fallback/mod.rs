@@ -49,6 +49,7 @@
 
 mod future;
 mod layer;
+mod stale;
 mod state;
 mod when;
 
@@ -59,6 +60,7 @@ use tower::Service;
 
 pub use future::ResponseFuture;
 pub use layer::{Builder, FallbackHandle, FallbackLayer, Used};
+pub use stale::{StaleFuture, StaleIfError, StaleIfErrorLayer};
 pub use state::Recover;
 pub use when::{Reasons, Refusals, When};
 
