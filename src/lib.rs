@@ -15,6 +15,7 @@ pub mod deadline;
 pub mod fallback;
 #[cfg(feature = "redis")]
 pub mod fleet;
+mod hedge;
 mod homed;
 pub mod keyed;
 mod limit;
