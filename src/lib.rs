@@ -15,7 +15,7 @@ pub mod deadline;
 pub mod fallback;
 #[cfg(feature = "redis")]
 pub mod fleet;
-mod hedge;
+pub mod hedge;
 mod homed;
 pub mod keyed;
 mod limit;

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 /// The layer folders; `pipeline` and `keyed` compose layers by design, `sim` drives any
 /// stack.
-const LAYERS: [&str; 10] = [
+const LAYERS: [&str; 11] = [
     "adaptive",
     "bulkhead",
     "chaos",
     "fallback",
+    "hedge",
     "circuit_breaker",
     "deadline",
     "rate_limit",

@@ -58,6 +58,7 @@ impl Histogram {
     }
 
     /// Samples counted.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
         self.counts.iter().map(|c| c.load(Relaxed)).sum()
     }

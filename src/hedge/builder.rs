@@ -1,0 +1,286 @@
+//! The hedging layer and its builder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::Layer;
+
+use super::Hedge;
+use super::state::{Delay, Shared};
+use crate::ErrorsAreFailures;
+use crate::config::{ConfigError, Longest, Ratio, check_duration};
+use crate::telemetry::Meter;
+
+/// Wraps services in [`Hedge`]: when the first attempt has not answered after the
+/// delay, a second goes out (and so on, up to `max_attempts`), the first good answer
+/// wins and the others are dropped. Clones share the delay's statistics and the budget.
+///
+/// ```
+/// use seawall::hedge::HedgeLayer;
+/// use std::time::Duration;
+/// let layer = HedgeLayer::builder()
+///     .percentile(0.95, 100, Duration::from_millis(200))
+///     .build()?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct HedgeLayer<C = ErrorsAreFailures> {
+    pub(super) shared: Arc<Shared>,
+    pub(super) classifier: C,
+}
+
+impl HedgeLayer {
+    /// A builder: one hedge (two attempts) after a fixed 100 ms, at most 10 % extra load
+    /// (with a reserve of 10 attempts), every error a failure.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// let layer = HedgeLayer::builder().build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder {
+            name: "hedge".to_owned(),
+            delay: Delay::Fixed(Duration::from_millis(100)),
+            max_attempts: 2,
+            extra: Ratio::percent(10.0),
+            reserve: 10,
+            classifier: ErrorsAreFailures,
+        }
+    }
+}
+
+impl<C> HedgeLayer<C> {
+    /// Hedges sent and hedges the budget refused so far.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// let layer = HedgeLayer::builder().build()?;
+    /// assert_eq!(layer.hedges(), (0, 0));
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn hedges(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.shared.hedges.load(Relaxed),
+            self.shared.refused.load(Relaxed),
+        )
+    }
+
+    /// The delay a hedge would wait now (the percentile once enough samples are in).
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// # use std::time::Duration;
+    /// let layer = HedgeLayer::builder().delay(Duration::from_millis(30)).build()?;
+    /// assert_eq!(layer.current_delay(), Duration::from_millis(30));
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn current_delay(&self) -> Duration {
+        self.shared.delay()
+    }
+}
+
+impl<S, C: Clone> Layer<S> for HedgeLayer<C> {
+    type Service = Hedge<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Hedge {
+            inner,
+            shared: self.shared.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+/// Settings for a [`HedgeLayer`].
+///
+/// ```
+/// use seawall::hedge::HedgeLayer;
+/// use seawall::Ratio;
+/// use std::time::Duration;
+/// let layer = HedgeLayer::builder()
+///     .name("search")
+///     .delay(Duration::from_millis(40))
+///     .max_attempts(3)
+///     .max_extra_load(Ratio::percent(5.0), 20)
+///     .build()?;
+/// # let _ = layer;
+/// # Ok::<(), seawall::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "call `build()` to get the layer"]
+pub struct Builder<C = ErrorsAreFailures> {
+    name: String,
+    delay: Delay,
+    max_attempts: u32,
+    extra: Ratio,
+    reserve: u32,
+    classifier: C,
+}
+
+impl<C> Builder<C> {
+    /// The name in metrics. Default: `"hedge"`.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// let layer = HedgeLayer::builder().name("search").build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// A fixed delay before each next attempt. Allowed: `(0s, 1 day]`. Default: 100 ms.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// # use std::time::Duration;
+    /// let layer = HedgeLayer::builder().delay(Duration::from_millis(20)).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Delay::Fixed(delay);
+        self
+    }
+
+    /// The delay is the `quantile` (in `(0, 1)`, e.g. 0.95) of the primary attempts'
+    /// latency, each timed from the call's start (a primary cut off by a winning hedge
+    /// counts as at least as long as it ran), over the last few thousand calls, once
+    /// `at_least` (≥ 1) are in; `until` before that. Read with one atomic load per call.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// # use std::time::Duration;
+    /// let layer = HedgeLayer::builder().percentile(0.9, 50, Duration::from_millis(150)).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn percentile(mut self, quantile: f64, at_least: u64, until: Duration) -> Self {
+        self.delay = Delay::Percentile {
+            q: quantile,
+            at_least,
+            until,
+        };
+        self
+    }
+
+    /// The most attempts of one call, the first included. Allowed: `2..=5` (gRPC's
+    /// hedging limit). Default: 2.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// let layer = HedgeLayer::builder().max_attempts(3).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// The extra load hedges may add: each call earns `share` of an attempt, each hedge
+    /// spends one, and at most `reserve` (≥ 1) attempts are saved up. Allowed: `share` in
+    /// `[0%, 100%]`. Default: 10 %, 10.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// use seawall::Ratio;
+    /// let layer = HedgeLayer::builder().max_extra_load(Ratio::percent(2.0), 5).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn max_extra_load(mut self, share: Ratio, reserve: u32) -> Self {
+        self.extra = share;
+        self.reserve = reserve;
+        self
+    }
+
+    /// Decides which answers are failures (a failure waits for the other attempts, or
+    /// sends the next at once); anything else wins. Default: every error a failure.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// use seawall::Outcome;
+    /// let layer = HedgeLayer::builder()
+    ///     .classifier(|r: &Result<u16, ()>| match r {
+    ///         Ok(s) if *s >= 500 => Outcome::Failure,
+    ///         Ok(_) => Outcome::Success,
+    ///         Err(()) => Outcome::Failure,
+    ///     })
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn classifier<C2>(self, classifier: C2) -> Builder<C2> {
+        Builder {
+            name: self.name,
+            delay: self.delay,
+            max_attempts: self.max_attempts,
+            extra: self.extra,
+            reserve: self.reserve,
+            classifier,
+        }
+    }
+
+    /// Checks the settings and creates the layer.
+    ///
+    /// # Errors
+    ///
+    /// A setting out of range, named, e.g. `hedge.max_attempts: 9 is outside 2..=5`.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// let err = HedgeLayer::builder().max_attempts(9).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "hedge.max_attempts: 9 is outside 2..=5");
+    /// ```
+    pub fn build(self) -> Result<HedgeLayer<C>, ConfigError> {
+        let within = |e: ConfigError| e.within(&self.name);
+        match self.delay {
+            Delay::Fixed(d) => check_duration("delay", d, false, Longest::Day).map_err(within)?,
+            Delay::Percentile { q, at_least, until } => {
+                if !(q > 0.0 && q < 1.0) {
+                    return Err(within(ConfigError::new("percentile.quantile", q, "(0, 1)")));
+                }
+                if at_least == 0 {
+                    return Err(within(ConfigError::new("percentile.at_least", 0, "1..")));
+                }
+                check_duration("percentile.until", until, false, Longest::Day).map_err(within)?;
+            }
+        }
+        if !(2..=5).contains(&self.max_attempts) {
+            return Err(within(ConfigError::new(
+                "max_attempts",
+                self.max_attempts,
+                "2..=5",
+            )));
+        }
+        let extra = self.extra.as_fraction();
+        if !(0.0..=1.0).contains(&extra) {
+            return Err(within(ConfigError::new(
+                "max_extra_load",
+                self.extra,
+                "[0%, 100%]",
+            )));
+        }
+        if self.reserve == 0 {
+            return Err(within(ConfigError::new("max_extra_load.reserve", 0, "1..")));
+        }
+        let meter = Meter::new("hedge", &Arc::from(self.name.as_str()));
+        Ok(HedgeLayer {
+            shared: Arc::new(Shared::new(
+                self.delay,
+                self.max_attempts,
+                extra,
+                self.reserve,
+                meter,
+            )),
+            classifier: self.classifier,
+        })
+    }
+}

@@ -1,0 +1,249 @@
+//! Hedging in paused time: the latency tail cut within the budget, losers dropped the
+//! moment a winner answers, nothing left running when the caller gives up.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seawall::Ratio;
+use seawall::hedge::HedgeLayer;
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// A dependency with a heavy tail: each attempt (its own draw) takes 10 ms, or 1 s
+/// one time in twenty. Counts attempts, and attempts still running per call.
+#[derive(Clone, Default)]
+struct Tail {
+    attempts: Arc<Mutex<HashMap<u32, u32>>>,
+    running: Arc<Mutex<HashMap<u32, i64>>>,
+    total: Arc<AtomicI64>,
+    fail_first: bool,
+}
+
+struct Running(Arc<Mutex<HashMap<u32, i64>>>, u32);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap().entry(self.1).or_default() -= 1;
+    }
+}
+
+fn slow(call: u32, attempt: u32) -> bool {
+    let mut z = u64::from(call) << 8 | u64::from(attempt);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % 20 == 0
+}
+
+impl Tail {
+    fn service(
+        &self,
+    ) -> impl Service<u32, Response = u32, Error = &'static str, Future: Send> + Clone + Send + use<>
+    {
+        let tail = self.clone();
+        service_fn(move |call: u32| {
+            let attempt = {
+                let mut attempts = tail.attempts.lock().unwrap();
+                let a = attempts.entry(call).or_default();
+                *a += 1;
+                *a
+            };
+            tail.total.fetch_add(1, Relaxed);
+            *tail.running.lock().unwrap().entry(call).or_default() += 1;
+            let guard = Running(tail.running.clone(), call);
+            let fail = tail.fail_first && attempt == 1;
+            async move {
+                let _guard = guard;
+                if fail {
+                    return Err("503");
+                }
+                let took = if slow(call, attempt) {
+                    1000 * MS
+                } else {
+                    10 * MS
+                };
+                tokio::time::sleep(took).await;
+                Ok(call)
+            }
+        })
+    }
+
+    fn running(&self, call: u32) -> i64 {
+        self.running
+            .lock()
+            .unwrap()
+            .get(&call)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// 2,000 calls at 200 a second; each call's latency, sorted, and the attempts made.
+async fn drive<S>(service: S, tail: &Tail) -> (Vec<Duration>, i64)
+where
+    S: Service<u32, Response = u32, Error = &'static str> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    let mut calls = Vec::new();
+    for n in 0..2000u32 {
+        let (service, tail) = (service.clone(), tail.clone());
+        calls.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let answer = service.oneshot(n).await;
+            assert_eq!(answer, Ok(n));
+            assert_eq!(tail.running(n), 0, "an attempt of call {n} still running");
+            started.elapsed()
+        }));
+        tokio::time::sleep(5 * MS).await;
+    }
+    let mut took = Vec::new();
+    for call in calls {
+        took.push(call.await.unwrap());
+    }
+    took.sort();
+    (took, tail.total.load(Relaxed))
+}
+
+fn p99(sorted: &[Duration]) -> Duration {
+    sorted[sorted.len() * 99 / 100]
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_tail_is_cut_within_the_budget_and_every_loser_is_dropped_at_once() {
+    let bare = Tail::default();
+    let (took, attempts) = drive(bare.service(), &bare).await;
+    assert_eq!(attempts, 2000);
+    assert_eq!(p99(&took), 1000 * MS, "one call in twenty takes a second");
+
+    let tail = Tail::default();
+    let layer = HedgeLayer::builder().delay(50 * MS).build().unwrap();
+    let (took, attempts) = drive(layer.layer(tail.service()), &tail).await;
+    assert!(p99(&took) <= 60 * MS, "p99 {:?}", p99(&took));
+    let extra = (attempts - 2000) as f64 / 2000.0;
+    assert!((0.03..=0.10).contains(&extra), "extra load {extra}");
+    assert_eq!(layer.hedges().0 as i64, attempts - 2000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_budget_bounds_the_extra_load() {
+    let tail = Tail::default();
+    let layer = HedgeLayer::builder()
+        .delay(50 * MS)
+        .max_extra_load(Ratio::percent(1.0), 1)
+        .build()
+        .unwrap();
+    let (_, attempts) = drive(layer.layer(tail.service()), &tail).await;
+    let hedges = attempts - 2000;
+    assert!(
+        hedges <= 2000 / 100 + 1,
+        "{hedges} hedges for 2,000 calls at 1 %"
+    );
+    assert!(layer.hedges().1 > 0, "some were refused");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_sends_the_next_attempt_at_once() {
+    let tail = Tail {
+        fail_first: true,
+        ..Tail::default()
+    };
+    let service = HedgeLayer::builder()
+        .delay(500 * MS)
+        .build()
+        .unwrap()
+        .layer(tail.service());
+    let started = Instant::now();
+    assert_eq!(service.oneshot(3).await, Ok(3));
+    assert!(
+        started.elapsed() < 500 * MS,
+        "not after the delay: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_given_up_by_its_caller_leaves_no_attempt_running() {
+    let tail = Tail::default();
+    let inner = tail.service();
+    let service = service_fn(move |n: u32| {
+        let mut inner = inner.clone();
+        async move {
+            // Every attempt hangs until dropped (the tail's guard counts it).
+            let _held = inner.call(u32::MAX - n);
+            std::future::pending::<Result<u32, &'static str>>().await
+        }
+    });
+    let hedged = HedgeLayer::builder()
+        .delay(50 * MS)
+        .max_attempts(3)
+        .build()
+        .unwrap()
+        .layer(service);
+    let call = tokio::spawn(hedged.oneshot(1));
+    tokio::time::sleep(200 * MS).await;
+    assert_eq!(
+        tail.running(u32::MAX - 1),
+        3,
+        "the first attempt and both hedges"
+    );
+    call.abort();
+    let _ = call.await;
+    assert_eq!(tail.running(u32::MAX - 1), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_hedge_when_the_deadline_leaves_too_little_time() {
+    let tail = Tail::default();
+    let layer = HedgeLayer::builder().delay(50 * MS).build().unwrap();
+    let service = layer.layer(tail.service());
+    // Call 19 is one of the slow ones for its first attempt.
+    let slow_call = (0..1000).find(|&n| slow(n, 1) && !slow(n, 2)).unwrap();
+    let deadline = Instant::now() + 40 * MS;
+    let _ = seawall::deadline::scope(deadline, service.oneshot(slow_call)).await;
+    assert_eq!(layer.hedges().0, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_percentile_delay_follows_the_primary_attempts_latency() {
+    let tail = Tail::default();
+    let layer = HedgeLayer::builder()
+        .percentile(0.9, 100, 300 * MS)
+        .build()
+        .unwrap();
+    assert_eq!(layer.current_delay(), 300 * MS, "until enough samples");
+    let _ = drive(layer.layer(tail.service()), &tail).await;
+    let delay = layer.current_delay();
+    assert!(
+        delay >= 10 * MS && delay <= 12 * MS,
+        "the 90th percentile of 10 ms calls: {delay:?}"
+    );
+}
+
+#[test]
+fn settings_out_of_range_are_named() {
+    let cases = [
+        (
+            HedgeLayer::builder().max_attempts(1),
+            "hedge.max_attempts: 1 is outside 2..=5",
+        ),
+        (
+            HedgeLayer::builder().delay(Duration::ZERO),
+            "hedge.delay: 0ns is outside (0s, 1 day]",
+        ),
+        (
+            HedgeLayer::builder().percentile(1.0, 10, MS),
+            "hedge.percentile.quantile: 1 is outside (0, 1)",
+        ),
+        (
+            HedgeLayer::builder().max_extra_load(Ratio::percent(5.0), 0),
+            "hedge.max_extra_load.reserve: 0 is outside 1..",
+        ),
+    ];
+    for (builder, message) in cases {
+        assert_eq!(builder.build().unwrap_err().to_string(), message);
+    }
+}
