@@ -744,6 +744,55 @@ fn balancers(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
     });
 }
 
+/// tower's hedging policy for the comparison: every request may be hedged.
+#[derive(Clone)]
+struct HedgeEvery;
+
+impl tower::hedge::Policy<u64> for HedgeEvery {
+    fn clone_request(&self, request: &u64) -> Option<u64> {
+        Some(*request)
+    }
+
+    fn can_retry(&self, _: &u64) -> bool {
+        true
+    }
+}
+
+/// The no-hedge path (the service answers at once): seawall's hedging with a fixed
+/// delay and with a percentile delay, against tower's `Hedge` (its histogram's 95th
+/// percentile, 10 samples before it hedges, rotated every second).
+fn hedges(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime) {
+    g.bench_function("hedge/seawall_fixed", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                seawall::hedge::HedgeLayer::builder()
+                    .delay(Duration::from_millis(100))
+                    .build()
+                    .unwrap()
+                    .layer(boxed())
+            })
+        })
+    });
+    g.bench_function("hedge/seawall_percentile", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                seawall::hedge::HedgeLayer::builder()
+                    .percentile(0.95, 10, Duration::from_millis(100))
+                    .build()
+                    .unwrap()
+                    .layer(boxed())
+            })
+        })
+    });
+    g.bench_function("hedge/tower", |b| {
+        b.iter_custom(|n| {
+            calls(rt, n, || {
+                tower::hedge::Hedge::new(boxed(), HedgeEvery, 10, 0.95, Duration::from_secs(1))
+            })
+        })
+    });
+}
+
 /// What the floors are made of: one reference count taken and given back (an `Arc`
 /// clone and drop, as a call's future holding its layer's state does), and one
 /// uncontended atomic read-modify-write pair (a permit's take and give back).
@@ -786,6 +835,7 @@ fn bench_on(c: &mut Criterion, runtime: &str, rt: &Runtime, redis: Option<&str>)
     permits(&mut g, rt);
     stacks(&mut g, rt);
     balancers(&mut g, rt);
+    hedges(&mut g, rt);
     floors(&mut g, rt);
     g.finish();
 }
