@@ -247,3 +247,55 @@ fn settings_out_of_range_are_named() {
         assert_eq!(builder.build().unwrap_err().to_string(), message);
     }
 }
+
+/// HTTP: a POST is never hedged, a GET is, and its copy says which attempt it is.
+#[cfg(feature = "http")]
+#[tokio::test(start_paused = true)]
+async fn http_hedges_only_idempotent_methods_and_numbers_the_copies() {
+    use seawall::hedge::HttpIdempotent;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let stuck_first = service_fn(move |request: http::Request<()>| {
+        let attempt = request
+            .headers()
+            .get("x-seawall-attempt")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let first = attempt.is_none();
+        log.lock()
+            .unwrap()
+            .push((request.method().clone(), attempt));
+        async move {
+            if first {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Ok::<_, &'static str>(())
+        }
+    });
+    let layer = HedgeLayer::builder()
+        .delay(50 * MS)
+        .policy(HttpIdempotent)
+        .build()
+        .unwrap();
+    let service = layer.layer(stuck_first);
+    let post = http::Request::post("/orders").body(()).unwrap();
+    let started = Instant::now();
+    service.clone().oneshot(post).await.unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(1),
+        "a POST waits for its one attempt"
+    );
+    let get = http::Request::get("/orders/7").body(()).unwrap();
+    let started = Instant::now();
+    service.oneshot(get).await.unwrap();
+    assert_eq!(started.elapsed(), 50 * MS, "the GET's hedge answered");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            (http::Method::POST, None),
+            (http::Method::GET, None),
+            (http::Method::GET, Some("2".to_owned())),
+        ]
+    );
+}

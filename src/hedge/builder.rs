@@ -6,6 +6,7 @@ use std::time::Duration;
 use tower::Layer;
 
 use super::Hedge;
+use super::policy::AnyRequest;
 use super::state::{Delay, Shared};
 use crate::ErrorsAreFailures;
 use crate::config::{ConfigError, Longest, Ratio, check_duration};
@@ -25,9 +26,10 @@ use crate::telemetry::Meter;
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct HedgeLayer<C = ErrorsAreFailures> {
+pub struct HedgeLayer<C = ErrorsAreFailures, P = AnyRequest> {
     pub(super) shared: Arc<Shared>,
     pub(super) classifier: C,
+    pub(super) policy: P,
 }
 
 impl HedgeLayer {
@@ -48,11 +50,12 @@ impl HedgeLayer {
             extra: Ratio::percent(10.0),
             reserve: 10,
             classifier: ErrorsAreFailures,
+            policy: AnyRequest,
         }
     }
 }
 
-impl<C> HedgeLayer<C> {
+impl<C, P> HedgeLayer<C, P> {
     /// Hedges sent and hedges the budget refused so far.
     ///
     /// ```
@@ -83,14 +86,15 @@ impl<C> HedgeLayer<C> {
     }
 }
 
-impl<S, C: Clone> Layer<S> for HedgeLayer<C> {
-    type Service = Hedge<S, C>;
+impl<S, C: Clone, P: Clone> Layer<S> for HedgeLayer<C, P> {
+    type Service = Hedge<S, C, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Hedge {
             inner,
             shared: self.shared.clone(),
             classifier: self.classifier.clone(),
+            policy: self.policy.clone(),
         }
     }
 }
@@ -112,16 +116,17 @@ impl<S, C: Clone> Layer<S> for HedgeLayer<C> {
 /// ```
 #[derive(Clone, Debug)]
 #[must_use = "call `build()` to get the layer"]
-pub struct Builder<C = ErrorsAreFailures> {
+pub struct Builder<C = ErrorsAreFailures, P = AnyRequest> {
     name: String,
     delay: Delay,
     max_attempts: u32,
     extra: Ratio,
     reserve: u32,
     classifier: C,
+    policy: P,
 }
 
-impl<C> Builder<C> {
+impl<C, P> Builder<C, P> {
     /// The name in metrics. Default: `"hedge"`.
     ///
     /// ```
@@ -217,7 +222,7 @@ impl<C> Builder<C> {
     /// # let _ = layer;
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
-    pub fn classifier<C2>(self, classifier: C2) -> Builder<C2> {
+    pub fn classifier<C2>(self, classifier: C2) -> Builder<C2, P> {
         Builder {
             name: self.name,
             delay: self.delay,
@@ -225,6 +230,30 @@ impl<C> Builder<C> {
             extra: self.extra,
             reserve: self.reserve,
             classifier,
+            policy: self.policy,
+        }
+    }
+
+    /// Which requests may be hedged and how each copy is marked: [`AnyRequest`] (the
+    /// default), [`HttpIdempotent`](super::HttpIdempotent) or
+    /// [`GrpcAttempts`](super::GrpcAttempts) (feature `http`), or your own
+    /// [`HedgePolicy`](super::HedgePolicy).
+    ///
+    /// ```
+    /// # use seawall::hedge::{HedgeLayer, HttpIdempotent};
+    /// let layer = HedgeLayer::builder().policy(HttpIdempotent).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn policy<P2>(self, policy: P2) -> Builder<C, P2> {
+        Builder {
+            name: self.name,
+            delay: self.delay,
+            max_attempts: self.max_attempts,
+            extra: self.extra,
+            reserve: self.reserve,
+            classifier: self.classifier,
+            policy,
         }
     }
 
@@ -239,7 +268,7 @@ impl<C> Builder<C> {
     /// let err = HedgeLayer::builder().max_attempts(9).build().unwrap_err();
     /// assert_eq!(err.to_string(), "hedge.max_attempts: 9 is outside 2..=5");
     /// ```
-    pub fn build(self) -> Result<HedgeLayer<C>, ConfigError> {
+    pub fn build(self) -> Result<HedgeLayer<C, P>, ConfigError> {
         let within = |e: ConfigError| e.within(&self.name);
         match self.delay {
             Delay::Fixed(d) => check_duration("delay", d, false, Longest::Day).map_err(within)?,
@@ -281,6 +310,7 @@ impl<C> Builder<C> {
                 meter,
             )),
             classifier: self.classifier,
+            policy: self.policy,
         })
     }
 }

@@ -11,6 +11,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower::Service;
 
+use super::policy::HedgePolicy;
 use super::state::Shared;
 use crate::classify::{Classify, Outcome};
 
@@ -29,7 +30,7 @@ pin_project! {
     /// # Ok(())
     /// # }
     /// ```
-    pub struct ResponseFuture<S, Req, C>
+    pub struct ResponseFuture<S, Req, C, P>
     where
         S: Service<Req>,
     {
@@ -41,6 +42,7 @@ pin_project! {
         service: S,
         request: Req,
         classifier: C,
+        policy: P,
         shared: Arc<Shared>,
         started: Option<Instant>,
         attempts: u32,
@@ -50,7 +52,7 @@ pin_project! {
     }
 }
 
-impl<S: Service<Req>, Req, C> std::fmt::Debug for ResponseFuture<S, Req, C> {
+impl<S: Service<Req>, Req, C, P> std::fmt::Debug for ResponseFuture<S, Req, C, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("attempts", &self.attempts)
@@ -62,14 +64,15 @@ impl<S: Service<Req>, Req, C> std::fmt::Debug for ResponseFuture<S, Req, C> {
     }
 }
 
-impl<S: Service<Req>, Req, C> ResponseFuture<S, Req, C> {
+impl<S: Service<Req>, Req, C, P> ResponseFuture<S, Req, C, P> {
     pub(super) fn new(
         primary: S::Future,
         service: S,
         request: Req,
-        classifier: C,
+        (classifier, policy): (C, P),
         shared: Arc<Shared>,
         started: Option<Instant>,
+        hedgeable: bool,
     ) -> Self {
         ResponseFuture {
             primary: Some(primary),
@@ -78,21 +81,23 @@ impl<S: Service<Req>, Req, C> ResponseFuture<S, Req, C> {
             service,
             request,
             classifier,
+            policy,
             shared,
             started,
             attempts: 1,
             sending: false,
-            stopped: false,
+            stopped: !hedgeable,
             last: None,
         }
     }
 }
 
-impl<S, Req, C> Future for ResponseFuture<S, Req, C>
+impl<S, Req, C, P> Future for ResponseFuture<S, Req, C, P>
 where
     S: Service<Req>,
     Req: Clone,
     C: Classify<S::Response, S::Error>,
+    P: HedgePolicy<Req>,
 {
     type Output = Result<S::Response, S::Error>;
 
@@ -142,7 +147,9 @@ where
                         continue;
                     }
                     Poll::Ready(Ok(())) => {
-                        let hedge = this.service.call(this.request.clone());
+                        let mut copy = this.request.clone();
+                        this.policy.prepare(&mut copy, *this.attempts + 1);
+                        let hedge = this.service.call(copy);
                         this.hedges.push(Box::pin(hedge));
                         *this.attempts += 1;
                         *this.sending = false;

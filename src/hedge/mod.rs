@@ -54,6 +54,7 @@
 mod builder;
 mod future;
 mod histogram;
+mod policy;
 mod state;
 
 use std::sync::Arc;
@@ -63,6 +64,9 @@ use tower::Service;
 
 pub use builder::{Builder, HedgeLayer};
 pub use future::ResponseFuture;
+pub use policy::{AnyRequest, HedgePolicy};
+#[cfg(feature = "http")]
+pub use policy::{GrpcAttempts, HttpIdempotent};
 
 use state::{Delay, Shared};
 
@@ -77,13 +81,14 @@ use state::{Delay, Shared};
 /// # Ok::<(), seawall::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Hedge<S, C = crate::ErrorsAreFailures> {
+pub struct Hedge<S, C = crate::ErrorsAreFailures, P = AnyRequest> {
     inner: S,
     shared: Arc<Shared>,
     classifier: C,
+    policy: P,
 }
 
-impl<S, C> Hedge<S, C> {
+impl<S, C, P> Hedge<S, C, P> {
     /// The inner service.
     ///
     /// ```
@@ -109,15 +114,16 @@ impl<S, C> Hedge<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for Hedge<S, C>
+impl<S, C, P, Req> Service<Req> for Hedge<S, C, P>
 where
     S: Service<Req> + Clone,
     Req: Clone,
     C: crate::Classify<S::Response, S::Error> + Clone,
+    P: HedgePolicy<Req> + Clone,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S, Req, C>;
+    type Future = ResponseFuture<S, Req, C, P>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
@@ -128,14 +134,16 @@ where
         self.shared.earn();
         let started =
             matches!(self.shared.delay, Delay::Percentile { .. }).then(tokio::time::Instant::now);
+        let hedgeable = self.policy.may_hedge(&request);
         let primary = self.inner.call(request.clone());
         ResponseFuture::new(
             primary,
             self.inner.clone(),
             request,
-            self.classifier.clone(),
+            (self.classifier.clone(), self.policy.clone()),
             self.shared.clone(),
             started,
+            hedgeable,
         )
     }
 }
