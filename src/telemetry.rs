@@ -45,7 +45,7 @@
 //! | `seawall.fleet.instances` | gauge | `namespace` | live instances of the fleet, as of this instance's last sync (feature `redis`) |
 //! | `seawall.fleet.redis_up` | gauge | `namespace` | 1 while this instance's syncs with Redis succeed, 0 while Redis is away |
 //! | `seawall.fleet.syncs` | counter | `namespace`, `outcome` (`ok`, `failed`) | this instance's round trips to Redis |
-//! | `seawall.hedge.attempts` | counter | `name`, `outcome` (`sent`, `over_budget`) | hedges a hedging layer sent, or that its budget for extra load refused |
+//! | `seawall.hedge.attempts` | counter | `name`, `outcome` (`sent`, `over_budget`, `over_cap`) | hedges a hedging layer sent, or that its budget for extra load refused |
 //! | `seawall.fallback.used` | counter | `name`, `outcome` (`answered`, `timed_out`, `over_cap`; `stale` for a stale-if-error answer, name `stale_if_error`) | errors a fallback layer's rule accepted, by what became of them |
 //! | `seawall.chaos.injected` | counter | `name`, `kind` (`outcome`, `latency`, `behaviour`) | faults a chaos layer injected |
 //!

@@ -299,3 +299,34 @@ async fn http_hedges_only_idempotent_methods_and_numbers_the_copies() {
         ]
     );
 }
+
+/// Every attempt of every call hangs for a second: with a cap of 3 hedges in flight,
+/// ten calls at once send three hedges, not ten; each ended hedge frees its place.
+#[tokio::test(start_paused = true)]
+async fn at_most_the_cap_of_hedges_is_in_flight_across_calls() {
+    let slow = service_fn(|n: u32| async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<_, &'static str>(n)
+    });
+    let layer = HedgeLayer::builder()
+        .delay(50 * MS)
+        .max_concurrent_hedges(3)
+        .max_extra_load(Ratio::percent(100.0), 100)
+        .build()
+        .unwrap();
+    let service = layer.layer(slow);
+    let calls: Vec<_> = (0..10)
+        .map(|n| tokio::spawn(service.clone().oneshot(n)))
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        layer.hedges(),
+        (3, 7),
+        "three sent, seven refused by the cap"
+    );
+    // All places are free again: the next slow call gets its hedge.
+    service.oneshot(99).await.unwrap();
+    assert_eq!(layer.hedges().0, 4);
+}

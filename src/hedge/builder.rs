@@ -49,6 +49,7 @@ impl HedgeLayer {
             max_attempts: 2,
             extra: Ratio::percent(10.0),
             reserve: 10,
+            max_running: u32::MAX,
             classifier: ErrorsAreFailures,
             policy: AnyRequest,
         }
@@ -122,6 +123,7 @@ pub struct Builder<C = ErrorsAreFailures, P = AnyRequest> {
     max_attempts: u32,
     extra: Ratio,
     reserve: u32,
+    max_running: u32,
     classifier: C,
     policy: P,
 }
@@ -206,6 +208,20 @@ impl<C, P> Builder<C, P> {
         self
     }
 
+    /// The most hedges in flight at once across every call of the layer (a dependency
+    /// slow for everyone is not sent a second wave). Allowed: at least 1. Default: no cap.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// let layer = HedgeLayer::builder().max_concurrent_hedges(20).build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn max_concurrent_hedges(mut self, most: u32) -> Self {
+        self.max_running = most;
+        self
+    }
+
     /// Decides which answers are failures (a failure waits for the other attempts, or
     /// sends the next at once); anything else wins. Default: every error a failure.
     ///
@@ -229,6 +245,7 @@ impl<C, P> Builder<C, P> {
             max_attempts: self.max_attempts,
             extra: self.extra,
             reserve: self.reserve,
+            max_running: self.max_running,
             classifier,
             policy: self.policy,
         }
@@ -252,6 +269,7 @@ impl<C, P> Builder<C, P> {
             max_attempts: self.max_attempts,
             extra: self.extra,
             reserve: self.reserve,
+            max_running: self.max_running,
             classifier: self.classifier,
             policy,
         }
@@ -297,6 +315,9 @@ impl<C, P> Builder<C, P> {
                 "[0%, 100%]",
             )));
         }
+        if self.max_running == 0 {
+            return Err(within(ConfigError::new("max_concurrent_hedges", 0, "1..")));
+        }
         if self.reserve == 0 {
             return Err(within(ConfigError::new("max_extra_load.reserve", 0, "1..")));
         }
@@ -305,8 +326,8 @@ impl<C, P> Builder<C, P> {
             shared: Arc::new(Shared::new(
                 self.delay,
                 self.max_attempts,
-                extra,
-                self.reserve,
+                (extra, self.reserve),
+                self.max_running,
                 meter,
             )),
             classifier: self.classifier,

@@ -12,7 +12,7 @@ use tokio::time::{Instant, Sleep};
 use tower::Service;
 
 use super::policy::HedgePolicy;
-use super::state::Shared;
+use super::state::{HedgeSlot, Shared};
 use crate::classify::{Classify, Outcome};
 
 pin_project! {
@@ -36,7 +36,7 @@ pin_project! {
     {
         #[pin]
         primary: Option<S::Future>,
-        hedges: Vec<Pin<Box<S::Future>>>,
+        hedges: Vec<(Pin<Box<S::Future>>, HedgeSlot)>,
         #[pin]
         timer: Option<Sleep>,
         service: S,
@@ -46,7 +46,7 @@ pin_project! {
         shared: Arc<Shared>,
         started: Option<Instant>,
         attempts: u32,
-        sending: bool,
+        sending: Option<HedgeSlot>,
         stopped: bool,
         last: Option<Result<S::Response, S::Error>>,
     }
@@ -85,7 +85,7 @@ impl<S: Service<Req>, Req, C, P> ResponseFuture<S, Req, C, P> {
             shared,
             started,
             attempts: 1,
-            sending: false,
+            sending: None,
             stopped: !hedgeable,
             last: None,
         }
@@ -119,7 +119,7 @@ where
             }
             let mut i = 0;
             while i < this.hedges.len() {
-                match this.hedges[i].as_mut().poll(cx) {
+                match this.hedges[i].0.as_mut().poll(cx) {
                     Poll::Ready(result) => {
                         drop(this.hedges.swap_remove(i));
                         if this.classifier.classify(&result) != Outcome::Failure {
@@ -137,11 +137,11 @@ where
                 }
             }
             let running = usize::from(this.primary.is_some()) + this.hedges.len();
-            if *this.sending {
+            if this.sending.is_some() {
                 match this.service.poll_ready(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Err(error)) => {
-                        *this.sending = false;
+                        *this.sending = None;
                         *this.stopped = true;
                         *this.last = Some(Err(error));
                         continue;
@@ -150,9 +150,9 @@ where
                         let mut copy = this.request.clone();
                         this.policy.prepare(&mut copy, *this.attempts + 1);
                         let hedge = this.service.call(copy);
-                        this.hedges.push(Box::pin(hedge));
+                        let slot = this.sending.take().expect("checked above");
+                        this.hedges.push((Box::pin(hedge), slot));
                         *this.attempts += 1;
-                        *this.sending = false;
                         this.timer.set(None);
                         continue;
                     }
@@ -161,8 +161,8 @@ where
             let may_send = !*this.stopped && *this.attempts < this.shared.max_attempts;
             if running == 0 {
                 // Every attempt failed: the next goes at once, if one may.
-                if may_send && send_allowed(this.shared) {
-                    *this.sending = true;
+                if may_send && let Some(slot) = send_allowed(this.shared) {
+                    *this.sending = Some(slot);
                     continue;
                 }
                 return Poll::Ready(this.last.take().expect("an attempt ended"));
@@ -179,10 +179,9 @@ where
                 return Poll::Pending;
             }
             this.timer.set(None);
-            if send_allowed(this.shared) {
-                *this.sending = true;
-            } else {
-                *this.stopped = true;
+            match send_allowed(this.shared) {
+                Some(slot) => *this.sending = Some(slot),
+                None => *this.stopped = true,
             }
         }
     }
@@ -190,9 +189,9 @@ where
 
 /// Whether one more attempt may go: enough of the call's deadline is left for it to
 /// matter, and the budget for extra load holds one (taken here).
-fn send_allowed(shared: &Shared) -> bool {
+fn send_allowed(shared: &Arc<Shared>) -> Option<HedgeSlot> {
     if crate::context::remaining().is_some_and(|left| left <= shared.delay()) {
-        return false;
+        return None;
     }
     shared.spend()
 }

@@ -1,7 +1,8 @@
 //! What every call through one hedging layer shares: the delay (fixed, or a latency
 //! percentile of the primary attempts), the budget for extra load, and the counts.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use super::histogram::Histogram;
@@ -43,15 +44,29 @@ pub(crate) struct Shared {
     percentile_us: AtomicU64,
     pub(crate) hedges: AtomicU64,
     pub(crate) refused: AtomicU64,
+    /// Hedges in flight, and the most allowed.
+    running: AtomicU32,
+    pub(crate) max_running: u32,
     pub(crate) meter: Meter,
+}
+
+/// One hedge's place under the cap of hedges in flight, given back when it ends or is
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct HedgeSlot(Arc<Shared>);
+
+impl Drop for HedgeSlot {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, AcqRel);
+    }
 }
 
 impl Shared {
     pub(crate) fn new(
         delay: Delay,
         max_attempts: u32,
-        extra: f64,
-        reserve: u32,
+        (extra, reserve): (f64, u32),
+        max_running: u32,
         meter: Meter,
     ) -> Self {
         let earn = (extra * MILLI as f64).round() as i64;
@@ -68,6 +83,8 @@ impl Shared {
             percentile_us: AtomicU64::new(0),
             hedges: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            running: AtomicU32::new(0),
+            max_running,
             meter,
         }
     }
@@ -94,8 +111,20 @@ impl Shared {
         }
     }
 
-    /// Takes one attempt from the budget, if it holds one.
-    pub(crate) fn spend(&self) -> bool {
+    /// A place for one more hedge: under the cap of hedges in flight, and one attempt
+    /// taken from the budget.
+    pub(crate) fn spend(self: &Arc<Self>) -> Option<HedgeSlot> {
+        let placed = self
+            .running
+            .fetch_update(AcqRel, Acquire, |n| (n < self.max_running).then_some(n + 1))
+            .is_ok();
+        if !placed {
+            self.refused.fetch_add(1, Relaxed);
+            self.meter
+                .counter(HEDGE_ATTEMPTS, &[("outcome", "over_cap")]);
+            return None;
+        }
+        let slot = HedgeSlot(self.clone());
         let spent = self
             .budget
             .fetch_update(AcqRel, Acquire, |b| (b >= MILLI).then_some(b - MILLI))
@@ -103,12 +132,13 @@ impl Shared {
         if spent {
             self.hedges.fetch_add(1, Relaxed);
             self.meter.counter(HEDGE_ATTEMPTS, &[("outcome", "sent")]);
+            Some(slot)
         } else {
             self.refused.fetch_add(1, Relaxed);
             self.meter
                 .counter(HEDGE_ATTEMPTS, &[("outcome", "over_budget")]);
+            None
         }
-        spent
     }
 
     /// Records how long a primary attempt took (or, cut off, at least took), and now
