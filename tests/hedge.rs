@@ -330,3 +330,50 @@ async fn at_most_the_cap_of_hedges_is_in_flight_across_calls() {
     service.oneshot(99).await.unwrap();
     assert_eq!(layer.hedges().0, 4);
 }
+
+/// An answer the classifier calls `Ignored` (about the request itself) ends the call at
+/// once, the hedge still running cancelled: gRPC's fatal status codes.
+#[tokio::test(start_paused = true)]
+async fn an_answer_about_the_request_itself_ends_the_call_and_cancels_the_rest() {
+    let tail = Tail::default();
+    let hang = tail.service();
+    let attempts = Arc::new(Mutex::new(0u32));
+    let count = attempts.clone();
+    let service = service_fn(move |n: u32| {
+        let attempt = {
+            let mut a = count.lock().unwrap();
+            *a += 1;
+            *a
+        };
+        let mut hang = hang.clone();
+        async move {
+            if attempt == 1 {
+                // The first attempt is slow, and then says the request was invalid.
+                tokio::time::sleep(100 * MS).await;
+                return Err("invalid argument");
+            }
+            // The hedge hangs (counted as running by the tail while alive).
+            let _held = hang.call(u32::MAX - n);
+            std::future::pending::<Result<u32, &'static str>>().await
+        }
+    });
+    let layer = HedgeLayer::builder()
+        .delay(50 * MS)
+        .classifier(|r: &Result<u32, &'static str>| match r {
+            Ok(_) => seawall::Outcome::Success,
+            Err("invalid argument") => seawall::Outcome::Ignored,
+            Err(_) => seawall::Outcome::Failure,
+        })
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let answer = layer.layer(service).oneshot(5).await;
+    assert_eq!(answer, Err("invalid argument"));
+    assert_eq!(
+        started.elapsed(),
+        100 * MS,
+        "returned at once, not after the hedge"
+    );
+    assert_eq!(*attempts.lock().unwrap(), 2, "the hedge had gone out");
+    assert_eq!(tail.running(u32::MAX - 5), 0, "and was cancelled");
+}

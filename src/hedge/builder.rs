@@ -222,8 +222,10 @@ impl<C, P> Builder<C, P> {
         self
     }
 
-    /// Decides which answers are failures (a failure waits for the other attempts, or
-    /// sends the next at once); anything else wins. Default: every error a failure.
+    /// Decides what an answer means: `Success` wins; `Failure` is not fatal (it waits
+    /// for the other attempts, or sends the next at once); `Ignored` (an answer about the
+    /// request itself) is fatal and ends the call at once. Default: every error a
+    /// failure.
     ///
     /// ```
     /// # use seawall::hedge::HedgeLayer;

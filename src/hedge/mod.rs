@@ -9,8 +9,11 @@
 //!   spends one; at most [`max_attempts`](Builder::max_attempts) (2 to 5) per call; no
 //!   hedge when the call's deadline would pass before it could help.
 //! * **The first good answer wins**; every other attempt is dropped (cancelled) at that
-//!   moment, and all of them when the caller drops the call. A failure (by the
-//!   classifier) waits for the other attempts, or sends the next one at once.
+//!   moment, and all of them when the caller drops the call. By the classifier: an
+//!   answer classified `Success` wins; `Failure` is not fatal (it waits for the other
+//!   attempts, or sends the next one at once); `Ignored` — an answer about the request
+//!   itself, such as a 400 or gRPC's `INVALID_ARGUMENT` — is fatal: returned at once,
+//!   every other attempt cancelled (gRPC's fatal status codes).
 //! * **No readiness reserved early**: a hedge polls its service's readiness only when
 //!   it is about to be sent (tower's `Hedge` reserved a `Buffer` slot for each call,
 //!   tower#472).
