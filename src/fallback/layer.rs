@@ -105,11 +105,11 @@ impl<S, W, R> Layer<S> for FallbackLayer<W, R> {
 /// ```
 #[must_use = "call `build()` to get the layer"]
 pub struct Builder<W, R> {
-    name: String,
+    pub(super) name: String,
     when: W,
     recover: R,
-    time_limit: Option<Duration>,
-    max_concurrent: u32,
+    pub(super) time_limit: Option<Duration>,
+    pub(super) max_concurrent: u32,
 }
 
 impl<W, R> std::fmt::Debug for Builder<W, R> {

@@ -47,6 +47,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "serde")]
+mod config;
 mod future;
 mod layer;
 mod stale;
@@ -58,6 +60,8 @@ use std::task::{Context, Poll};
 
 use tower::Service;
 
+#[cfg(feature = "serde")]
+pub use config::FallbackOverrides;
 pub use future::ResponseFuture;
 pub use layer::{Builder, FallbackHandle, FallbackLayer, Used};
 pub use stale::{StaleFuture, StaleIfError, StaleIfErrorLayer};

@@ -118,12 +118,12 @@ impl<S, C: Clone, P: Clone> Layer<S> for HedgeLayer<C, P> {
 #[derive(Clone, Debug)]
 #[must_use = "call `build()` to get the layer"]
 pub struct Builder<C = ErrorsAreFailures, P = AnyRequest> {
-    name: String,
-    delay: Delay,
-    max_attempts: u32,
-    extra: Ratio,
-    reserve: u32,
-    max_running: u32,
+    pub(super) name: String,
+    pub(super) delay: Delay,
+    pub(super) max_attempts: u32,
+    pub(super) extra: Ratio,
+    pub(super) reserve: u32,
+    pub(super) max_running: u32,
     classifier: C,
     policy: P,
 }

@@ -55,6 +55,8 @@
 //! ```
 
 mod builder;
+#[cfg(feature = "serde")]
+mod config;
 mod future;
 mod histogram;
 mod policy;
@@ -66,6 +68,8 @@ use std::task::{Context, Poll};
 use tower::Service;
 
 pub use builder::{Builder, HedgeLayer};
+#[cfg(feature = "serde")]
+pub use config::HedgeOverrides;
 pub use future::ResponseFuture;
 pub use policy::{AnyRequest, HedgePolicy};
 #[cfg(feature = "http")]
