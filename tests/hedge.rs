@@ -377,3 +377,42 @@ async fn an_answer_about_the_request_itself_ends_the_call_and_cancels_the_rest()
     assert_eq!(*attempts.lock().unwrap(), 2, "the hedge had gone out");
     assert_eq!(tail.running(u32::MAX - 5), 0, "and was cancelled");
 }
+
+/// Below the standard pipeline: the pipeline's attempt timeout bounds the hedged
+/// attempt, and a hedge that answers in time makes the call a success.
+#[tokio::test(start_paused = true)]
+async fn under_the_standard_pipeline_a_hedge_answers_within_the_attempt_timeout() {
+    use seawall::pipeline::StandardPipeline;
+    use tower::ServiceBuilder;
+    let first_stuck = {
+        let attempts = Arc::new(Mutex::new(0u32));
+        service_fn(move |n: u32| {
+            let first = {
+                let mut a = attempts.lock().unwrap();
+                *a += 1;
+                *a == 1
+            };
+            async move {
+                if first {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+                Ok::<_, &'static str>(n)
+            }
+        })
+    };
+    let pipeline = StandardPipeline::builder()
+        .attempt_timeout(Duration::from_secs(1))
+        .total_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let hedge = HedgeLayer::builder().delay(100 * MS).build().unwrap();
+    let client = ServiceBuilder::new()
+        .layer(pipeline)
+        .map_err(seawall::Error::Service)
+        .layer(hedge.clone())
+        .service(first_stuck);
+    let started = Instant::now();
+    assert_eq!(client.oneshot(1).await.ok(), Some(1));
+    assert_eq!(started.elapsed(), 100 * MS);
+    assert_eq!(hedge.hedges().0, 1);
+}
