@@ -416,3 +416,159 @@ async fn under_the_standard_pipeline_a_hedge_answers_within_the_attempt_timeout(
     assert_eq!(started.elapsed(), 100 * MS);
     assert_eq!(hedge.hedges().0, 1);
 }
+
+/// The primary's readiness is fine; every later `poll_ready` (the hedge's) fails.
+#[derive(Clone, Default)]
+struct ReadyOnce {
+    readies: Arc<Mutex<u32>>,
+    calls: Arc<Mutex<u32>>,
+}
+
+impl Service<u32> for ReadyOnce {
+    type Response = u32;
+    type Error = &'static str;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, &'static str>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), &'static str>> {
+        let mut readies = self.readies.lock().unwrap();
+        *readies += 1;
+        std::task::Poll::Ready(if *readies % 2 == 1 {
+            Ok(())
+        } else {
+            Err("overloaded")
+        })
+    }
+
+    fn call(&mut self, n: u32) -> Self::Future {
+        *self.calls.lock().unwrap() += 1;
+        Box::pin(async move {
+            tokio::time::sleep(100 * MS).await;
+            Ok(n)
+        })
+    }
+}
+
+/// A hedge whose service refuses readiness is never sent: the budget is not spent and
+/// nothing counts as sent (review finding: it was both).
+#[tokio::test(start_paused = true)]
+async fn a_hedge_that_is_never_sent_spends_no_budget() {
+    let inner = ReadyOnce::default();
+    let layer = HedgeLayer::builder()
+        .delay(50 * MS)
+        .max_extra_load(Ratio::percent(0.0), 1)
+        .build()
+        .unwrap();
+    let service = layer.layer(inner.clone());
+    assert_eq!(service.clone().oneshot(1).await, Ok(1));
+    assert_eq!(
+        *inner.calls.lock().unwrap(),
+        1,
+        "only the primary was called"
+    );
+    assert_eq!(layer.hedges().0, 0, "nothing sent");
+}
+
+/// The percentile is used as soon as `at_least` samples are in (not at the next 256),
+/// and an `at_least` the windows can never hold is refused by name.
+#[tokio::test(start_paused = true)]
+async fn the_percentile_is_used_once_at_least_samples_are_in() {
+    let fast = service_fn(|n: u32| async move {
+        tokio::time::sleep(10 * MS).await;
+        Ok::<_, ()>(n)
+    });
+    let layer = HedgeLayer::builder()
+        .percentile(0.5, 100, 300 * MS)
+        .build()
+        .unwrap();
+    let service = layer.layer(fast);
+    for n in 0..100 {
+        service.clone().oneshot(n).await.unwrap();
+    }
+    assert!(
+        layer.current_delay() <= 12 * MS,
+        "{:?}",
+        layer.current_delay()
+    );
+    let err = HedgeLayer::builder()
+        .percentile(0.5, 10_000, MS)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "hedge.percentile.at_least: 10000 is outside 1..=8192"
+    );
+}
+
+/// Calls their callers gave up on count as at least as long as they ran: half the calls
+/// hang behind a 1 s caller timeout, so the 90th percentile is at least a second, not
+/// the 10 ms of the calls that answered (review finding: survivorship bias).
+#[tokio::test(start_paused = true)]
+async fn calls_given_up_by_their_callers_count_in_the_percentile() {
+    let n = Arc::new(Mutex::new(0u32));
+    let service = service_fn(move |x: u32| {
+        let hang = {
+            let mut n = n.lock().unwrap();
+            *n += 1;
+            *n % 2 == 0
+        };
+        async move {
+            if hang {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            tokio::time::sleep(10 * MS).await;
+            Ok::<_, ()>(x)
+        }
+    });
+    let layer = HedgeLayer::builder()
+        .percentile(0.9, 100, Duration::from_secs(5))
+        .max_extra_load(Ratio::percent(0.0), 1)
+        .max_concurrent_hedges(1)
+        .build()
+        .unwrap();
+    let hedged = layer.layer(service);
+    for x in 0..512 {
+        let _ = tokio::time::timeout(Duration::from_secs(1), hedged.clone().oneshot(x)).await;
+    }
+    assert!(
+        layer.current_delay() >= Duration::from_secs(1),
+        "{:?}",
+        layer.current_delay()
+    );
+}
+
+/// When the winner answers, the cut-off primary is dropped at that moment, not when
+/// the caller drops the future (review finding).
+#[tokio::test(start_paused = true)]
+async fn the_losers_are_dropped_when_the_winner_answers() {
+    let tail = Tail::default();
+    let first = Arc::new(Mutex::new(true));
+    let inner = tail.service();
+    let service = service_fn(move |n: u32| {
+        let slow = std::mem::replace(&mut *first.lock().unwrap(), false);
+        let mut inner = inner.clone();
+        async move {
+            let _held = inner.call(u32::MAX);
+            tokio::time::sleep(if slow { Duration::from_secs(10) } else { MS }).await;
+            Ok::<_, &'static str>(n)
+        }
+    });
+    let mut hedged = HedgeLayer::builder()
+        .delay(50 * MS)
+        .build()
+        .unwrap()
+        .layer(service);
+    hedged.ready().await.unwrap();
+    let mut call = Box::pin(hedged.call(1));
+    let answer = std::future::poll_fn(|cx| call.as_mut().poll(cx)).await;
+    assert_eq!(answer, Ok(1));
+    assert_eq!(
+        tail.running(u32::MAX),
+        0,
+        "the primary was dropped with the answer"
+    );
+    drop(call);
+}

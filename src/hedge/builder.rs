@@ -7,7 +7,7 @@ use tower::Layer;
 
 use super::Hedge;
 use super::policy::AnyRequest;
-use super::state::{Delay, Shared};
+use super::state::{Delay, MOST_SAMPLES, Shared};
 use crate::ErrorsAreFailures;
 use crate::config::{ConfigError, Longest, Ratio, check_duration};
 use crate::telemetry::Meter;
@@ -296,8 +296,13 @@ impl<C, P> Builder<C, P> {
                 if !(q > 0.0 && q < 1.0) {
                     return Err(within(ConfigError::new("percentile.quantile", q, "(0, 1)")));
                 }
-                if at_least == 0 {
-                    return Err(within(ConfigError::new("percentile.at_least", 0, "1..")));
+                if !(1..=MOST_SAMPLES).contains(&at_least) {
+                    let allowed = format!("1..={MOST_SAMPLES}");
+                    return Err(within(ConfigError::new(
+                        "percentile.at_least",
+                        at_least,
+                        allowed,
+                    )));
                 }
                 check_duration("percentile.until", until, false, Longest::Day).map_err(within)?;
             }
@@ -310,11 +315,11 @@ impl<C, P> Builder<C, P> {
             )));
         }
         let extra = self.extra.as_fraction();
-        if !(0.0..=1.0).contains(&extra) {
+        if !(extra == 0.0 || (1e-6..=1.0).contains(&extra)) {
             return Err(within(ConfigError::new(
                 "max_extra_load",
                 self.extra,
-                "[0%, 100%]",
+                "0% or [0.0001%, 100%]",
             )));
         }
         if self.max_running == 0 {

@@ -30,6 +30,7 @@ pin_project! {
     /// # Ok(())
     /// # }
     /// ```
+    #[project = Projected]
     pub struct ResponseFuture<S, Req, C, P>
     where
         S: Service<Req>,
@@ -49,6 +50,22 @@ pin_project! {
         sending: Option<HedgeSlot>,
         stopped: bool,
         last: Option<Result<S::Response, S::Error>>,
+    }
+
+    impl<S, Req, C, P> PinnedDrop for ResponseFuture<S, Req, C, P>
+    where
+        S: Service<Req>,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Given up while the primary ran (the caller's timeout, a cancelled
+            // request): it took at least this long, and the percentile must know.
+            if this.primary.is_some()
+                && let Some(started) = this.started
+            {
+                this.shared.record(started.elapsed());
+            }
+        }
     }
 }
 
@@ -113,9 +130,9 @@ where
                     this.shared.record(started.elapsed());
                 }
                 if this.classifier.classify(&result) != Outcome::Failure {
-                    return Poll::Ready(result);
+                    return finish(this, result);
                 }
-                *this.last = Some(result);
+                this.last.get_or_insert(result);
             }
             let mut i = 0;
             while i < this.hedges.len() {
@@ -123,15 +140,9 @@ where
                     Poll::Ready(result) => {
                         drop(this.hedges.swap_remove(i));
                         if this.classifier.classify(&result) != Outcome::Failure {
-                            if this.primary.is_some()
-                                && let Some(started) = this.started
-                            {
-                                // Cut off: it took at least this long (no survivorship bias).
-                                this.shared.record(started.elapsed());
-                            }
-                            return Poll::Ready(result);
+                            return finish(this, result);
                         }
-                        *this.last = Some(result);
+                        this.last.get_or_insert(result);
                     }
                     Poll::Pending => i += 1,
                 }
@@ -141,16 +152,22 @@ where
                 match this.service.poll_ready(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Err(error)) => {
+                        // Nothing was sent: the place goes back, the budget was not taken.
                         *this.sending = None;
                         *this.stopped = true;
-                        *this.last = Some(Err(error));
+                        this.last.get_or_insert(Err(error));
                         continue;
                     }
                     Poll::Ready(Ok(())) => {
+                        let slot = this.sending.take().expect("checked above");
+                        // The budget is taken now, as the hedge really goes out.
+                        if !this.shared.send() {
+                            *this.stopped = true;
+                            continue;
+                        }
                         let mut copy = this.request.clone();
                         this.policy.prepare(&mut copy, *this.attempts + 1);
                         let hedge = this.service.call(copy);
-                        let slot = this.sending.take().expect("checked above");
                         this.hedges.push((Box::pin(hedge), slot));
                         *this.attempts += 1;
                         this.timer.set(None);
@@ -161,11 +178,12 @@ where
             let may_send = !*this.stopped && *this.attempts < this.shared.max_attempts;
             if running == 0 {
                 // Every attempt failed: the next goes at once, if one may.
-                if may_send && let Some(slot) = send_allowed(this.shared) {
+                if may_send && let Some(slot) = place(this.shared, true) {
                     *this.sending = Some(slot);
                     continue;
                 }
-                return Poll::Ready(this.last.take().expect("an attempt ended"));
+                let last = this.last.take().expect("an attempt ended");
+                return finish(this, last);
             }
             if !may_send {
                 return Poll::Pending;
@@ -179,7 +197,7 @@ where
                 return Poll::Pending;
             }
             this.timer.set(None);
-            match send_allowed(this.shared) {
+            match place(this.shared, false) {
                 Some(slot) => *this.sending = Some(slot),
                 None => *this.stopped = true,
             }
@@ -187,11 +205,32 @@ where
     }
 }
 
-/// Whether one more attempt may go: enough of the call's deadline is left for it to
-/// matter, and the budget for extra load holds one (taken here).
-fn send_allowed(shared: &Arc<Shared>) -> Option<HedgeSlot> {
-    if crate::context::remaining().is_some_and(|left| left <= shared.delay()) {
+/// Ends the call with `result`: every other attempt, the timer and any place held are
+/// dropped now (not when the caller drops the future), and no more attempts go out.
+fn finish<S: Service<Req>, Req, C, P>(
+    this: Projected<'_, S, Req, C, P>,
+    result: Result<S::Response, S::Error>,
+) -> Poll<Result<S::Response, S::Error>> {
+    let mut this = this;
+    this.primary.set(None);
+    this.hedges.clear();
+    this.timer.set(None);
+    *this.sending = None;
+    *this.stopped = true;
+    Poll::Ready(result)
+}
+
+/// A place for one more attempt, if it may go: enough of the call's deadline is left
+/// for it to matter (after a failure, any time left; otherwise more than the delay),
+/// the budget holds an attempt, and the hedges in flight are under the cap.
+fn place(shared: &Arc<Shared>, after_failure: bool) -> Option<HedgeSlot> {
+    let enough = if after_failure {
+        std::time::Duration::ZERO
+    } else {
+        shared.delay()
+    };
+    if crate::context::remaining().is_some_and(|left| left <= enough) {
         return None;
     }
-    shared.spend()
+    shared.place()
 }

@@ -1,6 +1,7 @@
 //! A lock-free latency histogram with microsecond resolution: log-linear buckets (eight
 //! per power of two, so a bucket's width is at most an eighth of its values), one
-//! relaxed atomic add per sample, percentiles read by a background refresher.
+//! relaxed atomic add per sample; a quantile is two passes over the counts, no
+//! allocation.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -64,32 +65,29 @@ impl Histogram {
     }
 
     /// The `q` quantile (0 to 1) of the samples of `self` and `other` together, as the
-    /// upper end of its bucket; `None` with fewer than `at_least` samples.
+    /// upper end of its bucket; `None` with fewer than `at_least` samples. Two passes
+    /// over the counts, no allocation (samples recorded between the passes shift the
+    /// answer by at most their own weight).
     pub(crate) fn quantile_with(
         &self,
         other: &Histogram,
         q: f64,
         at_least: u64,
     ) -> Option<Duration> {
-        let counts: Vec<u64> = self
-            .counts
-            .iter()
-            .zip(other.counts.iter())
-            .map(|(a, b)| a.load(Relaxed) + b.load(Relaxed))
-            .collect();
-        let total: u64 = counts.iter().sum();
+        let count = |i: usize| self.counts[i].load(Relaxed) + other.counts[i].load(Relaxed);
+        let total: u64 = (0..BUCKETS).map(count).sum();
         if total == 0 || total < at_least {
             return None;
         }
         let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).clamp(1, total);
         let mut seen = 0;
-        for (i, count) in counts.iter().enumerate() {
-            seen += count;
+        for i in 0..BUCKETS {
+            seen += count(i);
             if seen >= rank {
                 return Some(Duration::from_micros(upper(i)));
             }
         }
-        None
+        Some(Duration::from_micros(upper(BUCKETS - 1)))
     }
 
     /// Forgets every sample.

@@ -23,8 +23,12 @@
 //!   low); read with one atomic load from a lock-free histogram in microseconds.
 //!
 //! Costs per call: a clone of the request and of the service (to send a hedge later),
-//! a reference count, and with a percentile delay a clock read; a timer only once the
-//! first attempt is still pending.
+//! a reference count, and with a percentile delay a clock read at the start and the end
+//! (every 256th call also recomputes the percentile: two passes over the histogram, no
+//! allocation); a timer only once the first attempt is still pending; a hedge actually
+//! sent is boxed (one allocation per hedge, none per call). After a failure the next
+//! attempt goes at once if any of the call's deadline is left; a hedge on a slow
+//! attempt needs more than the delay left.
 //!
 //! # Example
 //!

@@ -12,8 +12,10 @@ use crate::telemetry::{Meter, names::HEDGE_ATTEMPTS};
 const REFRESH_EVERY: u64 = 256;
 /// Samples a window holds before the older one is forgotten.
 const WINDOW: u64 = 4096;
-/// The budget counts in thousandths of an attempt.
-const MILLI: i64 = 1000;
+/// The most samples the two windows hold together: `at_least` may not ask for more.
+pub(crate) const MOST_SAMPLES: u64 = 2 * WINDOW;
+/// The budget counts in millionths of an attempt.
+const UNIT: i64 = 1_000_000;
 
 /// When the next attempt goes out.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,9 +34,9 @@ pub(crate) enum Delay {
 pub(crate) struct Shared {
     pub(crate) delay: Delay,
     pub(crate) max_attempts: u32,
-    /// Thousandths of an attempt each call adds to the budget.
+    /// Millionths of an attempt each call adds to the budget.
     earn: i64,
-    /// The most the budget holds, in thousandths.
+    /// The most the budget holds, in millionths.
     cap: i64,
     budget: AtomicI64,
     windows: [Histogram; 2],
@@ -69,8 +71,8 @@ impl Shared {
         max_running: u32,
         meter: Meter,
     ) -> Self {
-        let earn = (extra * MILLI as f64).round() as i64;
-        let cap = (i64::from(reserve) * MILLI).max(MILLI);
+        let earn = (extra * UNIT as f64).round() as i64;
+        let cap = (i64::from(reserve) * UNIT).max(UNIT);
         Shared {
             delay,
             max_attempts,
@@ -111,34 +113,44 @@ impl Shared {
         }
     }
 
-    /// A place for one more hedge: under the cap of hedges in flight, and one attempt
-    /// taken from the budget.
-    pub(crate) fn spend(self: &Arc<Self>) -> Option<HedgeSlot> {
+    /// A place for one more hedge: the budget holds an attempt (looked at, not taken:
+    /// it is taken when the hedge is sent, see [`send`](Self::send)) and the hedges in
+    /// flight are fewer than the cap.
+    pub(crate) fn place(self: &Arc<Self>) -> Option<HedgeSlot> {
+        if self.budget.load(Acquire) < UNIT {
+            self.refuse("over_budget");
+            return None;
+        }
         let placed = self
             .running
             .fetch_update(AcqRel, Acquire, |n| (n < self.max_running).then_some(n + 1))
             .is_ok();
         if !placed {
-            self.refused.fetch_add(1, Relaxed);
-            self.meter
-                .counter(HEDGE_ATTEMPTS, &[("outcome", "over_cap")]);
+            self.refuse("over_cap");
             return None;
         }
-        let slot = HedgeSlot(self.clone());
+        Some(HedgeSlot(self.clone()))
+    }
+
+    /// Takes one attempt from the budget as a hedge is sent; `false` if another call
+    /// took the last one meanwhile.
+    pub(crate) fn send(&self) -> bool {
         let spent = self
             .budget
-            .fetch_update(AcqRel, Acquire, |b| (b >= MILLI).then_some(b - MILLI))
+            .fetch_update(AcqRel, Acquire, |b| (b >= UNIT).then_some(b - UNIT))
             .is_ok();
         if spent {
             self.hedges.fetch_add(1, Relaxed);
             self.meter.counter(HEDGE_ATTEMPTS, &[("outcome", "sent")]);
-            Some(slot)
         } else {
-            self.refused.fetch_add(1, Relaxed);
-            self.meter
-                .counter(HEDGE_ATTEMPTS, &[("outcome", "over_budget")]);
-            None
+            self.refuse("over_budget");
         }
+        spent
+    }
+
+    fn refuse(&self, why: &'static str) {
+        self.refused.fetch_add(1, Relaxed);
+        self.meter.counter(HEDGE_ATTEMPTS, &[("outcome", why)]);
     }
 
     /// Records how long a primary attempt took (or, cut off, at least took), and now
@@ -150,7 +162,11 @@ impl Shared {
         let current = self.current.load(Relaxed) & 1;
         self.windows[current].record(took);
         let n = self.samples.fetch_add(1, Relaxed) + 1;
-        if n.is_multiple_of(REFRESH_EVERY) {
+        // Every 256 samples, and at once when the first `at_least` are in: the call
+        // that records it does the two passes (about a thousand relaxed loads), the
+        // others only read the result.
+        let first = n == at_least && self.percentile_us.load(Relaxed) == 0;
+        if first || n.is_multiple_of(REFRESH_EVERY) {
             let older = &self.windows[current ^ 1];
             if let Some(p) = self.windows[current].quantile_with(older, q, at_least) {
                 let us = u64::try_from(p.as_micros()).unwrap_or(u64::MAX).max(1);
