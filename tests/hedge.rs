@@ -513,7 +513,7 @@ async fn calls_given_up_by_their_callers_count_in_the_percentile() {
         let hang = {
             let mut n = n.lock().unwrap();
             *n += 1;
-            *n % 2 == 0
+            (*n).is_multiple_of(2)
         };
         async move {
             if hang {
