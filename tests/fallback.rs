@@ -200,3 +200,33 @@ async fn a_stale_response_answers_its_keys_refusals_while_young_enough() {
     assert!(client.clone().oneshot(4).await.is_err(), "evicted");
     assert_eq!(client.oneshot(6).await.ok(), Some(60));
 }
+
+/// A refusal raised in `poll_ready` (a backpressure bulkhead's wait running out) is
+/// answered like one raised by the call (review finding: it skipped the fallback).
+#[tokio::test(start_paused = true)]
+async fn a_refusal_from_poll_ready_is_answered_too() {
+    use seawall::bulkhead::Mode;
+    let fallback = FallbackLayer::builder(Refusals, |_: &E| async { Ok::<_, E>("cached") })
+        .build()
+        .unwrap();
+    let bulkhead = BulkheadLayer::builder()
+        .mode(Mode::Backpressure)
+        .max_concurrent(1)
+        .max_wait(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let slow = service_fn(|_: ()| async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<_, &'static str>("slow")
+    });
+    let client = ServiceBuilder::new()
+        .layer(fallback.clone())
+        .layer(bulkhead)
+        .map_err(Error::Service)
+        .service(slow);
+    let first = tokio::spawn(client.clone().oneshot(()));
+    tokio::task::yield_now().await;
+    assert_eq!(client.oneshot(()).await.ok(), Some("cached"));
+    assert_eq!(fallback.handle().used().answered, 1);
+    assert_eq!(first.await.unwrap().ok(), Some("slow"));
+}

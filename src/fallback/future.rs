@@ -42,6 +42,8 @@ pin_project! {
     enum Kind<F, G, W, R, E> {
         // The call.
         Primary { #[pin] inner: F },
+        // The service refused in `poll_ready` with an error the rule accepts: no call.
+        Refused { error: Option<E> },
         // The fallback, the original error kept in case it runs out of time.
         Fallback {
             #[pin] fallback: G,
@@ -71,6 +73,13 @@ where
             shared,
         }
     }
+
+    pub(super) fn refused(error: E, shared: Arc<Shared<W, R>>) -> Self {
+        ResponseFuture {
+            kind: Kind::Refused { error: Some(error) },
+            shared,
+        }
+    }
 }
 
 impl<F, W, R, T, E> Future for ResponseFuture<F, W, R, T, E>
@@ -84,28 +93,12 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.kind.as_mut().project() {
-                Projected::Primary { inner } => {
-                    let error = match ready!(inner.poll(cx)) {
-                        Ok(response) => return Poll::Ready(Ok(response)),
-                        Err(error) => error,
-                    };
-                    if !this.shared.when.applies(&error) {
-                        return Poll::Ready(Err(error));
-                    }
-                    let Some(place) = this.shared.try_place() else {
-                        this.shared.used(Used::OverCap);
-                        return Poll::Ready(Err(error));
-                    };
-                    let fallback = this.shared.recover.recover(&error);
-                    let limit = this.shared.time_limit.map(tokio::time::sleep);
-                    this.kind.set(Kind::Fallback {
-                        fallback,
-                        limit,
-                        original: Some(error),
-                        place: Some(place),
-                    });
-                }
+            let error = match this.kind.as_mut().project() {
+                Projected::Primary { inner } => match ready!(inner.poll(cx)) {
+                    Ok(response) => return Poll::Ready(Ok(response)),
+                    Err(error) => error,
+                },
+                Projected::Refused { error } => error.take().expect("polled after completion"),
                 Projected::Fallback {
                     fallback,
                     limit,
@@ -126,7 +119,23 @@ where
                     }
                     return Poll::Pending;
                 }
+            };
+            if !this.shared.when.applies(&error) {
+                return Poll::Ready(Err(error));
             }
+            let Some(place) = this.shared.try_place() else {
+                this.shared.used(Used::OverCap);
+                return Poll::Ready(Err(error));
+            };
+            let fallback = this.shared.recover.recover(&error);
+            let limit = this.shared.time_limit.map(tokio::time::sleep);
+            this.kind.set(Kind::Fallback {
+                fallback,
+                limit,
+                original: Some(error),
+                place: Some(place),
+            });
+            // Round again: the fallback's first poll registers its and the limit's wakers.
         }
     }
 }

@@ -86,6 +86,7 @@ impl<S, W, R> Layer<S> for FallbackLayer<W, R> {
         Fallback {
             inner,
             shared: self.shared.clone(),
+            refused: None,
         }
     }
 }

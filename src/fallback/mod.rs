@@ -96,6 +96,9 @@ pub struct FromFallback;
 pub struct Fallback<S, W, R> {
     inner: S,
     shared: Arc<Shared<W, R>>,
+    /// An error the rule accepts from the inner service's `poll_ready`, answered by the
+    /// next call (boxed: only on that path).
+    refused: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl<S: std::fmt::Debug, W, R> std::fmt::Debug for Fallback<S, W, R> {
@@ -109,9 +112,11 @@ impl<S: std::fmt::Debug, W, R> std::fmt::Debug for Fallback<S, W, R> {
 
 impl<S: Clone, W, R> Clone for Fallback<S, W, R> {
     fn clone(&self) -> Self {
+        // A clone has not been polled ready.
         Fallback {
             inner: self.inner.clone(),
             shared: self.shared.clone(),
+            refused: None,
         }
     }
 }
@@ -162,6 +167,7 @@ impl<S, W, R> Fallback<S, W, R> {
 impl<S, W, R, Req> Service<Req> for Fallback<S, W, R>
 where
     S: Service<Req>,
+    S::Error: Send + Sync + 'static,
     W: When<S::Error>,
     R: Recover<S::Response, S::Error>,
 {
@@ -169,13 +175,27 @@ where
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, W, R, S::Response, S::Error>;
 
+    /// Ready when the inner service is; an error of its `poll_ready` that the rule
+    /// accepts (a bulkhead's backpressure timing out, a breaker refusing before the
+    /// call) makes this ready too, and the next call gets the fallback for it.
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+        match self.inner.poll_ready(cx) {
+            Poll::Ready(Err(error)) if self.shared.when.applies(&error) => {
+                self.refused = Some(Box::new(error));
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
     }
 
     #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
+        if let Some(refused) = self.refused.take()
+            && let Ok(error) = refused.downcast::<S::Error>()
+        {
+            return ResponseFuture::refused(*error, self.shared.clone());
+        }
         ResponseFuture::new(self.inner.call(request), self.shared.clone())
     }
 }

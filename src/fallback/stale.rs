@@ -2,7 +2,7 @@
 //! failures, while it is young enough (the ready-made fallback of HTTP caches' RFC 5861
 //! `stale-if-error`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
@@ -20,37 +20,46 @@ use crate::config::{ConfigError, Longest, check_duration};
 use crate::telemetry::{Meter, names::FALLBACK_USED};
 
 struct Cache<K, T> {
-    entries: Mutex<HashMap<K, (Instant, T)>>,
+    entries: Mutex<Entries<K, T>>,
     max_age: Duration,
     max_keys: usize,
     served: AtomicU64,
     meter: Meter,
 }
 
+/// The kept responses, and their keys in the order they were first kept.
+struct Entries<K, T> {
+    by_key: HashMap<K, (Instant, T)>,
+    order: VecDeque<K>,
+}
+
 impl<K: Hash + Eq + Clone, T: Clone> Cache<K, T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Instant, T)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<K, T>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps `response` for `key`; when full, a new key takes the oldest entry's place.
+    /// Keeps `response` for `key`; when full, a new key takes the place of the key kept
+    /// longest (constant time: the keys are queued in the order they were first kept).
     fn store(&self, key: K, response: &T) {
         let mut entries = self.lock();
-        if entries.len() >= self.max_keys && !entries.contains_key(&key) {
-            let oldest = entries
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                entries.remove(&oldest);
+        let entries = &mut *entries;
+        if !entries.by_key.contains_key(&key) {
+            if entries.by_key.len() >= self.max_keys
+                && let Some(oldest) = entries.order.pop_front()
+            {
+                entries.by_key.remove(&oldest);
             }
+            entries.order.push_back(key.clone());
         }
-        entries.insert(key, (Instant::now(), response.clone()));
+        entries
+            .by_key
+            .insert(key, (Instant::now(), response.clone()));
     }
 
     /// The response kept for `key`, if young enough.
     fn fresh(&self, key: &K) -> Option<T> {
         let entries = self.lock();
-        let (at, response) = entries.get(key)?;
+        let (at, response) = entries.by_key.get(key)?;
         (at.elapsed() <= self.max_age).then(|| response.clone())
     }
 }
@@ -123,7 +132,10 @@ impl<F, W, K, T> StaleIfErrorLayer<F, W, K, T> {
             key,
             when,
             cache: Arc::new(Cache {
-                entries: Mutex::new(HashMap::new()),
+                entries: Mutex::new(Entries {
+                    by_key: HashMap::new(),
+                    order: VecDeque::new(),
+                }),
                 max_age,
                 max_keys,
                 served: AtomicU64::new(0),
@@ -155,6 +167,7 @@ impl<S, F: Clone, W: Clone, K, T> Layer<S> for StaleIfErrorLayer<F, W, K, T> {
             key: self.key.clone(),
             when: self.when.clone(),
             cache: self.cache.clone(),
+            refused: None,
         }
     }
 }
@@ -176,6 +189,8 @@ pub struct StaleIfError<S, F, W, K, T> {
     key: F,
     when: W,
     cache: Arc<Cache<K, T>>,
+    /// An error the rule accepts from the inner `poll_ready`, answered by the next call.
+    refused: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl<S: Clone, F: Clone, W: Clone, K, T> Clone for StaleIfError<S, F, W, K, T> {
@@ -185,6 +200,7 @@ impl<S: Clone, F: Clone, W: Clone, K, T> Clone for StaleIfError<S, F, W, K, T> {
             key: self.key.clone(),
             when: self.when.clone(),
             cache: self.cache.clone(),
+            refused: None,
         }
     }
 }
@@ -200,6 +216,7 @@ impl<S: std::fmt::Debug, F, W, K, T> std::fmt::Debug for StaleIfError<S, F, W, K
 impl<S, F, W, K, T, Req> Service<Req> for StaleIfError<S, F, W, K, T>
 where
     S: Service<Req, Response = T>,
+    S::Error: Send + Sync + 'static,
     F: Fn(&Req) -> K,
     W: When<S::Error> + Clone,
     K: Hash + Eq + Clone,
@@ -207,16 +224,29 @@ where
 {
     type Response = T;
     type Error = S::Error;
-    type Future = StaleFuture<S::Future, W, K, T>;
+    type Future = StaleFuture<S::Future, W, K, T, S::Error>;
 
+    /// Ready when the inner service is; an error of its `poll_ready` that the rule
+    /// accepts makes this ready too, and the next call is answered from the cache.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+        match self.inner.poll_ready(cx) {
+            Poll::Ready(Err(error)) if self.when.applies(&error) => {
+                self.refused = Some(Box::new(error));
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
         let key = (self.key)(&request);
+        let (inner, refused) = match self.refused.take().map(|r| r.downcast::<S::Error>()) {
+            Some(Ok(error)) => (None, Some(*error)),
+            _ => (Some(self.inner.call(request)), None),
+        };
         StaleFuture {
-            inner: self.inner.call(request),
+            inner,
+            refused,
             key: Some(key),
             when: self.when.clone(),
             cache: self.cache.clone(),
@@ -239,22 +269,23 @@ pin_project! {
     /// # Ok(())
     /// # }
     /// ```
-    pub struct StaleFuture<G, W, K, T> {
+    pub struct StaleFuture<G, W, K, T, E> {
         #[pin]
-        inner: G,
+        inner: Option<G>,
+        refused: Option<E>,
         key: Option<K>,
         when: W,
         cache: Arc<Cache<K, T>>,
     }
 }
 
-impl<G, W, K, T> std::fmt::Debug for StaleFuture<G, W, K, T> {
+impl<G, W, K, T, E> std::fmt::Debug for StaleFuture<G, W, K, T, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StaleFuture").finish_non_exhaustive()
     }
 }
 
-impl<G, W, K, T, E> Future for StaleFuture<G, W, K, T>
+impl<G, W, K, T, E> Future for StaleFuture<G, W, K, T, E>
 where
     G: Future<Output = Result<T, E>>,
     W: When<E>,
@@ -265,7 +296,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = match (this.inner.as_pin_mut(), this.refused.take()) {
+            (_, Some(error)) => Err(error),
+            (Some(inner), None) => ready!(inner.poll(cx)),
+            (None, None) => panic!("polled after completion"),
+        };
         let Some(key) = this.key.take() else {
             return Poll::Ready(result);
         };
