@@ -201,3 +201,19 @@ fn settings_out_of_range_are_named() {
         assert_eq!(builder.build().unwrap_err().to_string(), message);
     }
 }
+
+/// A rate with nothing to inject (from a file, say) is refused by name rather than
+/// silently injecting nothing (review finding: it also cancelled the latency draw).
+#[test]
+fn a_rate_with_nothing_to_inject_is_refused() {
+    let mut config = seawall::chaos::ChaosConfig::default();
+    config.outcome_rate = Ratio::percent(30.0);
+    let err = seawall::chaos::Builder::from_config(config)
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("chaos.outcome_rate: 30% is outside 0% (no outcome is set"),
+        "{err}"
+    );
+}

@@ -119,6 +119,8 @@ impl<Req> Select<Req> for Every {
 pub struct Builder<O = NoOutcome, P = Every> {
     config: ChaosConfig,
     outcome: O,
+    /// Whether [`outcome`](Self::outcome) was called (a rate alone injects nothing).
+    outcome_given: bool,
     only: P,
     behaviour: Option<Behaviour>,
 }
@@ -138,6 +140,7 @@ impl Builder {
         Builder {
             config: ChaosConfig::default(),
             outcome: NoOutcome,
+            outcome_given: false,
             only: Every,
             behaviour: None,
         }
@@ -225,6 +228,7 @@ impl<O, P> Builder<O, P> {
         Builder {
             config,
             outcome,
+            outcome_given: true,
             only: self.only,
             behaviour: self.behaviour,
         }
@@ -263,6 +267,7 @@ impl<O, P> Builder<O, P> {
         Builder {
             config: self.config,
             outcome: self.outcome,
+            outcome_given: self.outcome_given,
             only,
             behaviour: self.behaviour,
         }
@@ -350,6 +355,16 @@ impl<O, P> Builder<O, P> {
     pub fn build(self) -> Result<ChaosLayer<O, P>, ConfigError> {
         let name = self.config.name.clone();
         let settings = self.config.validate().map_err(|e| e.within(&name))?;
+        if settings.outcome_rate > 0.0 && !self.outcome_given {
+            let rate = self.config.outcome_rate;
+            let allowed = "0% (no outcome is set: use `outcome(rate, f)`)";
+            return Err(ConfigError::new("outcome_rate", rate, allowed).within(&name));
+        }
+        if settings.behaviour_rate > 0.0 && self.behaviour.is_none() {
+            let rate = self.config.behaviour_rate;
+            let allowed = "0% (no behaviour is set: use `behaviour(rate, f)`)";
+            return Err(ConfigError::new("behaviour_rate", rate, allowed).within(&name));
+        }
         let meter = Meter::new("chaos", &Arc::from(name.as_str()));
         let shared = Shared {
             name,

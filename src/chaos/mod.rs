@@ -15,7 +15,12 @@
 //!   **a cap** on injected faults in flight ([`max_active`](Builder::max_active)).
 //! * A call gets at most one of an injected outcome or a delay (the outcome is drawn
 //!   first); the behaviour is drawn on its own. A dropped call gives back its place
-//!   under the cap.
+//!   under the cap. A rate set with nothing to inject (an outcome rate from a file
+//!   with no `outcome`) is refused by `build`, by name.
+//! * **A delay** holds the call's answer: the inner service is called at once and its
+//!   future polled only after the delay, so work a future does when polled (most
+//!   clients' requests) starts after it, while work done in `call` itself (a `Buffer`
+//!   handing the request to its worker) happens at once.
 //!
 //! Put it where the fault would really be: under the resilience layers (just above the
 //! client) to see how they cope.
