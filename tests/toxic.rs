@@ -178,3 +178,21 @@ async fn seawalls_attempt_timeout_turns_a_hang_behind_the_proxy_into_a_rejection
     proxy.set(Toxic::None);
     assert!(fetch().await.is_ok());
 }
+
+/// A reset set while a connection is open resets it at its next bytes (review finding:
+/// it closed cleanly).
+#[tokio::test]
+async fn a_reset_set_later_resets_an_open_connection() {
+    let proxy = ToxicProxy::start(echo_server().await).await.unwrap();
+    let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
+    let mut buf = [0u8; 4];
+    client.write_all(b"one!").await.unwrap();
+    client.read_exact(&mut buf).await.unwrap();
+    proxy.set(Toxic::Reset);
+    client.write_all(b"two!").await.unwrap();
+    let read = client.read(&mut buf).await;
+    assert_eq!(
+        read.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionReset)
+    );
+}

@@ -214,9 +214,16 @@ impl Drop for ToxicProxy {
 }
 
 async fn accept(listener: TcpListener, shared: Arc<Shared>) {
-    while let Ok((client, _)) = listener.accept().await {
-        shared.connections.fetch_add(1, Relaxed);
-        tokio::spawn(serve(client, shared.clone()));
+    loop {
+        match listener.accept().await {
+            Ok((client, _)) => {
+                shared.connections.fetch_add(1, Relaxed);
+                tokio::spawn(serve(client, shared.clone()));
+            }
+            // Out of descriptors, a connection aborted before it was accepted: keep
+            // accepting after a breath rather than stop for good.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
     }
 }
 
@@ -239,35 +246,60 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
         }
         _ => {}
     }
-    let Ok(server) = TcpStream::connect(shared.upstream).await else {
+    let Ok(mut server) = TcpStream::connect(shared.upstream).await else {
         return reset(client);
     };
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
-    let up = tokio::spawn(pump(client_read, server_write, shared.clone(), false));
-    let down = pump(server_read, client_write, shared, true).await;
-    if down == End::Cut {
-        up.abort();
+    // Both directions in this task, on borrowed halves, so that a reset can take the
+    // client's socket whole afterwards (dropping an owned half would close it cleanly).
+    let end = {
+        let (mut client_read, mut client_write) = client.split();
+        let (mut server_read, mut server_write) = server.split();
+        let up = pump(&mut client_read, &mut server_write, &shared, false);
+        let down = pump(&mut server_read, &mut client_write, &shared, true);
+        let (mut up, mut down) = (std::pin::pin!(up), std::pin::pin!(down));
+        let (mut up_end, mut down_end) = (None, None);
+        std::future::poll_fn(|cx| {
+            if up_end.is_none()
+                && let std::task::Poll::Ready(end) = up.as_mut().poll(cx)
+            {
+                up_end = Some(end);
+            }
+            if down_end.is_none()
+                && let std::task::Poll::Ready(end) = down.as_mut().poll(cx)
+            {
+                down_end = Some(end);
+            }
+            match (up_end, down_end) {
+                (Some(End::Reset), _) | (_, Some(End::Reset)) => std::task::Poll::Ready(End::Reset),
+                (_, Some(End::Cut)) => std::task::Poll::Ready(End::Cut),
+                (Some(_), Some(_)) => std::task::Poll::Ready(End::Clean),
+                _ => std::task::Poll::Pending,
+            }
+        })
+        .await
+    };
+    if end == End::Reset {
+        reset(client);
     }
-    let _ = up.await;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum End {
     /// The reading side closed; the writing side was shut down after it.
     Clean,
-    /// The proxy cut the connection (a reset or a truncation).
+    /// The proxy cut the response short (a truncation).
     Cut,
+    /// The proxy resets the connection.
+    Reset,
 }
 
 /// Passes bytes from `from` to `to` as the toxic says; `down` is the server-to-client
 /// direction (the one slow bytes and truncation act on).
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    shared: Arc<Shared>,
-    down: bool,
-) -> End {
+async fn pump<R, W>(from: &mut R, to: &mut W, shared: &Shared, down: bool) -> End
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let mut buf = vec![0u8; 16 * 1024];
     let mut passed = 0usize;
     loop {
@@ -288,14 +320,9 @@ async fn pump(
                 tokio::time::sleep(d).await;
                 to.write_all(chunk).await.is_ok()
             }
-            Toxic::Reset => {
-                if let Ok(socket) = from.reunite(to) {
-                    reset(socket);
-                }
-                return End::Cut;
-            }
+            Toxic::Reset => return End::Reset,
             Toxic::Hang => true, // dropped on the floor
-            Toxic::SlowBytes(rate) if down => slowly(&mut to, chunk, rate.max(1)).await,
+            Toxic::SlowBytes(rate) if down => slowly(to, chunk, rate.max(1)).await,
             Toxic::Truncate(limit) if down => {
                 let take = limit.saturating_sub(passed).min(n);
                 passed += take;
@@ -315,7 +342,7 @@ async fn pump(
 }
 
 /// Writes `chunk` at `rate` bytes a second, in pieces of a tenth of a second.
-async fn slowly(to: &mut tokio::net::tcp::OwnedWriteHalf, chunk: &[u8], rate: u32) -> bool {
+async fn slowly<W: tokio::io::AsyncWrite + Unpin>(to: &mut W, chunk: &[u8], rate: u32) -> bool {
     let piece = (rate as usize / 10).max(1);
     for part in chunk.chunks(piece) {
         let wait = Duration::from_secs_f64(part.len() as f64 / f64::from(rate));
