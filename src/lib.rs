@@ -5,6 +5,7 @@
 pub mod adaptive;
 #[cfg(feature = "balance")]
 pub mod balance;
+mod budget;
 pub mod bulkhead;
 pub mod chaos;
 pub mod circuit_breaker;
@@ -35,6 +36,7 @@ pub mod throttle;
 mod time;
 pub mod timeout;
 
+pub use budget::SharedBudget;
 pub use classify::{Classify, ErrorsAreFailures, Outcome};
 pub use config::{ConfigError, Ratio};
 pub use rejection::{AsRejected, CarriesRejection, Error, Reason, Rejected, RejectedBy};

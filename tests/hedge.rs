@@ -572,3 +572,43 @@ async fn the_losers_are_dropped_when_the_winner_answers() {
     );
     drop(call);
 }
+
+/// Hedges spend from the retry layer's budget when it is shared: with a budget of 2
+/// attempts at once (no share of requests) and every attempt slow, ten calls through
+/// retry over hedging send 2 hedges in all, not ten (review of #17: one budget for
+/// retries and hedges).
+#[tokio::test(start_paused = true)]
+async fn hedges_spend_from_the_retry_budget_they_share() {
+    use seawall::retry::RetryLayer;
+    use tower::ServiceBuilder;
+    let slow = service_fn(|n: u32| async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok::<_, &'static str>(n)
+    });
+    let retry = RetryLayer::builder()
+        .budget(Duration::from_secs(10), 2, Ratio::percent(0.0))
+        .seed(1)
+        .build()
+        .unwrap();
+    let hedge = HedgeLayer::builder()
+        .delay(50 * MS)
+        .share_budget(retry.shared_budget())
+        .build()
+        .unwrap();
+    let client = ServiceBuilder::new()
+        .layer(retry)
+        .map_err(seawall::Error::Service)
+        .layer(hedge.clone())
+        .service(slow);
+    let calls: Vec<_> = (0..10)
+        .map(|n| tokio::spawn(client.clone().oneshot(n)))
+        .collect();
+    for call in calls {
+        assert!(call.await.unwrap().is_ok());
+    }
+    assert_eq!(
+        hedge.hedges().0,
+        2,
+        "the retry budget's two attempts, no more"
+    );
+}

@@ -50,6 +50,7 @@ impl HedgeLayer {
             extra: Ratio::percent(10.0),
             reserve: 10,
             max_running: u32::MAX,
+            shared_budget: None,
             classifier: ErrorsAreFailures,
             policy: AnyRequest,
         }
@@ -124,6 +125,7 @@ pub struct Builder<C = ErrorsAreFailures, P = AnyRequest> {
     pub(super) extra: Ratio,
     pub(super) reserve: u32,
     pub(super) max_running: u32,
+    shared_budget: Option<crate::SharedBudget>,
     classifier: C,
     policy: P,
 }
@@ -208,6 +210,25 @@ impl<C, P> Builder<C, P> {
         self
     }
 
+    /// Spends hedges from a retry layer's budget
+    /// ([`RetryLayer::shared_budget`](crate::retry::RetryLayer::shared_budget)) instead
+    /// of this layer's own [`max_extra_load`](Self::max_extra_load): retries and hedges
+    /// together then stay within one budget. Put the hedging layer under that retry
+    /// layer, whose calls earn the budget.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// # use seawall::retry::RetryLayer;
+    /// let retry = RetryLayer::builder().build()?;
+    /// let hedge = HedgeLayer::builder().share_budget(retry.shared_budget()).build()?;
+    /// # let _ = hedge;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn share_budget(mut self, budget: crate::SharedBudget) -> Self {
+        self.shared_budget = Some(budget);
+        self
+    }
+
     /// The most hedges in flight at once across every call of the layer (a dependency
     /// slow for everyone is not sent a second wave). Allowed: at least 1. Default: no cap.
     ///
@@ -248,6 +269,7 @@ impl<C, P> Builder<C, P> {
             extra: self.extra,
             reserve: self.reserve,
             max_running: self.max_running,
+            shared_budget: self.shared_budget,
             classifier,
             policy: self.policy,
         }
@@ -272,6 +294,7 @@ impl<C, P> Builder<C, P> {
             extra: self.extra,
             reserve: self.reserve,
             max_running: self.max_running,
+            shared_budget: self.shared_budget,
             classifier: self.classifier,
             policy,
         }
@@ -329,14 +352,16 @@ impl<C, P> Builder<C, P> {
             return Err(within(ConfigError::new("max_extra_load.reserve", 0, "1..")));
         }
         let meter = Meter::new("hedge", &Arc::from(self.name.as_str()));
+        let mut shared = Shared::new(
+            self.delay,
+            self.max_attempts,
+            (extra, self.reserve),
+            self.max_running,
+            meter,
+        );
+        shared.shared_budget = self.shared_budget;
         Ok(HedgeLayer {
-            shared: Arc::new(Shared::new(
-                self.delay,
-                self.max_attempts,
-                (extra, self.reserve),
-                self.max_running,
-                meter,
-            )),
+            shared: Arc::new(shared),
             classifier: self.classifier,
             policy: self.policy,
         })

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     /// Hedges in flight, and the most allowed.
     running: AtomicU32,
     pub(crate) max_running: u32,
+    /// A retry layer's budget, spent instead of this layer's own (see `share_budget`).
+    pub(crate) shared_budget: Option<crate::SharedBudget>,
     pub(crate) meter: Meter,
 }
 
@@ -87,6 +89,7 @@ impl Shared {
             refused: AtomicU64::new(0),
             running: AtomicU32::new(0),
             max_running,
+            shared_budget: None,
             meter,
         }
     }
@@ -117,7 +120,7 @@ impl Shared {
     /// it is taken when the hedge is sent, see [`send`](Self::send)) and the hedges in
     /// flight are fewer than the cap.
     pub(crate) fn place(self: &Arc<Self>) -> Option<HedgeSlot> {
-        if self.budget.load(Acquire) < UNIT {
+        if self.shared_budget.is_none() && self.budget.load(Acquire) < UNIT {
             self.refuse("over_budget");
             return None;
         }
@@ -135,10 +138,13 @@ impl Shared {
     /// Takes one attempt from the budget as a hedge is sent; `false` if another call
     /// took the last one meanwhile.
     pub(crate) fn send(&self) -> bool {
-        let spent = self
-            .budget
-            .fetch_update(AcqRel, Acquire, |b| (b >= UNIT).then_some(b - UNIT))
-            .is_ok();
+        let spent = match &self.shared_budget {
+            Some(shared) => shared.try_spend(),
+            None => self
+                .budget
+                .fetch_update(AcqRel, Acquire, |b| (b >= UNIT).then_some(b - UNIT))
+                .is_ok(),
+        };
         if spent {
             self.hedges.fetch_add(1, Relaxed);
             self.meter.counter(HEDGE_ATTEMPTS, &[("outcome", "sent")]);

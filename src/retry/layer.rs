@@ -72,6 +72,19 @@ impl<C, H, R> RetryLayer<C, H, R> {
         RetryHandle::new(self.shared.clone())
     }
 
+    /// This layer's budget, to share with a hedging layer so that retries and hedges
+    /// together stay within it (see [`SharedBudget`](crate::SharedBudget)).
+    ///
+    /// ```
+    /// use seawall::retry::RetryLayer;
+    /// let budget = RetryLayer::builder().build()?.shared_budget();
+    /// # let _ = budget;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn shared_budget(&self) -> crate::SharedBudget {
+        crate::SharedBudget::new(self.shared.clone())
+    }
+
     pub(crate) fn from_parts(shared: Arc<Shared>, classifier: C, hints: H, replay: R) -> Self {
         RetryLayer {
             shared,

@@ -38,6 +38,13 @@ pub(crate) struct Shared {
     pub(crate) fleet_share: std::sync::OnceLock<Arc<super::fleet::ReserveShare>>,
 }
 
+impl crate::budget::AttemptBudget for Shared {
+    /// A hedge takes a retry from this budget (and gives nothing back).
+    fn try_spend(&self) -> bool {
+        self.budget.try_withdraw().is_some()
+    }
+}
+
 impl Shared {
     /// The shared state of a new layer, from settings that passed validation.
     pub(crate) fn new(settings: &Settings) -> Self {
