@@ -66,12 +66,14 @@ pub use future::ResponseFuture;
 pub use layer::{Builder, FallbackHandle, FallbackLayer, Used};
 pub use stale::{StaleFuture, StaleIfError, StaleIfErrorLayer};
 pub use state::Recover;
+#[cfg(feature = "http")]
+pub use state::{Marked, MarkedFuture};
 pub use when::{Reasons, Refusals, When};
 
 use state::Shared;
 
-/// Marks a response that came from a fallback (put it in an HTTP response's
-/// extensions from the fallback), so callers and dashboards can tell.
+/// Marks a response that came from a fallback, in an HTTP response's extensions
+/// ([`marked`] puts it there), so callers and dashboards can tell.
 ///
 /// ```
 /// use seawall::fallback::FromFallback;
@@ -81,6 +83,29 @@ use state::Shared;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FromFallback;
+
+/// Makes an HTTP fallback mark its answers with [`FromFallback`] (feature `http`).
+///
+/// ```
+/// use seawall::fallback::{marked, FallbackLayer, FromFallback};
+/// use tower::{Layer, ServiceExt, service_fn};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), seawall::ConfigError> {
+/// let layer = FallbackLayer::builder(
+///     |_: &&str| true,
+///     marked(|_: &&str| async { Ok::<_, &str>(http::Response::new("cached")) }),
+/// )
+/// .build()?;
+/// let down = service_fn(|_: ()| async { Err::<http::Response<&str>, &str>("503") });
+/// let response = layer.layer(down).oneshot(()).await.unwrap();
+/// assert!(response.extensions().get::<FromFallback>().is_some());
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "http")]
+pub fn marked<R>(recover: R) -> Marked<R> {
+    Marked(recover)
+}
 
 /// A service whose failures the rule accepts are answered by a fallback (see the
 /// [module](self)). Made by [`FallbackLayer`].

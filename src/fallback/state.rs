@@ -109,3 +109,68 @@ impl<W, R> Drop for Place<W, R> {
         self.0.running.fetch_sub(1, AcqRel);
     }
 }
+
+/// A fallback whose HTTP answers carry [`FromFallback`](super::FromFallback) in their
+/// extensions (feature `http`), made by [`marked`](super::marked).
+///
+/// ```
+/// use seawall::fallback::{marked, Marked};
+/// let fallback: Marked<_> = marked(|_: &()| async { Ok::<_, ()>(http::Response::new(())) });
+/// # let _ = fallback;
+/// ```
+#[cfg(feature = "http")]
+#[derive(Clone, Copy, Debug)]
+pub struct Marked<R>(pub(crate) R);
+
+#[cfg(feature = "http")]
+impl<R, B, E> Recover<http::Response<B>, E> for Marked<R>
+where
+    R: Recover<http::Response<B>, E>,
+{
+    type Future = MarkedFuture<R::Future>;
+
+    fn recover(&self, error: &E) -> Self::Future {
+        MarkedFuture {
+            inner: self.0.recover(error),
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+pin_project_lite::pin_project! {
+    /// The answer of a [`Marked`] fallback.
+    ///
+    /// ```
+    /// use seawall::fallback::{marked, FromFallback, Recover};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cached = marked(|_: &()| async { Ok::<_, ()>(http::Response::new("cached")) });
+    /// let response = cached.recover(&()).await.unwrap();
+    /// assert!(response.extensions().get::<FromFallback>().is_some());
+    /// # }
+    /// ```
+    #[derive(Debug)]
+    pub struct MarkedFuture<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+#[cfg(feature = "http")]
+impl<F, B, E> Future for MarkedFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<B>, E>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let result = std::task::ready!(self.project().inner.poll(cx));
+        std::task::Poll::Ready(result.map(|mut response| {
+            response.extensions_mut().insert(super::FromFallback);
+            response
+        }))
+    }
+}

@@ -57,6 +57,23 @@ impl HedgeLayer {
     }
 }
 
+#[cfg(feature = "http")]
+impl HedgeLayer {
+    /// A builder for HTTP clients (feature `http`): the defaults of
+    /// [`builder`](Self::builder), hedging only idempotent methods and numbering each
+    /// copy ([`HttpIdempotent`](super::HttpIdempotent)).
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// let layer = HedgeLayer::http().build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn http() -> Builder<ErrorsAreFailures, super::HttpIdempotent> {
+        HedgeLayer::builder().policy(super::HttpIdempotent)
+    }
+}
+
 impl<C, P> HedgeLayer<C, P> {
     /// Hedges sent and hedges the budget refused so far.
     ///
