@@ -230,3 +230,48 @@ async fn a_refusal_from_poll_ready_is_answered_too() {
     assert_eq!(fallback.handle().used().answered, 1);
     assert_eq!(first.await.unwrap().ok(), Some("slow"));
 }
+
+/// HTTP answers from a fallback say so: `marked` for a fallback, `mark_http` for the
+/// stale cache.
+#[cfg(feature = "http")]
+#[tokio::test(start_paused = true)]
+async fn http_answers_from_a_fallback_carry_the_mark() {
+    use seawall::fallback::{FromFallback, StaleIfErrorLayer, mark_http, marked};
+    type R = http::Response<&'static str>;
+    type HE = Error<&'static str>;
+    let breaker = CircuitBreakerLayer::builder().build().unwrap();
+    let client = ServiceBuilder::new()
+        .layer(
+            FallbackLayer::builder(
+                Refusals,
+                marked(|_: &HE| async { Ok::<R, HE>(http::Response::new("default")) }),
+            )
+            .build()
+            .unwrap(),
+        )
+        .layer(
+            StaleIfErrorLayer::new(|n: &u32| *n, Refusals, Duration::from_secs(60), 10)
+                .unwrap()
+                .mark(mark_http),
+        )
+        .layer(breaker.clone())
+        .map_err(Error::Service)
+        .service(service_fn(|_: u32| async {
+            Ok::<R, &str>(http::Response::new("fresh"))
+        }));
+    let fresh = client.clone().oneshot(1).await.unwrap();
+    assert!(fresh.extensions().get::<FromFallback>().is_none());
+    breaker.handle().force_open();
+    let stale = client.clone().oneshot(1).await.unwrap();
+    assert_eq!(*stale.body(), "fresh");
+    assert!(
+        stale.extensions().get::<FromFallback>().is_some(),
+        "stale, marked"
+    );
+    let default = client.oneshot(2).await.unwrap();
+    assert_eq!(*default.body(), "default");
+    assert!(
+        default.extensions().get::<FromFallback>().is_some(),
+        "default, marked"
+    );
+}

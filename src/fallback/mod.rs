@@ -107,6 +107,20 @@ pub fn marked<R>(recover: R) -> Marked<R> {
     Marked(recover)
 }
 
+/// Puts [`FromFallback`] in an HTTP response's extensions (feature `http`): the mark
+/// for [`StaleIfErrorLayer::mark`].
+///
+/// ```
+/// use seawall::fallback::{mark_http, FromFallback};
+/// let mut response = http::Response::new(());
+/// mark_http(&mut response);
+/// assert!(response.extensions().get::<FromFallback>().is_some());
+/// ```
+#[cfg(feature = "http")]
+pub fn mark_http<B>(response: &mut http::Response<B>) {
+    response.extensions_mut().insert(FromFallback);
+}
+
 /// A service whose failures the rule accepts are answered by a fallback (see the
 /// [module](self)). Made by [`FallbackLayer`].
 ///

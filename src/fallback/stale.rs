@@ -25,6 +25,8 @@ struct Cache<K, T> {
     max_keys: usize,
     served: AtomicU64,
     meter: Meter,
+    /// Marks a response served stale (see `mark`).
+    mark: Option<fn(&mut T)>,
 }
 
 /// The kept responses, and their keys in the order they were first kept.
@@ -140,8 +142,30 @@ impl<F, W, K, T> StaleIfErrorLayer<F, W, K, T> {
                 max_keys,
                 served: AtomicU64::new(0),
                 meter: Meter::new("fallback", &Arc::from("stale_if_error")),
+                mark: None,
             }),
         })
+    }
+
+    /// Marks every response served stale with `mark` (call it before cloning the layer;
+    /// for HTTP,
+    /// [`mark_http`](super::mark_http) puts [`FromFallback`](super::FromFallback) in
+    /// its extensions), so callers and dashboards can tell.
+    ///
+    /// ```
+    /// # use seawall::fallback::{Refusals, StaleIfErrorLayer};
+    /// # use std::time::Duration;
+    /// let layer = StaleIfErrorLayer::<_, _, u8, http::Response<()>>::new(|n: &u8| *n, Refusals, Duration::from_secs(1), 10)?
+    ///     .mark(seawall::fallback::mark_http);
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn mark(mut self, mark: fn(&mut T)) -> Self {
+        if let Some(cache) = Arc::get_mut(&mut self.cache) {
+            cache.mark = Some(mark);
+        }
+        self
     }
 
     /// How many failures a kept response answered.
@@ -310,7 +334,10 @@ where
                 Ok(response)
             }
             Err(error) if this.when.applies(&error) => match this.cache.fresh(&key) {
-                Some(stale) => {
+                Some(mut stale) => {
+                    if let Some(mark) = this.cache.mark {
+                        mark(&mut stale);
+                    }
                     this.cache.served.fetch_add(1, Relaxed);
                     this.cache
                         .meter
