@@ -151,12 +151,12 @@ proptest! {
                 file.push_str(&format!("{key} = {value}\n"));
             }
         }
-        if let Ok(parsed) = toml::from_str::<CircuitBreakerOverrides>(&file) {
-            if let Err(error) = CircuitBreakerLayer::builder().with_config(&parsed).build() {
-                let text = error.to_string();
-                prop_assert!(text.starts_with("circuit_breaker."), "{}", text);
-                prop_assert!(text.contains(" is outside "), "{}", text);
-            }
+        if let Ok(parsed) = toml::from_str::<CircuitBreakerOverrides>(&file)
+            && let Err(error) = CircuitBreakerLayer::builder().with_config(&parsed).build()
+        {
+            let text = error.to_string();
+            prop_assert!(text.starts_with("circuit_breaker."), "{}", text);
+            prop_assert!(text.contains(" is outside "), "{}", text);
         }
     }
 }
