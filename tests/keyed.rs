@@ -182,3 +182,28 @@ fn build_names_the_setting_that_is_out_of_range() {
     let err = KeyedLayer::builder(template, key).build().unwrap_err();
     assert_eq!(err.field(), "keyed.rate_limit.permits");
 }
+
+/// A flood of distinct keys (attacker-chosen, say): a million calls, each with a key
+/// never seen before, through a layer capped at 1,024 keys. The live keys never pass
+/// the cap, every call is answered (an idle key makes room), and eviction stays cheap:
+/// the time is printed (`--nocapture`) rather than asserted.
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_new_keys_is_bounded_by_the_cap_and_evicts_cheaply() {
+    let layer = KeyedLayer::builder(BulkheadLayer::builder().max_concurrent(1), key)
+        .max_keys(1024)
+        .build()
+        .unwrap();
+    let mut service = layer.layer(keyed_backend());
+    let started = std::time::Instant::now(); // wall time, reported only
+    for k in 0..1_000_000u32 {
+        call_key(&mut service, k, OK).await.unwrap();
+        if k % 100_000 == 0 {
+            assert!(layer.live_keys() <= 1024, "{} live keys", layer.live_keys());
+        }
+    }
+    assert_eq!(layer.live_keys(), 1024);
+    eprintln!(
+        "1,000,000 distinct keys through a 1,024-key cap: {:?}",
+        started.elapsed()
+    );
+}

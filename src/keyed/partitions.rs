@@ -2,8 +2,14 @@
 //!
 //! Keys are created lazily from the template, capped, and evicted when idle. Each entry
 //! counts the calls it has in flight, so that eviction never drops a key that is in use.
+//!
+//! Under a flood of new keys (attacker-chosen, say) a full map evicts its least recently
+//! used idle key in amortized constant time: uses are queued as `(key, stamp)` records,
+//! the oldest record whose stamp is still its key's is the least recently used, stale
+//! records are skipped, and the queue is rebuilt from the map when it grows past twice
+//! the keys (each record is looked at a constant number of times).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU32, Ordering::*};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,12 +30,18 @@ pub(crate) struct Partitions<T: Template, K> {
 struct Map<K, L> {
     entries: HashMap<K, Entry<L>>,
     last_sweep: Instant,
+    /// Uses, oldest first: `(key, stamp)`; a record is current while its stamp is its
+    /// key's `stamp`.
+    order: VecDeque<(K, u64)>,
+    next_stamp: u64,
 }
 
 struct Entry<L> {
     layer: L,
     active: Arc<AtomicU32>,
     last_used: Instant,
+    /// The stamp of this key's current record in `order`.
+    stamp: u64,
 }
 
 impl<L> Entry<L> {
@@ -57,6 +69,8 @@ impl<T: Template, K: Hash + Eq + Clone> Partitions<T, K> {
             map: Mutex::new(Map {
                 entries: HashMap::new(),
                 last_sweep: Instant::now(),
+                order: VecDeque::new(),
+                next_stamp: 0,
             }),
         }
     }
@@ -80,13 +94,16 @@ impl<T: Template, K: Hash + Eq + Clone> Partitions<T, K> {
         if now.saturating_duration_since(map.last_sweep) >= self.idle_ttl / 2 {
             self.sweep(&mut map, now);
         }
+        let stamp = map.next_stamp;
+        map.next_stamp += 1;
         if let Some(entry) = map.entries.get_mut(key) {
             entry.last_used = now;
+            entry.stamp = stamp;
             entry.active.fetch_add(1, AcqRel);
-            return Ok((entry.layer.clone(), Active(entry.active.clone())));
-        }
-        if map.entries.len() >= self.max_keys as usize {
-            self.sweep(&mut map, now);
+            let found = (entry.layer.clone(), Active(entry.active.clone()));
+            map.order.push_back((key.clone(), stamp));
+            Self::compact(&mut map);
+            return Ok(found);
         }
         if map.entries.len() >= self.max_keys as usize && !Self::evict_oldest_idle(&mut map) {
             let max_keys = self.max_keys;
@@ -102,8 +119,11 @@ impl<T: Template, K: Hash + Eq + Clone> Partitions<T, K> {
             layer: layer.clone(),
             active: active.clone(),
             last_used: now,
+            stamp,
         };
         map.entries.insert(key.clone(), entry);
+        map.order.push_back((key.clone(), stamp));
+        Self::compact(&mut map);
         Ok((layer, Active(active)))
     }
 
@@ -115,17 +135,48 @@ impl<T: Template, K: Hash + Eq + Clone> Partitions<T, K> {
         map.last_sweep = now;
     }
 
-    /// Drops the least recently used idle key; `false` if every key is busy.
+    /// Drops the least recently used idle key; `false` if every key is busy. Busy keys
+    /// met on the way go to the back (as if just used), so each record is looked at a
+    /// constant number of times between two uses.
     fn evict_oldest_idle(map: &mut Map<K, T::Layer>) -> bool {
-        let oldest = map
+        let mut busy_seen = 0;
+        while let Some((key, stamp)) = map.order.pop_front() {
+            let Some(entry) = map.entries.get_mut(&key) else {
+                continue; // the key went (a sweep): a stale record
+            };
+            if entry.stamp != stamp {
+                continue; // used since: a later record stands for it
+            }
+            if entry.idle() {
+                map.entries.remove(&key);
+                return true;
+            }
+            // In use: requeued. After every key, or 32 of them, seen busy, give up
+            // (the call is refused; the busy keys now wait at the back).
+            busy_seen += 1;
+            let stamp = map.next_stamp;
+            map.next_stamp += 1;
+            entry.stamp = stamp;
+            map.order.push_back((key, stamp));
+            if busy_seen >= map.entries.len().min(32) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Rebuilds the queue of uses from the map when stale records outnumber the keys
+    /// (amortized constant time per use).
+    fn compact(map: &mut Map<K, T::Layer>) {
+        if map.order.len() <= 2 * map.entries.len() + 16 {
+            return;
+        }
+        let mut live: Vec<(K, u64)> = map
             .entries
             .iter()
-            .filter(|(_, e)| e.idle())
-            .min_by_key(|(_, e)| e.last_used)
-            .map(|(k, _)| k.clone());
-        match oldest {
-            Some(key) => map.entries.remove(&key).is_some(),
-            None => false,
-        }
+            .map(|(k, e)| (k.clone(), e.stamp))
+            .collect();
+        live.sort_unstable_by_key(|(_, stamp)| *stamp);
+        map.order = live.into();
     }
 }
