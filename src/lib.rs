@@ -7,6 +7,7 @@ pub mod adaptive;
 pub mod balance;
 mod budget;
 pub mod bulkhead;
+mod cap;
 pub mod chaos;
 pub mod circuit_breaker;
 pub mod classify;

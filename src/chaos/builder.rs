@@ -1,7 +1,7 @@
 //! Settings for a chaos layer: what to inject, how often, when and to which calls.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
 use super::config::ChaosConfig;
@@ -374,7 +374,7 @@ impl<O, P> Builder<O, P> {
             draws: Draws::new(self.config.seed.unwrap_or_else(rand::random)),
             epoch: Epoch::now(),
             behaviour: self.behaviour,
-            active: AtomicU32::new(0),
+            active: crate::cap::Cap::new(settings.max_active),
             outcomes: AtomicU64::new(0),
             delays: AtomicU64::new(0),
             behaviours: AtomicU64::new(0),

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use super::state::Slot;
+use crate::cap::Place;
 
 pin_project! {
     /// The response of a call through a [`Chaos`](super::Chaos) service.
@@ -38,9 +38,9 @@ pin_project! {
         // Untouched.
         Passed { #[pin] inner: F },
         // Answered by the injected outcome (its place under the cap held until taken).
-        Injected { result: Option<Result<T, E>>, slot: Option<Slot> },
+        Injected { result: Option<Result<T, E>>, slot: Option<Place> },
         // Waiting out the injected delay before the inner call is polled.
-        Delayed { #[pin] sleep: Sleep, #[pin] inner: F, slot: Option<Slot> },
+        Delayed { #[pin] sleep: Sleep, #[pin] inner: F, slot: Option<Place> },
     }
 }
 
@@ -51,7 +51,7 @@ impl<F, T, E> ResponseFuture<F, T, E> {
         }
     }
 
-    pub(super) fn injected(result: Result<T, E>, slot: Slot) -> Self {
+    pub(super) fn injected(result: Result<T, E>, slot: Place) -> Self {
         ResponseFuture {
             kind: Kind::Injected {
                 result: Some(result),
@@ -60,7 +60,7 @@ impl<F, T, E> ResponseFuture<F, T, E> {
         }
     }
 
-    pub(super) fn delayed(sleep: Sleep, inner: F, slot: Slot) -> Self {
+    pub(super) fn delayed(sleep: Sleep, inner: F, slot: Place) -> Self {
         ResponseFuture {
             kind: Kind::Delayed {
                 sleep,

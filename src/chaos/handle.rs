@@ -96,7 +96,7 @@ impl ChaosHandle {
             outcomes: s.outcomes.load(Relaxed),
             delays: s.delays.load(Relaxed),
             behaviours: s.behaviours.load(Relaxed),
-            active: s.active.load(Relaxed),
+            active: s.active.taken(),
         }
     }
 }

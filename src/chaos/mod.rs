@@ -71,7 +71,7 @@ pub use future::ResponseFuture;
 pub use handle::{ChaosHandle, Injected};
 pub use layer::ChaosLayer;
 
-use state::{Fault, Shared, Slot};
+use state::{Fault, Shared};
 
 /// A service with faults injected into a share of its calls (see the
 /// [module](self)). Made by [`ChaosLayer`].
@@ -154,20 +154,17 @@ where
         }
         match self.shared.choose() {
             Fault::None => ResponseFuture::passed(self.inner.call(request)),
-            Fault::Outcome => {
-                let slot = Slot(self.shared.clone());
-                match self.outcome.inject() {
-                    Some(result) => {
-                        self.shared.outcome_injected();
-                        ResponseFuture::injected(result, slot)
-                    }
-                    None => ResponseFuture::passed(self.inner.call(request)),
+            Fault::Outcome(slot) => match self.outcome.inject() {
+                Some(result) => {
+                    self.shared.outcome_injected();
+                    ResponseFuture::injected(result, slot)
                 }
-            }
-            Fault::Latency => ResponseFuture::delayed(
+                None => ResponseFuture::passed(self.inner.call(request)),
+            },
+            Fault::Latency(slot) => ResponseFuture::delayed(
                 tokio::time::sleep(self.shared.settings.latency),
                 self.inner.call(request),
-                Slot(self.shared.clone()),
+                slot,
             ),
         }
     }

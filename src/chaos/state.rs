@@ -2,22 +2,23 @@
 //! flight, and the counts of what was injected.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 
 use super::config::Settings;
+use crate::cap::{Cap, Place};
 use crate::random::Draws;
 use crate::telemetry::{Meter, names::CHAOS_INJECTED};
 use crate::time::Epoch;
 
-/// The fault chosen for one call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The fault chosen for one call, with its place under the cap of faults in flight.
+#[derive(Debug)]
 pub(crate) enum Fault {
     /// Run the call as it is.
     None,
     /// Answer with the injected outcome.
-    Outcome,
+    Outcome(Place),
     /// Delay the call, then run it.
-    Latency,
+    Latency(Place),
 }
 
 pub(crate) type Behaviour = Arc<dyn Fn() + Send + Sync>;
@@ -30,7 +31,7 @@ pub(crate) struct Shared {
     pub(crate) epoch: Epoch,
     pub(crate) behaviour: Option<Behaviour>,
     /// Injected faults in flight (delays and outcomes not yet taken).
-    pub(crate) active: AtomicU32,
+    pub(crate) active: Arc<Cap>,
     pub(crate) outcomes: AtomicU64,
     pub(crate) delays: AtomicU64,
     pub(crate) behaviours: AtomicU64,
@@ -67,41 +68,26 @@ impl Shared {
             self.meter.counter(CHAOS_INJECTED, &[("kind", "behaviour")]);
             behaviour();
         }
-        let fault = if s.outcome_rate > 0.0 && self.draws.unit() < s.outcome_rate {
-            Fault::Outcome
-        } else if s.latency_rate > 0.0 && self.draws.unit() < s.latency_rate {
-            Fault::Latency
-        } else {
+        let outcome = s.outcome_rate > 0.0 && self.draws.unit() < s.outcome_rate;
+        let latency = !outcome && s.latency_rate > 0.0 && self.draws.unit() < s.latency_rate;
+        if !outcome && !latency {
+            return Fault::None;
+        }
+        // Only under the cap; the call's place gives it back.
+        let Some(place) = self.active.try_take() else {
             return Fault::None;
         };
-        // Taken only if under the cap; given back by the call's `Slot`.
-        let taken = self
-            .active
-            .fetch_update(AcqRel, Acquire, |n| (n < s.max_active).then_some(n + 1));
-        if taken.is_err() {
-            return Fault::None;
+        if outcome {
+            return Fault::Outcome(place);
         }
-        if fault == Fault::Latency {
-            self.delays.fetch_add(1, Relaxed);
-            self.meter.counter(CHAOS_INJECTED, &[("kind", "latency")]);
-        }
-        fault
+        self.delays.fetch_add(1, Relaxed);
+        self.meter.counter(CHAOS_INJECTED, &[("kind", "latency")]);
+        Fault::Latency(place)
     }
 
     /// Counts an injected outcome.
     pub(crate) fn outcome_injected(&self) {
         self.outcomes.fetch_add(1, Relaxed);
         self.meter.counter(CHAOS_INJECTED, &[("kind", "outcome")]);
-    }
-}
-
-/// One injected fault's place under the cap, given back when the call ends or is
-/// dropped.
-#[derive(Debug)]
-pub(crate) struct Slot(pub(crate) Arc<Shared>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, AcqRel);
     }
 }

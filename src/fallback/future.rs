@@ -9,8 +9,9 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use super::state::{Place, Recover, Shared, Used};
+use super::state::{Ending, Recover, Shared};
 use super::when::When;
+use crate::cap::Place;
 
 pin_project! {
     /// The response of a call through a [`Fallback`](super::Fallback) service.
@@ -32,14 +33,14 @@ pin_project! {
         R: Recover<T, E>,
     {
         #[pin]
-        kind: Kind<F, R::Future, W, R, E>,
+        kind: Kind<F, R::Future, E>,
         shared: Arc<Shared<W, R>>,
     }
 }
 
 pin_project! {
     #[project = Projected]
-    enum Kind<F, G, W, R, E> {
+    enum Kind<F, G, E> {
         // The call.
         Primary { #[pin] inner: F },
         // The service refused in `poll_ready` with an error the rule accepts: no call.
@@ -49,7 +50,7 @@ pin_project! {
             #[pin] fallback: G,
             #[pin] limit: Option<Sleep>,
             original: Option<E>,
-            place: Option<Place<W, R>>,
+            place: Option<Place>,
         },
     }
 }
@@ -107,13 +108,13 @@ where
                 } => {
                     if let Poll::Ready(result) = fallback.poll(cx) {
                         place.take();
-                        this.shared.used(Used::Answered);
+                        this.shared.used(Ending::Answered);
                         return Poll::Ready(result);
                     }
                     if let Some(limit) = limit.as_pin_mut() {
                         ready!(limit.poll(cx));
                         place.take();
-                        this.shared.used(Used::TimedOut);
+                        this.shared.used(Ending::TimedOut);
                         let error = original.take().expect("polled after completion");
                         return Poll::Ready(Err(error));
                     }
@@ -123,8 +124,8 @@ where
             if !this.shared.when.applies(&error) {
                 return Poll::Ready(Err(error));
             }
-            let Some(place) = this.shared.try_place() else {
-                this.shared.used(Used::OverCap);
+            let Some(place) = this.shared.running.try_take() else {
+                this.shared.used(Ending::OverCap);
                 return Poll::Ready(Err(error));
             };
             let fallback = this.shared.recover.recover(&error);

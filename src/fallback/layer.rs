@@ -1,7 +1,7 @@
 //! The fallback layer, its builder and its handle.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use tower::Layer;
@@ -206,8 +206,7 @@ impl<W, R> Builder<W, R> {
                 when: self.when,
                 recover: self.recover,
                 time_limit: self.time_limit,
-                max_concurrent: self.max_concurrent,
-                running: AtomicU32::new(0),
+                running: crate::cap::Cap::new(self.max_concurrent),
                 answered: AtomicU64::new(0),
                 timed_out: AtomicU64::new(0),
                 over_cap: AtomicU64::new(0),
@@ -281,7 +280,7 @@ impl<W, R> FallbackHandle<W, R> {
             answered: s.answered.load(Relaxed),
             timed_out: s.timed_out.load(Relaxed),
             over_cap: s.over_cap.load(Relaxed),
-            running: s.running.load(Relaxed),
+            running: s.running.taken(),
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU64, Ordering::*};
+
+use crate::cap::Cap;
 use std::time::Duration;
 
 use crate::telemetry::{Meter, names::FALLBACK_USED};
@@ -53,8 +55,8 @@ pub(crate) struct Shared<W, R> {
     pub(crate) when: W,
     pub(crate) recover: R,
     pub(crate) time_limit: Option<Duration>,
-    pub(crate) max_concurrent: u32,
-    pub(crate) running: AtomicU32,
+    /// Fallbacks running (at most `max_concurrent`).
+    pub(crate) running: Arc<Cap>,
     pub(crate) answered: AtomicU64,
     pub(crate) timed_out: AtomicU64,
     pub(crate) over_cap: AtomicU64,
@@ -65,7 +67,6 @@ impl<W, R> std::fmt::Debug for Shared<W, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
             .field("time_limit", &self.time_limit)
-            .field("max_concurrent", &self.max_concurrent)
             .field("running", &self.running)
             .finish_non_exhaustive()
     }
@@ -73,40 +74,21 @@ impl<W, R> std::fmt::Debug for Shared<W, R> {
 
 /// How a fallback ended, for the counts and the metric.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Used {
+pub(crate) enum Ending {
     Answered,
     TimedOut,
     OverCap,
 }
 
 impl<W, R> Shared<W, R> {
-    /// A place for one more fallback, if under the cap.
-    pub(crate) fn try_place(self: &Arc<Self>) -> Option<Place<W, R>> {
-        self.running
-            .fetch_update(AcqRel, Acquire, |n| {
-                (n < self.max_concurrent).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Place(self.clone()))
-    }
-
-    pub(crate) fn used(&self, how: Used) {
+    pub(crate) fn used(&self, how: Ending) {
         let (count, label) = match how {
-            Used::Answered => (&self.answered, "answered"),
-            Used::TimedOut => (&self.timed_out, "timed_out"),
-            Used::OverCap => (&self.over_cap, "over_cap"),
+            Ending::Answered => (&self.answered, "answered"),
+            Ending::TimedOut => (&self.timed_out, "timed_out"),
+            Ending::OverCap => (&self.over_cap, "over_cap"),
         };
         count.fetch_add(1, Relaxed);
         self.meter.counter(FALLBACK_USED, &[("outcome", label)]);
-    }
-}
-
-/// One running fallback's place under the cap, given back when it ends or is dropped.
-pub(crate) struct Place<W, R>(Arc<Shared<W, R>>);
-
-impl<W, R> Drop for Place<W, R> {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, AcqRel);
     }
 }
 

@@ -2,10 +2,11 @@
 //! percentile of the primary attempts), the budget for extra load, and the counts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use super::histogram::Histogram;
+use crate::cap::{Cap, Place};
 use crate::telemetry::{Meter, names::HEDGE_ATTEMPTS};
 
 /// Samples between two refreshes of the percentile.
@@ -46,9 +47,8 @@ pub(crate) struct Shared {
     percentile_us: AtomicU64,
     pub(crate) hedges: AtomicU64,
     pub(crate) refused: AtomicU64,
-    /// Hedges in flight, and the most allowed.
-    running: AtomicU32,
-    pub(crate) max_running: u32,
+    /// Hedges in flight, at most `max_concurrent_hedges`.
+    running: Arc<Cap>,
     /// A retry layer's budget, spent instead of this layer's own (see `share_budget`).
     pub(crate) shared_budget: Option<crate::SharedBudget>,
     pub(crate) meter: Meter,
@@ -56,14 +56,7 @@ pub(crate) struct Shared {
 
 /// One hedge's place under the cap of hedges in flight, given back when it ends or is
 /// dropped.
-#[derive(Debug)]
-pub(crate) struct HedgeSlot(Arc<Shared>);
-
-impl Drop for HedgeSlot {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, AcqRel);
-    }
-}
+pub(crate) type HedgeSlot = Place;
 
 impl Shared {
     pub(crate) fn new(
@@ -87,8 +80,7 @@ impl Shared {
             percentile_us: AtomicU64::new(0),
             hedges: AtomicU64::new(0),
             refused: AtomicU64::new(0),
-            running: AtomicU32::new(0),
-            max_running,
+            running: Cap::new(max_running),
             shared_budget: None,
             meter,
         }
@@ -124,15 +116,11 @@ impl Shared {
             self.refuse("over_budget");
             return None;
         }
-        let placed = self
-            .running
-            .fetch_update(AcqRel, Acquire, |n| (n < self.max_running).then_some(n + 1))
-            .is_ok();
-        if !placed {
+        let place = self.running.try_take();
+        if place.is_none() {
             self.refuse("over_cap");
-            return None;
         }
-        Some(HedgeSlot(self.clone()))
+        place
     }
 
     /// Takes one attempt from the budget as a hedge is sent; `false` if another call
