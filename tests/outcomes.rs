@@ -23,6 +23,18 @@ type Stack =
 fn preset(
     dependency: Dependency,
 ) -> tower::util::BoxCloneSyncService<Request, Response, seawall::Error<DependencyError>> {
+    preset_over(dependency)
+}
+
+/// The preset with only the setup's two timeouts set (and seeds), over `service`.
+fn preset_over<S>(
+    service: S,
+) -> tower::util::BoxCloneSyncService<Request, Response, seawall::Error<S::Error>>
+where
+    S: tower::Service<Request, Response = Response> + Clone + Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
     let pipeline = StandardPipeline::builder()
         .attempt_timeout(Duration::from_secs(1))
         .total_timeout(Duration::from_secs(3))
@@ -33,7 +45,7 @@ fn preset(
     let stack = ServiceBuilder::new()
         .layer(pipeline)
         .map_err(seawall::Error::Service)
-        .service(dependency);
+        .service(service);
     tower::util::BoxCloneSyncService::new(stack)
 }
 
@@ -201,19 +213,10 @@ mod replicated {
             tower::discover::ServiceList::new(replicas),
             seawall::sim::SeededRng::new(7),
         );
-        let buffered = tower::buffer::Buffer::new(tower::util::BoxService::new(p2c), 1024);
-        let pipeline = StandardPipeline::builder()
-            .attempt_timeout(Duration::from_secs(1))
-            .total_timeout(Duration::from_secs(3))
-            .circuit_breaker(|b| b.seed(7))
-            .retry(|r| r.seed(7))
-            .build()
-            .unwrap();
-        let stack = ServiceBuilder::new()
-            .layer(pipeline)
-            .map_err(seawall::Error::Service)
-            .service(buffered);
-        tower::util::BoxCloneSyncService::new(stack)
+        preset_over(tower::buffer::Buffer::new(
+            tower::util::BoxService::new(p2c),
+            1024,
+        ))
     }
 
     type Counted = PendingRequests<tower::util::BoxService<Request, Response, BoxError>>;
