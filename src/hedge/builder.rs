@@ -44,13 +44,15 @@ impl HedgeLayer {
     /// ```
     pub fn builder() -> Builder {
         Builder {
-            name: "hedge".to_owned(),
-            delay: Delay::Fixed(Duration::from_millis(100)),
-            max_attempts: 2,
-            extra: Ratio::percent(10.0),
-            reserve: 10,
-            max_running: u32::MAX,
-            shared_budget: None,
+            plain: Plain {
+                name: "hedge".to_owned(),
+                delay: Delay::Fixed(Duration::from_millis(100)),
+                max_attempts: 2,
+                extra: Ratio::percent(10.0),
+                reserve: 10,
+                max_running: u32::MAX,
+                shared_budget: None,
+            },
             classifier: ErrorsAreFailures,
             policy: AnyRequest,
         }
@@ -136,6 +138,14 @@ impl<S, C: Clone, P: Clone> Layer<S> for HedgeLayer<C, P> {
 #[derive(Clone, Debug)]
 #[must_use = "call `build()` to get the layer"]
 pub struct Builder<C = ErrorsAreFailures, P = AnyRequest> {
+    pub(super) plain: Plain,
+    classifier: C,
+    policy: P,
+}
+
+/// The settings that are plain data (all but the classifier and the policy).
+#[derive(Clone, Debug)]
+pub(super) struct Plain {
     pub(super) name: String,
     pub(super) delay: Delay,
     pub(super) max_attempts: u32,
@@ -143,8 +153,6 @@ pub struct Builder<C = ErrorsAreFailures, P = AnyRequest> {
     pub(super) reserve: u32,
     pub(super) max_running: u32,
     shared_budget: Option<crate::SharedBudget>,
-    classifier: C,
-    policy: P,
 }
 
 impl<C, P> Builder<C, P> {
@@ -157,7 +165,7 @@ impl<C, P> Builder<C, P> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.plain.name = name.into();
         self
     }
 
@@ -171,7 +179,7 @@ impl<C, P> Builder<C, P> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = Delay::Fixed(delay);
+        self.plain.delay = Delay::Fixed(delay);
         self
     }
 
@@ -188,7 +196,7 @@ impl<C, P> Builder<C, P> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn percentile(mut self, quantile: f64, at_least: u64, until: Duration) -> Self {
-        self.delay = Delay::Percentile {
+        self.plain.delay = Delay::Percentile {
             q: quantile,
             at_least,
             until,
@@ -206,7 +214,7 @@ impl<C, P> Builder<C, P> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts;
+        self.plain.max_attempts = attempts;
         self
     }
 
@@ -222,8 +230,8 @@ impl<C, P> Builder<C, P> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn max_extra_load(mut self, share: Ratio, reserve: u32) -> Self {
-        self.extra = share;
-        self.reserve = reserve;
+        self.plain.extra = share;
+        self.plain.reserve = reserve;
         self
     }
 
@@ -242,7 +250,7 @@ impl<C, P> Builder<C, P> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn share_budget(mut self, budget: crate::SharedBudget) -> Self {
-        self.shared_budget = Some(budget);
+        self.plain.shared_budget = Some(budget);
         self
     }
 
@@ -256,7 +264,7 @@ impl<C, P> Builder<C, P> {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn max_concurrent_hedges(mut self, most: u32) -> Self {
-        self.max_running = most;
+        self.plain.max_running = most;
         self
     }
 
@@ -280,13 +288,7 @@ impl<C, P> Builder<C, P> {
     /// ```
     pub fn classifier<C2>(self, classifier: C2) -> Builder<C2, P> {
         Builder {
-            name: self.name,
-            delay: self.delay,
-            max_attempts: self.max_attempts,
-            extra: self.extra,
-            reserve: self.reserve,
-            max_running: self.max_running,
-            shared_budget: self.shared_budget,
+            plain: self.plain,
             classifier,
             policy: self.policy,
         }
@@ -305,13 +307,7 @@ impl<C, P> Builder<C, P> {
     /// ```
     pub fn policy<P2>(self, policy: P2) -> Builder<C, P2> {
         Builder {
-            name: self.name,
-            delay: self.delay,
-            max_attempts: self.max_attempts,
-            extra: self.extra,
-            reserve: self.reserve,
-            max_running: self.max_running,
-            shared_budget: self.shared_budget,
+            plain: self.plain,
             classifier: self.classifier,
             policy,
         }
@@ -329,8 +325,8 @@ impl<C, P> Builder<C, P> {
     /// assert_eq!(err.to_string(), "hedge.max_attempts: 9 is outside 2..=5");
     /// ```
     pub fn build(self) -> Result<HedgeLayer<C, P>, ConfigError> {
-        let within = |e: ConfigError| e.within(&self.name);
-        match self.delay {
+        let within = |e: ConfigError| e.within(&self.plain.name);
+        match self.plain.delay {
             Delay::Fixed(d) => check_duration("delay", d, false, Longest::Day).map_err(within)?,
             Delay::Percentile { q, at_least, until } => {
                 if !(q > 0.0 && q < 1.0) {
@@ -347,36 +343,36 @@ impl<C, P> Builder<C, P> {
                 check_duration("percentile.until", until, false, Longest::Day).map_err(within)?;
             }
         }
-        if !(2..=5).contains(&self.max_attempts) {
+        if !(2..=5).contains(&self.plain.max_attempts) {
             return Err(within(ConfigError::new(
                 "max_attempts",
-                self.max_attempts,
+                self.plain.max_attempts,
                 "2..=5",
             )));
         }
-        let extra = self.extra.as_fraction();
+        let extra = self.plain.extra.as_fraction();
         if !(extra == 0.0 || (1e-6..=1.0).contains(&extra)) {
             return Err(within(ConfigError::new(
                 "max_extra_load",
-                self.extra,
+                self.plain.extra,
                 "0% or [0.0001%, 100%]",
             )));
         }
-        if self.max_running == 0 {
+        if self.plain.max_running == 0 {
             return Err(within(ConfigError::new("max_concurrent_hedges", 0, "1..")));
         }
-        if self.reserve == 0 {
+        if self.plain.reserve == 0 {
             return Err(within(ConfigError::new("max_extra_load.reserve", 0, "1..")));
         }
-        let meter = Meter::new("hedge", &Arc::from(self.name.as_str()));
+        let meter = Meter::new("hedge", &Arc::from(self.plain.name.as_str()));
         let mut shared = Shared::new(
-            self.delay,
-            self.max_attempts,
-            (extra, self.reserve),
-            self.max_running,
+            self.plain.delay,
+            self.plain.max_attempts,
+            (extra, self.plain.reserve),
+            self.plain.max_running,
             meter,
         );
-        shared.shared_budget = self.shared_budget;
+        shared.shared_budget = self.plain.shared_budget;
         Ok(HedgeLayer {
             shared: Arc::new(shared),
             classifier: self.classifier,

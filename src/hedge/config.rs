@@ -63,28 +63,28 @@ impl<C, P> Builder<C, P> {
     /// ```
     pub fn with_config(mut self, file: &HedgeOverrides) -> Self {
         use crate::config::keep_unless_set as set;
-        set(&mut self.name, &file.name);
+        set(&mut self.plain.name, &file.name);
         if let Some(delay) = file.delay {
-            self.delay = Delay::Fixed(delay);
+            self.plain.delay = Delay::Fixed(delay);
         }
         if file.percentile.is_some()
             || file.percentile_at_least.is_some()
             || file.percentile_until.is_some()
         {
-            let (q, at_least, until) = match self.delay {
+            let (q, at_least, until) = match self.plain.delay {
                 Delay::Percentile { q, at_least, until } => (q, at_least, until),
                 Delay::Fixed(d) => (0.95, 100, d),
             };
-            self.delay = Delay::Percentile {
+            self.plain.delay = Delay::Percentile {
                 q: file.percentile.unwrap_or(q),
                 at_least: file.percentile_at_least.unwrap_or(at_least),
                 until: file.percentile_until.unwrap_or(until),
             };
         }
-        set(&mut self.max_attempts, &file.max_attempts);
-        set(&mut self.extra, &file.max_extra_load);
-        set(&mut self.reserve, &file.reserve);
-        set(&mut self.max_running, &file.max_concurrent_hedges);
+        set(&mut self.plain.max_attempts, &file.max_attempts);
+        set(&mut self.plain.extra, &file.max_extra_load);
+        set(&mut self.plain.reserve, &file.reserve);
+        set(&mut self.plain.max_running, &file.max_concurrent_hedges);
         self
     }
 }
