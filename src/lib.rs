@@ -21,6 +21,8 @@ pub mod hedge;
 mod homed;
 pub mod keyed;
 mod limit;
+#[cfg(all(test, seawall_loom))]
+mod models;
 pub mod pipeline;
 mod random;
 pub mod rate_limit;
@@ -31,6 +33,7 @@ mod ring;
 mod semaphore;
 #[cfg(feature = "sim")]
 pub mod sim;
+mod sync;
 pub mod telemetry;
 mod template;
 pub mod throttle;

@@ -9,7 +9,8 @@
 //! lap starts it from zero. A first count that would overflow halves every count first,
 //! which keeps their ratios.
 
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use crate::sync::AtomicU64;
+use std::sync::atomic::Ordering::*;
 
 /// The most counts a bucket holds.
 pub(crate) const FIELDS: usize = 3;
@@ -135,8 +136,9 @@ impl Ring {
 
     /// Sets every bucket to `word`.
     pub(crate) fn fill(&self, word: u64) {
+        // Swaps, not stores: see `crate::sync` on model checking.
         for bucket in self.buckets.iter() {
-            bucket.store(word, Release);
+            bucket.swap(word, AcqRel);
         }
     }
 

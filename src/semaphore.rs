@@ -13,9 +13,9 @@
 //! permit, which its holder then owns.
 
 use crate::homed::Anchor;
+use crate::sync::{AtomicU64, Mutex, MutexGuard};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::*};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::Ordering::*;
 use std::task::{Context, Poll, Waker};
 
 use crate::telemetry::{Levels, Meter};

@@ -127,6 +127,8 @@ mod group;
 mod handle;
 mod layer;
 mod link;
+#[cfg(all(test, seawall_loom))]
+mod models;
 mod open_settings;
 mod permit;
 mod settings;

@@ -12,7 +12,8 @@
 //! The rate can change at run time; the interval and burst are read with relaxed loads,
 //! so a call racing with a change sees either the old or the new rate.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use crate::sync::{AtomicU32, AtomicU64};
+use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
 use tokio::time::Instant;

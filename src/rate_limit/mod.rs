@@ -63,6 +63,8 @@ mod future;
 mod gcra;
 mod handle;
 mod layer;
+#[cfg(all(test, seawall_loom))]
+mod models;
 
 use crate::telemetry::{SharedMeter, shared_meter};
 use std::sync::Arc;

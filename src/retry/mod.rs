@@ -127,6 +127,8 @@ pub mod http;
 mod http_date;
 mod jitter;
 mod layer;
+#[cfg(all(test, seawall_loom))]
+mod models;
 mod policy;
 mod replay;
 

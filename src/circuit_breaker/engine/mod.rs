@@ -18,7 +18,8 @@ pub(crate) use fleet::AtSync;
 mod record;
 mod transitions;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use crate::sync::{AtomicU32, AtomicU64, Mutex};
+use std::sync::atomic::Ordering::*;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ pub(crate) struct Engine {
     run: ConsecutiveWindow,
     /// Serializes window resets (transitions only, never a call): see
     /// [`reset_window`](Self::reset_window).
-    resets: std::sync::Mutex<()>,
+    resets: Mutex<()>,
     /// `generation | ms since epoch` when the current half-open period began.
     half_open_since: AtomicU64,
     /// Trips since the last healthy close; drives the open-duration backoff.
@@ -95,7 +96,7 @@ impl Engine {
             state: AtomicU64::new(pack(CLOSED, 0, 0)),
             window: shape.window(),
             run: ConsecutiveWindow::new(),
-            resets: std::sync::Mutex::new(()),
+            resets: Mutex::new(()),
             half_open_since: AtomicU64::new(0),
             trips: AtomicU32::new(0),
             healthy_since: AtomicU64::new(u64::MAX),
@@ -166,6 +167,17 @@ impl Engine {
     #[cfg(any(test, feature = "redis"))]
     pub(crate) fn word(&self) -> u64 {
         self.state.load(Acquire)
+    }
+
+    /// Ends the open period of an open breaker now (model checks start from there).
+    #[cfg(all(test, seawall_loom))]
+    pub(crate) fn end_open_period(&self) {
+        let word = self.state.load(Acquire);
+        assert!(
+            matches!(mode(word), OPEN | ARMED),
+            "the breaker is not open"
+        );
+        self.state.swap(pack(OPEN, generation(word), 0), AcqRel);
     }
 
     /// A reference to this engine that does not keep it alive.

@@ -1,7 +1,8 @@
 //! Consecutive failures: one word, gen | failures in a row. A success resets it, and a
 //! success while the count is already zero writes nothing.
 
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use crate::sync::AtomicU64;
+use std::sync::atomic::Ordering::*;
 
 use super::{GEN_MASK, SEQ_MASK, Sample, Tally, gen_of, tag};
 
@@ -58,7 +59,8 @@ impl ConsecutiveWindow {
     }
 
     pub(crate) fn reset(&self, generation: u64) {
-        self.word.store(tag(generation, 0), Release);
+        // A swap, not a store: see `crate::sync` on model checking.
+        self.word.swap(tag(generation, 0), AcqRel);
     }
 
     pub(super) fn tally(&self) -> Tally {

@@ -15,7 +15,8 @@
 //! the last `size` calls are still all successes — so it is not written at all. That keeps
 //! the healthy hot path free of shared writes.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use crate::sync::{AtomicU32, AtomicU64};
+use std::sync::atomic::Ordering::*;
 
 use super::{GEN_MASK, SEQ_MASK, Sample, Tally, gen_of, tag};
 
@@ -141,8 +142,9 @@ impl CountWindow {
         // Counts first: a writer that already claimed a slot under the old generation
         // then fails its counts update and leaves the new generation untouched.
         let generation = generation & GEN_MASK;
-        self.counts.store(tag(generation, 0), Release);
-        self.head.store(tag(generation, 0), Release);
+        // Swaps, not stores: see `crate::sync` on model checking.
+        self.counts.swap(tag(generation, 0), AcqRel);
+        self.head.swap(tag(generation, 0), AcqRel);
         self.stamp_slots(generation);
     }
 

@@ -18,7 +18,8 @@
 //! ends while the reset is stamping may be wiped with its bucket: at most the calls of
 //! those few nanoseconds, never one of an older generation counted.
 
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use crate::sync::AtomicU64;
+use std::sync::atomic::Ordering::*;
 
 use super::{GEN_MASK, Sample, Tally};
 use crate::ring::{Packing, Ring};

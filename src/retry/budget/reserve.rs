@@ -1,6 +1,6 @@
 //! The reserve behind the deposits: a few retries a second for quiet periods.
 
-use std::sync::atomic::AtomicU64;
+use crate::sync::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// The reserve: a token bucket of `min_per_sec` retries a second, holding at most one

@@ -1,7 +1,7 @@
 //! gRPC's retry throttling (gRFC A6): a token bucket that failures drain and successes
 //! refill.
 
-use std::sync::atomic::AtomicU64;
+use crate::sync::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
 use crate::classify::Outcome;

@@ -1,8 +1,8 @@
 //! Finagle's retry budget: deposits and withdrawals kept in time slots that expire, and
 //! the reserve behind them.
 
+use crate::sync::{AtomicI64, AtomicU64};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
 
 use super::reserve::Reserve;
