@@ -2,7 +2,7 @@
 //! standard pipeline, across the toxic proxy (resets, hangs, slow bytes, truncation,
 //! latency, 5xx bursts on a timeline), to a real hyper server, with random caller
 //! cancellations. Every call resolves; nothing is left held; memory stays flat.
-//! CI runs 20,000 calls; `SOAK_CALLS=1000000 cargo test --release --all-features
+//! CI runs 50,000 calls; `SOAK_CALLS=1000000 cargo test --release --all-features
 //! --test soak -- --nocapture` runs the long one.
 #![cfg(all(feature = "toxic", feature = "http"))]
 
@@ -59,7 +59,7 @@ async fn every_call_through_a_faulty_network_resolves_and_nothing_is_left_held()
     let calls: u64 = std::env::var("SOAK_CALLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(50_000);
     let failing = Arc::new(AtomicBool::new(false));
     let proxy = Arc::new(
         ToxicProxy::start(server(failing.clone()).await)
@@ -74,7 +74,11 @@ async fn every_call_through_a_faulty_network_resolves_and_nothing_is_left_held()
         .total_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
-    let bulkhead = pipeline.bulkhead();
+    let (bulkhead, breaker, retry) = (
+        pipeline.bulkhead(),
+        pipeline.circuit_breaker(),
+        pipeline.retry(),
+    );
     let client = ServiceBuilder::new()
         .layer(pipeline)
         .map_err(seawall::Error::Service)
@@ -158,6 +162,12 @@ async fn every_call_through_a_faulty_network_resolves_and_nothing_is_left_held()
     assert!(ok > 0, "calls were answered");
     assert_eq!(bulkhead.in_flight(), 0, "no bulkhead permit left held");
     assert_eq!(bulkhead.queued(), 0);
+    assert_eq!(
+        breaker.metrics().probes_running,
+        0,
+        "no probe slot left held"
+    );
+    assert_eq!(retry.retries_waiting(), 0, "no budget retry left held");
     if memory.len() >= 5 && memory[1] > 0 {
         let (second, last) = (memory[1] as f64, memory[4] as f64);
         assert!(

@@ -104,6 +104,7 @@ impl CircuitBreakerHandle {
             slow_call_rate: tally.slow_rate(),
             remaining_open: self.engine.remaining_open(),
             consecutive_trips: self.engine.consecutive_trips(),
+            probes_running: self.engine.probes_running(),
         }
     }
 
@@ -351,4 +352,7 @@ pub struct Metrics {
     pub remaining_open: Option<Duration>,
     /// Trips since the last healthy close (drives the open-duration backoff).
     pub consecutive_trips: u32,
+    /// Half-open probes admitted and not finished yet, of this half-open period and
+    /// earlier ones: zero once no probe runs (a dropped probe gives its slot back).
+    pub probes_running: u64,
 }

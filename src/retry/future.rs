@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -96,6 +97,15 @@ struct Held {
 }
 
 impl Held {
+    /// Holds `withdrawal` until the retry is sent or the call is dropped.
+    fn new(shared: Arc<Shared>, withdrawal: Withdrawal) -> Self {
+        shared.waiting.fetch_add(1, Relaxed);
+        Held {
+            shared,
+            withdrawal: Some(withdrawal),
+        }
+    }
+
     /// The retry is sent: the budget stays taken (unless it succeeds).
     fn spend(mut self) -> Option<Withdrawal> {
         self.withdrawal.take()
@@ -104,6 +114,7 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
+        self.shared.waiting.fetch_sub(1, Relaxed);
         if let Some(withdrawal) = self.withdrawal.take() {
             self.shared.budget.refund(withdrawal);
         }
@@ -181,10 +192,9 @@ where
                                 })
                             });
                             let between = between.as_mut().project();
-                            *between.held = withdrawal.is_refundable().then(|| Held {
-                                shared: policy.shared.clone(),
-                                withdrawal: Some(withdrawal),
-                            });
+                            *between.held = withdrawal
+                                .is_refundable()
+                                .then(|| Held::new(policy.shared.clone(), withdrawal));
                             *between.last = Some(result);
                             let mut timer = between.timer;
                             timer.set(LazyTimer::new());

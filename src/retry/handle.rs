@@ -96,6 +96,22 @@ impl RetryHandle {
         &self.shared.name
     }
 
+    /// Retries taken from the budget and not sent yet: calls waiting out a backoff. Zero
+    /// once no call is between attempts: a call dropped while it waits gives its retry
+    /// back to the budget at once. (Retries of a budget with nothing to give back, such
+    /// as gRPC's throttling, are not counted.)
+    ///
+    /// ```
+    /// # use seawall::retry::RetryLayer;
+    /// assert_eq!(RetryLayer::builder().build()?.handle().retries_waiting(), 0);
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    pub fn retries_waiting(&self) -> u64 {
+        self.shared
+            .waiting
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Attempts in all, the first call included, for calls that start now.
     ///
     /// ```

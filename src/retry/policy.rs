@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     pub(crate) delays: Delays,
     pub(crate) budget: Budget,
+    /// Retries taken from the budget and not yet sent (waiting out their backoff).
+    pub(crate) waiting: std::sync::atomic::AtomicU64,
     /// A retry that succeeds gives its cost back to the budget.
     pub(crate) refund_successes: bool,
     /// Local refusals are retried after their hint, rather than returned at once.
@@ -53,6 +55,7 @@ impl Shared {
             limits: Limits::new(settings),
             delays: settings.delays(),
             budget: settings.budget(),
+            waiting: std::sync::atomic::AtomicU64::new(0),
             refund_successes: settings.refund_successes,
             retry_refusals: settings.retry_refusals,
             backoff_includes_timeout: settings.backoff_includes_timeout,

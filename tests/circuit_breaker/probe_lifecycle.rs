@@ -20,6 +20,32 @@ fn one_probe() -> seawall::circuit_breaker::Builder {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_probes_running_are_counted_until_they_end_or_are_dropped() {
+    let layer = one_probe().build().unwrap();
+    let handle = layer.handle();
+    let svc = layer.layer(service_fn(|x: u32| async move {
+        if x == 0 {
+            Err::<u32, BoxError>("down".into())
+        } else {
+            std::future::pending().await
+        }
+    }));
+    let _ = svc.clone().oneshot(0).await;
+    advance(ms(1000)).await;
+    let probe = tokio::spawn(svc.clone().oneshot(1));
+    tokio::task::yield_now().await;
+    assert_eq!(handle.state(), State::HalfOpen);
+    assert_eq!(handle.metrics().probes_running, 1);
+    probe.abort();
+    let _ = probe.await;
+    assert_eq!(
+        handle.metrics().probes_running,
+        0,
+        "the dropped probe's slot is back"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_probe_whose_classifier_panics_gives_its_slot_back() {
     let layer = one_probe()
         .classifier(|r: &Result<u32, BoxError>| match r {

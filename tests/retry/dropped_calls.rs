@@ -21,11 +21,18 @@ async fn dropping_a_sleeping_call_gives_its_retry_back_to_the_budget() {
         .budget(Duration::from_secs(1), 1, seawall::Ratio::percent(0.0))
         .build()
         .unwrap();
+    let handle = layer.handle();
     let service = layer.layer(inner.clone());
     let mut sleeping = Box::pin(service.clone().oneshot(0));
     assert!(futures_poll_once(sleeping.as_mut()).is_pending());
     assert_eq!(inner.calls(), 1);
+    assert_eq!(
+        handle.retries_waiting(),
+        1,
+        "its retry is held while it sleeps"
+    );
     drop(sleeping);
+    assert_eq!(handle.retries_waiting(), 0);
     // The one retry of the budget is back: this call uses it.
     let _ = service.oneshot(1).await;
     assert_eq!(inner.calls(), 3);

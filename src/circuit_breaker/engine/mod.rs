@@ -221,6 +221,18 @@ impl Engine {
             .flatten()
     }
 
+    /// Probes admitted and not finished: this half-open period's and earlier ones'.
+    pub(crate) fn probes_running(&self) -> u64 {
+        let word = self.state.load(Acquire);
+        let current = if mode(word) == HALF_OPEN {
+            let p = Probes::unpack(word);
+            p.admitted.saturating_sub(p.done)
+        } else {
+            0
+        };
+        current + self.earlier_probes()
+    }
+
     /// The closed breaker's failures in a row since its last success.
     #[inline]
     pub(crate) fn failures_in_a_row(&self) -> u64 {
