@@ -1,6 +1,7 @@
 //! A real HTTP dependency on loopback goes down for a few seconds. The same traffic runs
-//! twice through a real hyper client: once bare, once behind seawall's standard
-//! pipeline. Watch the breaker open, probe and close, and compare the two runs.
+//! through two real hyper clients side by side, each against its own copy of the
+//! dependency: one bare, one behind seawall's standard pipeline. Watch the breaker open,
+//! probe and close, then compare the two in the closing table.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -18,18 +19,19 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use seawall::AsRejected;
+use seawall::circuit_breaker::State;
 use seawall::pipeline::StandardPipeline;
 use tokio::time::{Instant, sleep};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 /// How long each run lasts, and when the dependency is down within it.
-const RUN: Duration = Duration::from_secs(8);
-const OUTAGE: std::ops::Range<Duration> = Duration::from_secs(2)..Duration::from_secs(5);
+const RUN: Duration = Duration::from_secs(7);
+const OUTAGE: std::ops::Range<Duration> = Duration::from_millis(1500)..Duration::from_millis(4500);
 const WORKERS: usize = 4;
 
 /// A flaky server: fast and healthy, except during the outage of each run, when it
 /// answers 503 after 100 ms, and one request in four hangs for 2 s first.
-async fn flaky_server(hits: Arc<[AtomicU64; 2]>) -> (SocketAddr, Arc<std::sync::Mutex<Instant>>) {
+async fn flaky_server(hits: Arc<Hits>) -> (SocketAddr, Arc<std::sync::Mutex<Instant>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -47,7 +49,11 @@ async fn flaky_server(hits: Arc<[AtomicU64; 2]>) -> (SocketAddr, Arc<std::sync::
                     hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| {
                         let since = started.lock().expect("clock lock").elapsed();
                         let down = OUTAGE.contains(&since);
-                        let n = hits[usize::from(down)].fetch_add(1, Relaxed);
+                        let n = if down {
+                            hits.down.fetch_add(1, Relaxed)
+                        } else {
+                            0
+                        };
                         async move {
                             if down {
                                 let hang = if n % 4 == 0 { 2000 } else { 100 };
@@ -74,6 +80,13 @@ async fn flaky_server(hits: Arc<[AtomicU64; 2]>) -> (SocketAddr, Arc<std::sync::
     (addr, run_started)
 }
 
+/// Requests that reached the service, while it was down.
+#[derive(Default)]
+struct Hits {
+    down: AtomicU64,
+}
+
+/// What the callers of one client saw.
 #[derive(Default)]
 struct Tally {
     ok: AtomicU64,
@@ -83,6 +96,14 @@ struct Tally {
 }
 
 impl Tally {
+    fn refused(&self) -> u64 {
+        self.by_layer.lock().expect("tally").values().sum()
+    }
+
+    fn calls(&self) -> u64 {
+        self.ok.load(Relaxed) + self.failed.load(Relaxed) + self.refused()
+    }
+
     /// The wait at quantile `q` of all calls.
     fn wait(&self, q: f64) -> Duration {
         let mut waits = self.waits.lock().expect("tally").clone();
@@ -124,7 +145,8 @@ where
                         tally.failed.fetch_add(1, Relaxed);
                     }
                     Err(e) => match e.as_rejected() {
-                        Some(r) => {
+                        // A refusal never reached the service; a timeout did, and failed.
+                        Some(r) if r.reason().is_refusal() => {
                             *tally
                                 .by_layer
                                 .lock()
@@ -132,7 +154,7 @@ where
                                 .entry(r.layer().as_str())
                                 .or_default() += 1
                         }
-                        None => {
+                        _ => {
                             tally.failed.fetch_add(1, Relaxed);
                         }
                     },
@@ -149,35 +171,25 @@ where
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let hits = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
-    let (addr, run_started) = flaky_server(hits.clone()).await;
-    let take_hits = || {
-        (
-            hits[0].swap(0, Relaxed) + hits[1].load(Relaxed),
-            hits[1].swap(0, Relaxed),
-        )
-    };
-    let uri = format!("http://{addr}/stock");
+    // Two copies of the dependency, one per client, down at the same moments.
+    let (bare_hits, guarded_hits) = (Arc::new(Hits::default()), Arc::new(Hits::default()));
+    let (bare_addr, bare_clock) = flaky_server(bare_hits.clone()).await;
+    let (guarded_addr, guarded_clock) = flaky_server(guarded_hits.clone()).await;
     let http = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     println!(
-        "{WORKERS} workers call http://{addr} for {}s; from {}s to {}s it answers 503 after 100 ms,\nand one request in four hangs 2 s first.\n",
-        RUN.as_secs(),
-        OUTAGE.start.as_secs(),
-        OUTAGE.end.as_secs()
+        "{WORKERS} workers per client call a loopback HTTP service for {:.0} s. From {:.1} s to {:.1} s\n\
+         it is down: it answers 503 after 100 ms, and one request in four hangs 2 s first.\n",
+        RUN.as_secs_f64(),
+        OUTAGE.start.as_secs_f64(),
+        OUTAGE.end.as_secs_f64()
     );
 
-    // 1. Without seawall.
-    println!("run 1: bare hyper client");
-    *run_started.lock().expect("clock") = Instant::now();
+    let start = Instant::now();
     let bare_client = ServiceBuilder::new()
         .map_err(BoxError::from)
         .service(http.clone());
-    let bare = drive(bare_client, uri.clone()).await;
-    let bare_hits = take_hits();
-
-    // 2. With the standard pipeline, tuned for a short demo.
-    println!("run 2: behind seawall's standard pipeline");
-    let start = Instant::now();
+    // The standard pipeline, tuned for a short demo: a breaker that judges 10 calls and
+    // opens for half a second at first.
     let pipeline = StandardPipeline::http()
         .name("stock")
         .total_timeout(Duration::from_secs(1))
@@ -191,18 +203,27 @@ async fn main() -> Result<(), BoxError> {
                 .open_backoff(2.0, Duration::from_secs(1))
                 .half_open_calls(2)
                 .on_state_change(move |change| {
+                    let why = match change.to {
+                        State::Open if change.from == State::HalfOpen => {
+                            "a probe failed: open again, for longer".into()
+                        }
+                        State::Open => format!(
+                            "{:.0} % of the last {} calls failed",
+                            change.failure_rate, change.calls
+                        ),
+                        State::HalfOpen => "the open period is over: two probe calls".into(),
+                        State::Closed => format!("{} probes succeeded", change.calls),
+                        _ => String::new(),
+                    };
                     println!(
-                        "  t={:>4.1}s  breaker {:<9} -> {:<9} (failure rate {:.0} % of {} calls)",
+                        "  t={:>4.1}s  breaker {:<9} -> {:<9} {why}",
                         start.elapsed().as_secs_f64(),
                         change.from.as_str(),
                         change.to.as_str(),
-                        change.failure_rate,
-                        change.calls
                     );
                 })
         })
         .build()?;
-    *run_started.lock().expect("clock") = Instant::now();
     let guarded_client = ServiceBuilder::new()
         .layer(pipeline)
         .map_err(seawall::Error::Service)
@@ -213,38 +234,77 @@ async fn main() -> Result<(), BoxError> {
                 seawall::Error::Service(e) => BoxError::from(e),
             },
         );
-    let guarded = drive(guarded_client, uri).await;
-    let guarded_hits = take_hits();
+    println!("the seawall client's breaker:");
+    *bare_clock.lock().expect("clock") = Instant::now();
+    *guarded_clock.lock().expect("clock") = Instant::now();
+    let (bare, guarded) = tokio::join!(
+        drive(bare_client, format!("http://{bare_addr}/stock")),
+        drive(guarded_client, format!("http://{guarded_addr}/stock")),
+    );
 
     println!(
-        "\n{:<18}{:>6}{:>8}{:>9}{:>13}{:>16}{:>8}{:>8}{:>8}",
-        "", "ok", "failed", "refused", "server hits", "during outage", "p50", "p99", "max"
+        "\n{:<17}{:>7}{:>9}{:>10}{:>9}{:>14}{:>8}{:>8}",
+        "", "calls", "answered", "failed", "refused", "server hits", "p50", "p99"
+    );
+    println!(
+        "{:<17}{:>7}{:>9}{:>10}{:>9}{:>14}",
+        "", "", "ok", "", "at once", "in outage"
     );
     for (name, t, hits) in [
-        ("bare client", &bare, bare_hits),
-        ("seawall pipeline", &guarded, guarded_hits),
+        ("bare client", &bare, &bare_hits),
+        ("seawall pipeline", &guarded, &guarded_hits),
     ] {
-        let refused: u64 = t.by_layer.lock().expect("tally").values().sum();
         let ms = |q| format!("{}ms", t.wait(q).as_millis());
         println!(
-            "{name:<18}{:>6}{:>8}{refused:>9}{:>13}{:>16}{:>8}{:>8}{:>8}",
+            "{name:<17}{:>7}{:>9}{:>10}{:>9}{:>14}{:>8}{:>8}",
+            t.calls(),
             t.ok.load(Relaxed),
             t.failed.load(Relaxed),
-            hits.0,
-            hits.1,
+            t.refused(),
+            hits.down.load(Relaxed),
             ms(0.5),
             ms(0.99),
-            ms(1.0)
         );
     }
-    let by_layer = guarded.by_layer.lock().expect("tally");
-    let refusals: Vec<String> = by_layer
+    let by_layer: Vec<String> = guarded
+        .by_layer
+        .lock()
+        .expect("tally")
         .iter()
-        .map(|(layer, n)| format!("{layer}: {n}"))
+        .map(|(layer, n)| format!("{n} by the {layer}"))
         .collect();
-    println!("\nthe pipeline refused, by layer: {}", refusals.join(", "));
     println!(
-        "(the bare client waits out every hung request; seawall bounds each call by its\n deadline, stops calling a dependency that is down, and probes until it is back)"
+        "\nrefused at once: seawall answered without calling the service ({}).",
+        by_layer.join(", ")
+    );
+    println!(
+        "server hits in outage: requests that reached the service while it was down\n\
+         (retries included); the bare client's workers sat in hung requests instead."
+    );
+    let (ok_bare, ok_guarded) = (bare.ok.load(Relaxed), guarded.ok.load(Relaxed));
+    let (down_bare, down_guarded) = (
+        bare_hits.down.load(Relaxed),
+        guarded_hits.down.load(Relaxed),
+    );
+    println!(
+        "\nverdict: behind seawall, {} calls were answered ({ok_guarded} vs {ok_bare} bare), \
+         the service\nwas sent {} while it was down, and the slowest 1 % of calls \
+         took under {} ms\n(bare: {} ms).",
+        if ok_guarded >= ok_bare {
+            format!("{} more", ok_guarded - ok_bare)
+        } else {
+            format!("{} fewer", ok_bare - ok_guarded)
+        },
+        if down_guarded <= down_bare {
+            format!(
+                "{:.0} % fewer requests",
+                100.0 * (1.0 - down_guarded as f64 / down_bare.max(1) as f64)
+            )
+        } else {
+            format!("{down_guarded} requests (bare: {down_bare})")
+        },
+        guarded.wait(0.99).as_millis(),
+        bare.wait(0.99).as_millis(),
     );
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! an attempt timeout, then the scrape output.
 //!
 //! ```text
-//! cargo run --example metrics --features metrics
+//! cargo run --example metrics
 //! ```
 
 use std::sync::Arc;
