@@ -11,6 +11,13 @@
 //! `queued` changes only under the queue's lock, so the lock-holder sees the queue and the
 //! word agree. Waiters hold a ticket; a ticket no longer in the queue was granted a
 //! permit, which its holder then owns.
+//!
+//! Why not `tokio::sync::Semaphore`: it can forget only free permits, so lowering the limit
+//! below the calls running (the adaptive limiter moves it on every latency change) would
+//! need a debt of permits kept beside it; its queue has no bound (a bulkhead refuses past
+//! `max_queued`, and says how many wait); and the limit, the calls running and the
+//! callers waiting cannot be read as one consistent word for the gauges. The loom models
+//! in `src/models.rs` check this one.
 
 use crate::homed::Anchor;
 use crate::sync::{AtomicU64, Mutex, MutexGuard};

@@ -2,6 +2,11 @@
 //! per power of two, so a bucket's width is at most an eighth of its values), one
 //! relaxed atomic add per sample; a quantile is two passes over the counts, no
 //! allocation.
+//!
+//! Why not `hdrhistogram`: recording there takes `&mut self`, so sharing it among a
+//! layer's calls needs a lock on every sample or a recorder per thread merged later; a
+//! hedge needs one shared, always-current percentile at an eighth's precision, which a
+//! few hundred atomic counters give.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;

@@ -8,6 +8,10 @@
 //! the oldest record whose stamp is still its key's is the least recently used, stale
 //! records are skipped, and the queue is rebuilt from the map when it grows past twice
 //! the keys (each record is looked at a constant number of times).
+//!
+//! Why not the `lru` crate: it evicts the least recently used key whatever its state,
+//! and a key with calls in flight must never be evicted (its layer's permits and probe
+//! slots live in it); skipping busy keys is the part a plain LRU cannot do.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;

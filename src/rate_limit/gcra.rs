@@ -11,6 +11,12 @@
 //!
 //! The rate can change at run time; the interval and burst are read with relaxed loads,
 //! so a call racing with a change sees either the old or the new rate.
+//!
+//! Why not `governor`: its limiter is the same algorithm, but a slot a waiting caller
+//! took cannot be given back when that caller is dropped, its quota is fixed when it is
+//! built (the handle changes the rate at run time), its default clock does not follow
+//! tokio's paused time (which every seawall test runs in), and a fleet's lease would need
+//! a second limiter beside it. The benches compare the two.
 
 use crate::sync::{AtomicU32, AtomicU64};
 use std::sync::atomic::Ordering::*;

@@ -25,7 +25,6 @@ use http::{Request, Response};
 use http_body::Body;
 
 use super::hint::{Hint, RetryHint, mark_rejection, rejection_hint};
-use super::http_date::{digits, http_date};
 use super::replay::Replay;
 use crate::rejection::AsRejected;
 
@@ -92,9 +91,21 @@ pub fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
     if let Some(seconds) = digits(value) {
         return Some(Duration::from_secs(seconds));
     }
-    let date = http_date(std::str::from_utf8(value).ok()?)?;
-    let at = UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(date).unwrap_or(0)))?;
+    // All three HTTP-date forms (RFC 9110 section 5.6.7), through `httpdate`, which
+    // hyper itself uses; it refuses anything that is not a real date of years 1970–9999.
+    let at = httpdate::parse_http_date(std::str::from_utf8(value).ok()?).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A run of ASCII digits as a number, saturating instead of overflowing; `None` for
+/// anything else (a sign, a space, a unicode digit, nothing at all).
+fn digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// Parses a `grpc-retry-pushback-ms` value: a non-negative number of milliseconds.
@@ -228,26 +239,19 @@ mod tests {
 
     #[test]
     fn dates_across_leap_years_and_centuries_are_exact() {
-        assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(
-            http_date("Tue, 29 Feb 2000 12:00:00 GMT"),
-            Some(951_825_600)
-        );
-        assert_eq!(
-            http_date("Fri, 31 Dec 2100 23:59:59 GMT"),
-            Some(4_133_980_799)
-        );
-        assert_eq!(http_date("Mon, 29 Feb 2100 00:00:00 GMT"), None);
+        let after = |date: &[u8]| retry_after(date, at(0)).map(|d| d.as_secs());
+        assert_eq!(after(b"Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(after(b"Tue, 29 Feb 2000 12:00:00 GMT"), Some(951_825_600));
+        assert_eq!(after(b"Fri, 31 Dec 2100 23:59:59 GMT"), Some(4_133_980_799));
+        assert_eq!(after(b"Mon, 29 Feb 2100 00:00:00 GMT"), None);
     }
 
     #[test]
     fn a_date_in_the_past_means_now() {
         let hint = retry_after(b"Sun, 06 Nov 1994 08:49:37 GMT", at(RFC_EXAMPLE + 3600));
         assert_eq!(hint, Some(Duration::ZERO));
-        assert_eq!(
-            retry_after(b"Mon, 01 Jan 1900 00:00:00 GMT", at(0)),
-            Some(Duration::ZERO)
-        );
+        // Before 1970 no HTTP-date is valid (`httpdate` refuses it): no hint.
+        assert_eq!(retry_after(b"Mon, 01 Jan 1900 00:00:00 GMT", at(0)), None);
     }
 
     #[test]

@@ -123,8 +123,6 @@ mod handle;
 mod hint;
 #[cfg(feature = "http")]
 pub mod http;
-#[cfg(feature = "http")]
-mod http_date;
 mod jitter;
 mod layer;
 #[cfg(all(test, seawall_loom))]
