@@ -18,7 +18,7 @@
 //! size is known and within the cap. Streaming bodies of unknown size, and bigger ones,
 //! are sent once and not retried: buffering a stream to replay it is not done here.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderMap, RETRY_AFTER};
 use http::{Request, Response};
@@ -220,6 +220,7 @@ pub use crate::classify::http::TransientStatus;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     /// Sun, 06 Nov 1994 08:49:37 GMT
     const RFC_EXAMPLE: u64 = 784_111_777;
