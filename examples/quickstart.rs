@@ -274,7 +274,8 @@ async fn main() -> Result<(), BoxError> {
         .map(|(layer, n)| format!("{n} by the {layer}"))
         .collect();
     println!(
-        "\nrefused at once: seawall answered without calling the service ({}).",
+        "\nrefused at once: seawall answered the caller without another request to the\n\
+         service ({}).",
         by_layer.join(", ")
     );
     println!(
@@ -288,14 +289,16 @@ async fn main() -> Result<(), BoxError> {
     );
     println!(
         "\nverdict: behind seawall, {} calls were answered ({ok_guarded} vs {ok_bare} bare), \
-         the service\nwas sent {} while it was down, and the slowest 1 % of calls \
-         took under {} ms\n(bare: {} ms).",
+         the service\nwas sent {} while it was down, and 99 % of calls took at most \
+         {} ms\n(bare: {} ms).",
         if ok_guarded >= ok_bare {
             format!("{} more", ok_guarded - ok_bare)
         } else {
             format!("{} fewer", ok_bare - ok_guarded)
         },
-        if down_guarded <= down_bare {
+        if down_bare == 0 {
+            format!("{down_guarded} requests (bare: none)")
+        } else if down_guarded <= down_bare {
             format!(
                 "{:.0} % fewer requests",
                 100.0 * (1.0 - down_guarded as f64 / down_bare.max(1) as f64)

@@ -2,8 +2,8 @@
 //! models`): loom runs each model under every interleaving of its threads.
 //!
 //! Invariants: no two callers hold the one permit at once; a waiter that gives up while
-//! its permit is granted loses nothing; moving the limit strands no waiter; at the end
-//! every permit and queue place is back.
+//! its permit is granted loses nothing; moving the limit strands no waiter and the last
+//! limit holds; at the end every permit and queue place is back.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
@@ -65,8 +65,7 @@ fn all_back(semaphore: &Semaphore) {
 }
 
 /// A caller that waits and one that only tries race for one permit while its holder
-/// gives it back: one holder at a time, no overtaking of the waiter once it queues, and
-/// everything back at the end.
+/// gives it back: one holder at a time, and everything back at the end.
 #[test]
 fn one_permit_is_held_by_one_caller_at_a_time_and_comes_back() {
     check(|| {
@@ -113,8 +112,7 @@ fn a_waiter_giving_up_as_its_permit_is_granted_loses_nothing() {
 }
 
 /// The limit is raised and lowered while a caller waits and the holder releases: the
-/// waiter is served, never more run than the higher limit, and the lowered limit holds
-/// at the end.
+/// waiter is served (none stranded), and the lowered limit holds at the end.
 #[test]
 fn moving_the_limit_strands_no_waiter_and_the_last_limit_holds() {
     check(|| {

@@ -1,6 +1,6 @@
 //! The atomics and the lock of seawall's hand-written concurrent structures: the
 //! standard library's, or `loom`'s when the crate is built for model checking with
-//! `RUSTFLAGS="--cfg seawall_loom"` (the models are in `src/models/`; a cfg of our own,
+//! `RUSTFLAGS="--cfg seawall_loom"` (the models are `src/models.rs` and a `models.rs` in the breaker, rate-limit and retry folders; a cfg of our own,
 //! since tokio and others change under a plain `--cfg loom`).
 //!
 //! Only the structures a model covers take their atomics from here: the semaphore, the

@@ -353,6 +353,7 @@ pub struct Metrics {
     /// Trips since the last healthy close (drives the open-duration backoff).
     pub consecutive_trips: u32,
     /// Half-open probes admitted and not finished yet, of this half-open period and
-    /// earlier ones: zero once no probe runs (a dropped probe gives its slot back).
+    /// earlier ones: zero once no probe runs (a dropped probe gives its slot back). Read
+    /// while the breaker changes state, it may count a probe twice for that instant.
     pub probes_running: u64,
 }

@@ -42,9 +42,15 @@ fn half_opening(probes: u32) -> CircuitBreakerLayer {
     layer
 }
 
-/// After the threads: the next half-open period has exactly `probes` slots, so no slot
-/// leaked (fewer) and none was given back twice (more).
+/// After the threads: no probe of an earlier period is counted as running (a slot given
+/// back twice would show as a negative count), and the next half-open period has exactly
+/// `probes` slots.
 fn every_slot_back(engine: &Engine, probes: u32) {
+    assert_eq!(
+        engine.earlier_probes_raw(),
+        0,
+        "a probe slot leaked or came back twice"
+    );
     if engine.state() != State::Open {
         assert!(engine.trip_closed() || engine.state() == State::Open);
     }

@@ -12,9 +12,9 @@
 //! The rate can change at run time; the interval and burst are read with relaxed loads,
 //! so a call racing with a change sees either the old or the new rate.
 //!
-//! Why not `governor`: its limiter is the same algorithm, but a slot a waiting caller
-//! took cannot be given back when that caller is dropped, its quota is fixed when it is
-//! built (the handle changes the rate at run time), its default clock does not follow
+//! Why not `governor`: its limiter is the same algorithm, but a waiting caller reserves
+//! nothing (it sleeps and tries again, so waiters have no order and a burst of them
+//! races for each slot), its quota is fixed when it is built (the handle changes the rate at run time), its default clock does not follow
 //! tokio's paused time (which every seawall test runs in), and a fleet's lease would need
 //! a second limiter beside it. The benches compare the two.
 

@@ -96,10 +96,11 @@ impl RetryHandle {
         &self.shared.name
     }
 
-    /// Retries taken from the budget and not sent yet: calls waiting out a backoff. Zero
+    /// Retries taken from the budget and not sent yet: calls waiting out a backoff or for
+    /// the service to be ready again. Zero
     /// once no call is between attempts: a call dropped while it waits gives its retry
-    /// back to the budget at once. (Retries of a budget with nothing to give back, such
-    /// as gRPC's throttling, are not counted.)
+    /// back to the budget at once. (Retries with nothing to give back — no budget, or
+    /// gRPC's throttling — are not counted.)
     ///
     /// ```
     /// # use seawall::retry::RetryLayer;

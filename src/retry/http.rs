@@ -92,7 +92,8 @@ pub fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     // All three HTTP-date forms (RFC 9110 section 5.6.7), through `httpdate`, which
-    // hyper itself uses; it refuses anything that is not a real date of years 1970–9999.
+    // hyper itself uses; it refuses anything that is not a real date of years 1970–9999
+    // (a wrong weekday or a 60th second included).
     let at = httpdate::parse_http_date(std::str::from_utf8(value).ok()?).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }

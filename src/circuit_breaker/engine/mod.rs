@@ -169,6 +169,13 @@ impl Engine {
         self.state.load(Acquire)
     }
 
+    /// Probes of earlier periods as stored, unclamped: a slot given back twice shows here
+    /// as a negative count (model checks).
+    #[cfg(all(test, seawall_loom))]
+    pub(crate) fn earlier_probes_raw(&self) -> i64 {
+        self.earlier_probes.load(Acquire) as i64
+    }
+
     /// Ends the open period of an open breaker now (model checks start from there).
     #[cfg(all(test, seawall_loom))]
     pub(crate) fn end_open_period(&self) {
