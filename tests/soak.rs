@@ -6,6 +6,8 @@
 //! --test soak -- --nocapture` runs the long one.
 #![cfg(all(feature = "toxic", feature = "http"))]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -42,13 +44,7 @@ async fn server(failing: Arc<AtomicBool>) -> std::net::SocketAddr {
                     Ok::<_, std::convert::Infallible>(response)
                 }
             });
-            tokio::spawn(async move {
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let app = hyper_util::service::TowerToHyperService::new(app);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, app)
-                    .await;
-            });
+            common::serve_http1(stream, app);
         }
     });
     addr

@@ -1,6 +1,8 @@
 //! The toxic TCP proxy between a real client and a real (echo) server on loopback.
 #![cfg(feature = "toxic")]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -134,13 +136,7 @@ async fn seawalls_attempt_timeout_turns_a_hang_behind_the_proxy_into_a_rejection
                     "a healthy answer of some length",
                 ))))
             });
-            tokio::spawn(async move {
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let app = hyper_util::service::TowerToHyperService::new(app);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, app)
-                    .await;
-            });
+            common::serve_http1(stream, app);
         }
     });
     let proxy = ToxicProxy::start(server).await.unwrap();

@@ -164,19 +164,23 @@ async fn open_duration_grows_on_repeated_trips_and_resets_after_a_healthy_close(
     assert_eq!(layer.handle().metrics().remaining_open, Some(secs(1)));
 }
 
+/// One failure opens it for 1 s, doubling per trip up to 60 s, forgetting one trip per
+/// `decay` closed.
+fn doubling_with_decay(decay: Duration) -> seawall::circuit_breaker::Builder {
+    CircuitBreakerLayer::builder()
+        .confidence(None)
+        .count_window(1)
+        .half_open_calls(1)
+        .open_duration(secs(1))
+        .open_backoff(2.0, secs(60))
+        .open_backoff_decay(decay)
+}
+
 /// With a decay, a healthy close keeps the trips: a dependency that fails again soon
 /// opens for as long as before; each decay period it stays closed forgets one trip.
 #[tokio::test(start_paused = true)]
 async fn a_decaying_backoff_forgets_one_trip_per_decay_period_closed() {
-    let (layer, mut svc) = breaker(
-        CircuitBreakerLayer::builder()
-            .confidence(None)
-            .count_window(1)
-            .half_open_calls(1)
-            .open_duration(secs(1))
-            .open_backoff(2.0, secs(60))
-            .open_backoff_decay(secs(10)),
-    );
+    let (layer, mut svc) = breaker(doubling_with_decay(secs(10)));
     let open_for = |layer: &CircuitBreakerLayer| layer.handle().metrics().remaining_open.unwrap();
     let _ = call(&mut svc, FAIL).await; // 1 s
     advance(open_for(&layer)).await;
@@ -211,15 +215,7 @@ async fn a_decaying_backoff_forgets_one_trip_per_decay_period_closed() {
 /// close without decay does.
 #[tokio::test(start_paused = true)]
 async fn turning_the_decay_off_after_a_healthy_close_forgets_its_trips() {
-    let (layer, mut svc) = breaker(
-        CircuitBreakerLayer::builder()
-            .confidence(None)
-            .count_window(1)
-            .half_open_calls(1)
-            .open_duration(secs(1))
-            .open_backoff(2.0, secs(60))
-            .open_backoff_decay(secs(3600)),
-    );
+    let (layer, mut svc) = breaker(doubling_with_decay(secs(3600)));
     let _ = call(&mut svc, FAIL).await;
     advance(secs(1)).await;
     let _ = call(&mut svc, FAIL).await; // 2 s

@@ -9,6 +9,29 @@ use std::time::Duration;
 
 use tower::{Service, ServiceExt, service_fn};
 
+/// Serves one accepted loopback connection over HTTP/1 with the tower service `app`, on
+/// a task of its own.
+#[cfg(feature = "http")]
+pub fn serve_http1<S>(stream: tokio::net::TcpStream, app: S)
+where
+    S: Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<http_body_util::Full<bytes::Bytes>>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    tokio::spawn(async move {
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let app = hyper_util::service::TowerToHyperService::new(app);
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(io, app)
+            .await;
+    });
+}
+
 /// Where a property test in a folder binary keeps its failing cases: beside its own file
 /// (`model.rs`, `model.proptest-regressions`). Proptest's default walks up to the folder's
 /// `main.rs` and files them under `tests/proptest-regressions/` instead.
