@@ -51,6 +51,22 @@ pub enum Outcome {
     Ignored,
 }
 
+impl Outcome {
+    /// The outcome as telemetry names it: `success`, `failure` or `ignored` (the
+    /// `seawall.outcome` field and the `outcome` label of `seawall.calls`).
+    ///
+    /// ```
+    /// assert_eq!(seawall::Outcome::Failure.as_str(), "failure");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
 /// Turns a call's result into an [`Outcome`].
 ///
 /// Implemented for every `Fn(&Result<Res, E>) -> Outcome`, and by [`ErrorsAreFailures`].

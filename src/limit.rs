@@ -161,13 +161,13 @@ impl TimeLimitHandle {
     /// # Ok::<(), seawall::ConfigError>(())
     /// ```
     pub fn set(&self, limit: Duration) -> Result<(), ConfigError> {
-        // Each layer's changes are logged under its own target.
+        // Each layer's changes are told under its own name.
         macro_rules! log {
-            ($level:ident, $($rest:tt)*) => {
+            ($level:ident, $event:literal, $($rest:tt)*) => {
                 if self.layer == "deadline" {
-                    tracing::$level!(target: "seawall::deadline", $($rest)*);
+                    crate::telemetry::event!($level, "deadline", &*self.name, $event, $($rest)*);
                 } else {
-                    tracing::$level!(target: "seawall::timeout", $($rest)*);
+                    crate::telemetry::event!($level, "timeout", &*self.name, $event, $($rest)*);
                 }
             };
         }
@@ -179,14 +179,13 @@ impl TimeLimitHandle {
         let checked = check(self.layer, self.field, limit)
             .and_then(|()| self.bound.as_ref().map_or(Ok(()), |b| b.check(limit)));
         if let Err(error) = checked {
-            log!(error, name = &*self.name, %error, "time limit change refused; limit kept");
+            log!(error, "limit_refused", %error, "time limit change refused; limit kept");
             return Err(error);
         }
         let from = self.limit.0.swap(limit.as_nanos() as u64, Relaxed);
         log!(
             info,
-            name = &*self.name,
-            layer = self.layer,
+            "limit_changed",
             from_ms = from / 1_000_000,
             to_ms = limit.as_millis() as u64,
             "time limit changed"

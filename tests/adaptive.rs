@@ -298,7 +298,7 @@ async fn limit_changes_emit_events_and_steady_calls_emit_none() {
     let events = recorder.take();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].target, "seawall::adaptive");
-    assert_eq!(events[0].field("limiter"), Some("db"));
+    assert_eq!(events[0].field("seawall.name"), Some("db"));
     assert_eq!(events[0].field("from"), Some("20"));
     assert_eq!(events[0].field("to"), Some("18"));
     assert_eq!(handle.limit(), 18);

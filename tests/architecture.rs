@@ -1,5 +1,6 @@
 //! The rules of docs/ARCHITECTURE.md that a machine can check: layer folders import
-//! only the core, and no source file grows past 450 lines.
+//! only the core, no source file grows past 450 lines, and every `tracing` event goes
+//! through `telemetry::event!` (one vocabulary).
 
 use std::path::{Path, PathBuf};
 
@@ -90,4 +91,40 @@ fn no_source_file_passes_450_lines() {
         .map(|(lines, path)| format!("{}: {lines} lines", path.display()))
         .collect();
     assert!(long.is_empty(), "split by concept:\n{}", long.join("\n"));
+}
+
+/// Every `tracing` event in the source goes through `telemetry::event!`, so the fleet's
+/// and the balancer's events (which need Redis or a load balancer to fire) keep the
+/// vocabulary too.
+#[test]
+fn no_event_in_the_source_bypasses_the_vocabulary() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = all_sources();
+    let mut bypasses = Vec::new();
+    for path in files
+        .iter()
+        .filter(|p| !p.starts_with(src.join("telemetry")))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue; // doc examples may log as users do
+            }
+            let direct = [
+                "error!", "warn!", "info!", "debug!", "trace!", "event!", "span!",
+            ]
+            .iter()
+            .any(|m| code.contains(&format!("tracing::{m}")) || code.contains("_span!("));
+            if direct {
+                bypasses.push(format!("{}:{}: {code}", path.display(), number + 1));
+            }
+        }
+    }
+    assert!(
+        bypasses.is_empty(),
+        "use crate::telemetry::event!:\n{}",
+        bypasses.join("\n")
+    );
+    assert!(files.len() > 100, "the scan found the source");
 }

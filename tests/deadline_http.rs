@@ -76,7 +76,7 @@ async fn the_server_ignores_garbage_negative_and_zero_budgets_with_a_warning() {
     let warnings = recorder.take();
     assert_eq!(warnings.len(), 7);
     assert!(warnings.iter().all(|w| w.target == "seawall::deadline"));
-    assert_eq!(warnings[1].field("reason"), Some("zero"));
+    assert_eq!(warnings[1].field("seawall.reason"), Some("zero"));
 }
 
 #[tokio::test(start_paused = true)]

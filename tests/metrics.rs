@@ -274,3 +274,79 @@ fn a_chaos_layer_counts_what_it_injected_by_kind() {
         Some(&DebugValue::Counter(3))
     );
 }
+
+/// Every metric is described, with a unit, when a layer is built.
+#[test]
+fn metrics_are_described_with_their_units_when_a_layer_is_built() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let layer = CircuitBreakerLayer::builder()
+            .name("payments")
+            .build()
+            .unwrap();
+        let _ = layer.layer(backend());
+    });
+    let described: Vec<_> = snapshotter.snapshot().into_vec();
+    let calls = described
+        .iter()
+        .find(|(key, ..)| key.key().name() == "seawall.calls")
+        .expect("registered at build");
+    assert_eq!(calls.1, Some(metrics::Unit::Count));
+    assert!(calls.2.as_ref().is_some_and(|d| d.contains("Calls")));
+}
+
+/// gRFC A96: one `grpc.client.call.retries` value per retried call (none for a call
+/// that was not retried), and the time it spent between attempts.
+#[test]
+fn grpc_retry_metrics_record_retried_calls_only() {
+    let all = record(|| async {
+        let layer = RetryLayer::builder()
+            .max_attempts(3)
+            .constant(Duration::from_millis(5))
+            .jitter(Jitter::None)
+            .grpc_metrics("inventory.v1.Stock/Reserve", "dns:///inventory")
+            .build()
+            .unwrap();
+        let mut svc = layer.layer(backend());
+        let _ = call(&mut svc, OK).await;
+        let _ = call(&mut svc, FAIL).await;
+    });
+    let labels = [
+        "grpc.method=inventory.v1.Stock/Reserve",
+        "grpc.target=dns:///inventory",
+    ];
+    let retries = find(&all, "grpc.client.call.retries", &labels);
+    assert_eq!(retries, Some(&DebugValue::Histogram(vec![2.0.into()])));
+    let Some(DebugValue::Histogram(delays)) = find(&all, "grpc.client.call.retry_delay", &labels)
+    else {
+        panic!("no retry_delay in {all:?}");
+    };
+    assert_eq!(delays.len(), 1);
+    assert!((delays[0].into_inner() - 0.010).abs() < 1e-6, "{delays:?}");
+}
+
+#[test]
+fn grpc_hedge_metrics_record_hedged_calls_only() {
+    use seawall::hedge::HedgeLayer;
+    let all = record(|| async {
+        let layer = HedgeLayer::builder()
+            .delay(Duration::from_millis(10))
+            .max_extra_load(seawall::Ratio::percent(100.0), 10)
+            .grpc_metrics("search.v1.Index/Query", "dns:///search")
+            .build()
+            .unwrap();
+        let mut svc = layer.layer(backend());
+        let _ = call(&mut svc, OK).await;
+        let _ = call(&mut svc, slow(50, false)).await;
+    });
+    let hedges = find(
+        &all,
+        "grpc.client.call.hedges",
+        &[
+            "grpc.method=search.v1.Index/Query",
+            "grpc.target=dns:///search",
+        ],
+    );
+    assert_eq!(hedges, Some(&DebugValue::Histogram(vec![1.0.into()])));
+}

@@ -29,7 +29,8 @@
 //!   allocation, no boxed future.
 //! * The limit stays within `min_limit..=max_limit`; read it through the
 //!   [`AdaptiveLimitHandle`]. A `tracing` event at debug level (target
-//!   `seawall::adaptive`, fields `limiter`, `from`, `to`, `rtt_us`, `dropped`) is emitted
+//!   `seawall::adaptive`, `event.name` `seawall.adaptive.limit_changed`, fields
+//!   `seawall.name`, `from`, `to`, `rtt_us`, `dropped`; see [`telemetry`](crate::telemetry)) is emitted
 //!   each time the integer limit changes, never otherwise.
 //!
 //! # Example

@@ -15,8 +15,6 @@ use crate::rejection::RejectedBy;
 use crate::semaphore::Semaphore;
 use crate::telemetry::Meter;
 
-pub(crate) const TARGET: &str = "seawall::adaptive";
-
 #[derive(Debug)]
 pub(crate) struct Limiter {
     pub(crate) semaphore: Anchor<Semaphore>,
@@ -102,9 +100,11 @@ impl Limiter {
         if to != self.semaphore.limit() {
             let from = self.semaphore.set_limit(to);
             if from != to {
-                tracing::debug!(
-                    target: TARGET,
-                    limiter = &*self.name,
+                crate::telemetry::event!(
+                    debug,
+                    "adaptive",
+                    &*self.name,
+                    "limit_changed",
                     from,
                     to,
                     rtt_us = sample.rtt.as_micros() as u64,

@@ -306,7 +306,8 @@ impl<C: Clone> Builder<C> {
             passes: self.passes,
         });
         if let (Some(runtime), Some(rule)) = (runtime, self.success_rate) {
-            runtime.spawn(super::outliers::watch(Arc::downgrade(&shared), rule));
+            let name = Arc::from(self.name.as_str());
+            runtime.spawn(super::outliers::watch(Arc::downgrade(&shared), rule, name));
         }
         Ok(Endpoints {
             name: self.name,

@@ -52,7 +52,7 @@ impl SuccessRate {
 }
 
 /// Runs the detector every interval until the endpoints are gone.
-pub(crate) async fn watch(shared: Weak<super::Shared>, rule: SuccessRate) {
+pub(crate) async fn watch(shared: Weak<super::Shared>, rule: SuccessRate, name: Arc<str>) {
     loop {
         tokio::time::sleep(rule.interval).await;
         let Some(shared) = shared.upgrade() else {
@@ -61,8 +61,11 @@ pub(crate) async fn watch(shared: Weak<super::Shared>, rule: SuccessRate) {
         let members = shared.members();
         let ejected = rule.eject(&members);
         if ejected > 0 {
-            tracing::warn!(
-                target: "seawall::balance",
+            crate::telemetry::event!(
+                warn,
+                "balance",
+                &*name,
+                "outliers_ejected",
                 ejected,
                 "endpoints ejected as success-rate outliers"
             );

@@ -71,18 +71,22 @@ impl BulkheadHandle {
     /// ```
     pub fn set_max_concurrent(&self, calls: u32) -> Result<(), ConfigError> {
         if let Err(error) = check_max_concurrent(calls).map_err(|e| e.within("bulkhead")) {
-            tracing::error!(
-                target: "seawall::bulkhead",
-                bulkhead = &*self.name,
+            crate::telemetry::event!(
+                error,
+                "bulkhead",
+                &*self.name,
+                "limit_refused",
                 %error,
                 "bulkhead limit change refused; limit kept"
             );
             return Err(error);
         }
         let from = self.semaphore.set_limit(calls);
-        tracing::info!(
-            target: "seawall::bulkhead",
-            bulkhead = &*self.name,
+        crate::telemetry::event!(
+            info,
+            "bulkhead",
+            &*self.name,
+            "limit_changed",
             from,
             to = calls,
             "bulkhead limit changed"

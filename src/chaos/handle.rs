@@ -53,7 +53,14 @@ impl ChaosHandle {
     /// ```
     pub fn enable(&self) {
         if !self.shared.enabled.swap(true, Relaxed) {
-            tracing::warn!(target: "seawall::chaos", layer = %self.shared.name, "fault injection switched on");
+            let name = &*self.shared.name;
+            crate::telemetry::event!(
+                warn,
+                "chaos",
+                name,
+                "enabled",
+                "fault injection switched on"
+            );
         }
     }
 
@@ -68,7 +75,14 @@ impl ChaosHandle {
     /// ```
     pub fn disable(&self) {
         if self.shared.enabled.swap(false, Relaxed) {
-            tracing::info!(target: "seawall::chaos", layer = %self.shared.name, "fault injection switched off");
+            let name = &*self.shared.name;
+            crate::telemetry::event!(
+                info,
+                "chaos",
+                name,
+                "disabled",
+                "fault injection switched off"
+            );
         }
     }
 

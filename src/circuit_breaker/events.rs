@@ -1,6 +1,7 @@
 //! The breaker's `tracing` events. Emitted on state transitions only, never per call.
 //!
-//! Target `seawall::circuit_breaker`; fields `breaker` (the name), `from`, `to`,
+//! Target `seawall::circuit_breaker`; the common fields of [`telemetry`](crate::telemetry)
+//! (`seawall.layer`, `seawall.name`, `event.name`), then `from`, `to`,
 //! `failure_rate` and `slow_call_rate` (percent, over the evidence that caused the
 //! transition), `calls` (how many calls that evidence holds) and, when opening,
 //! `open_for_ms` and `by`: `"local"` when this instance's calls opened it, `"fleet"` when
@@ -14,8 +15,6 @@ use super::builder::Builder;
 use super::engine::Engine;
 use super::window::Tally;
 use super::word::State;
-
-pub(crate) const TARGET: &str = "seawall::circuit_breaker";
 
 /// A state transition, as passed to a listener set with
 /// [`Builder::on_state_change`](super::Builder::on_state_change).
@@ -113,9 +112,11 @@ fn notify(engine: &Engine, from: State, to: State, tally: &Tally) {
         let heard =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (listener.0)(&change)));
         if heard.is_err() {
-            tracing::error!(
-                target: TARGET,
-                breaker = engine.name(),
+            crate::telemetry::event!(
+                error,
+                "circuit_breaker",
+                engine.name(),
+                "listener_panicked",
                 from = from.as_str(),
                 to = to.as_str(),
                 "circuit breaker state-change listener panicked; the change stands"
@@ -149,9 +150,11 @@ pub(crate) fn opened(
     by: By,
 ) {
     let tally = tally.unwrap_or_default();
-    tracing::warn!(
-        target: TARGET,
-        breaker = engine.name(),
+    crate::telemetry::event!(
+        warn,
+        "circuit_breaker",
+        engine.name(),
+        "opened",
         from = from.as_str(),
         to = State::Open.as_str(),
         failure_rate = tally.failure_rate(),
@@ -170,9 +173,11 @@ pub(crate) fn transition(engine: &Engine, from: State, to: State, tally: Option<
 
 pub(crate) fn transition_by(engine: &Engine, from: State, to: State, tally: Option<Tally>, by: By) {
     let tally = tally.unwrap_or_default();
-    tracing::info!(
-        target: TARGET,
-        breaker = engine.name(),
+    crate::telemetry::event!(
+        info,
+        "circuit_breaker",
+        engine.name(),
+        "state_changed",
         from = from.as_str(),
         to = to.as_str(),
         failure_rate = tally.failure_rate(),
@@ -186,14 +191,18 @@ pub(crate) fn transition_by(engine: &Engine, from: State, to: State, tally: Opti
 
 pub(crate) fn reconfigured(engine: &Engine, error: Option<&crate::ConfigError>) {
     match error {
-        None => tracing::info!(
-            target: TARGET,
-            breaker = engine.name(),
+        None => crate::telemetry::event!(
+            info,
+            "circuit_breaker",
+            engine.name(),
+            "reconfigured",
             "circuit breaker reconfigured"
         ),
-        Some(error) => tracing::error!(
-            target: TARGET,
-            breaker = engine.name(),
+        Some(error) => crate::telemetry::event!(
+            error,
+            "circuit_breaker",
+            engine.name(),
+            "reconfigure_refused",
             %error,
             "circuit breaker reconfiguration refused; settings kept"
         ),

@@ -16,8 +16,6 @@ use crate::config::ConfigError;
 use crate::context::{Scope, earliest, enter};
 use crate::time::after;
 
-const TARGET: &str = "seawall::deadline";
-
 /// The deadline of a request, in its extensions: set by [`AcceptDeadline`] for the
 /// handler, and by [`PropagateDeadline`] for the HTTP client below it.
 ///
@@ -270,9 +268,11 @@ impl<S> AcceptDeadline<S> {
         let value = req.headers().get(self.header.name())?;
         match self.header.decode(value) {
             Ok(budget) if budget > self.max => {
-                tracing::warn!(
-                    target: TARGET,
-                    header = %self.header.name(),
+                crate::telemetry::event!(
+                    warn,
+                    "deadline",
+                    self.header.name().as_str(),
+                    "budget_clamped",
                     requested_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
                     max_ms = self.max.as_millis() as u64,
                     "incoming deadline budget above the server maximum; clamped"
@@ -281,10 +281,12 @@ impl<S> AcceptDeadline<S> {
             }
             Ok(budget) => Some(budget),
             Err(why) => {
-                tracing::warn!(
-                    target: TARGET,
-                    header = %self.header.name(),
-                    reason = %why,
+                crate::telemetry::event!(
+                    warn,
+                    "deadline",
+                    self.header.name().as_str(),
+                    "budget_ignored",
+                    seawall.reason = %why,
                     value_len = value.len(),
                     "incoming deadline budget ignored"
                 );

@@ -36,6 +36,7 @@ const MAX_BACKOFF_SHIFT: u32 = 3;
 
 /// Syncs until every [`Fleet`](super::Fleet) of this instance is dropped, then leaves.
 pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Settings) {
+    crate::telemetry::describe_metrics();
     let ttl_ms = u64::try_from((settings.interval * MISSED_SYNCS).as_millis()).unwrap_or(u64::MAX);
     let Some((key, instance)) = fleet.upgrade().map(|shared| {
         (
@@ -104,7 +105,14 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
                 shared.syncs.fetch_add(1, Relaxed);
                 report(&shared.namespace, live, true);
                 if !shared.up.swap(true, Relaxed) && failures > 0 {
-                    tracing::info!(target: "seawall::fleet", namespace = %shared.namespace, live, "redis is back; the fleet is synced again");
+                    crate::telemetry::event!(
+                        info,
+                        "fleet",
+                        &*shared.namespace,
+                        "redis_back",
+                        live,
+                        "redis is back; the fleet is synced again"
+                    );
                 }
                 failures = 0;
             }
@@ -119,7 +127,15 @@ pub(super) async fn run(fleet: Weak<Shared>, client: redis::Client, settings: Se
                         Ok(Ok(_)) => "a reply of the wrong shape".to_owned(),
                         Err(_) => format!("no answer within {:?}", settings.timeout),
                     };
-                    tracing::warn!(target: "seawall::fleet", namespace = %shared.namespace, live, why, "redis is away; deciding on the last known fleet state");
+                    crate::telemetry::event!(
+                        warn,
+                        "fleet",
+                        &*shared.namespace,
+                        "redis_away",
+                        live,
+                        seawall.reason = why,
+                        "redis is away; deciding on the last known fleet state"
+                    );
                 }
                 report(&shared.namespace, live, false);
                 failures = failures.saturating_add(1);

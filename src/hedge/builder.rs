@@ -52,6 +52,8 @@ impl HedgeLayer {
                 reserve: 10,
                 max_running: u32::MAX,
                 shared_budget: None,
+                #[cfg(feature = "metrics")]
+                grpc: None,
             },
             classifier: ErrorsAreFailures,
             policy: AnyRequest,
@@ -153,6 +155,8 @@ pub(super) struct Plain {
     pub(super) reserve: u32,
     pub(super) max_running: u32,
     shared_budget: Option<crate::SharedBudget>,
+    #[cfg(feature = "metrics")]
+    grpc: Option<(String, String)>,
 }
 
 impl<C, P> Builder<C, P> {
@@ -166,6 +170,25 @@ impl<C, P> Builder<C, P> {
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.plain.name = name.into();
+        self
+    }
+
+    /// Records gRPC's per-call hedge histogram (gRFC A96), `grpc.client.call.hedges`,
+    /// labelled `grpc.method` and `grpc.target` with the names given; a call that sent
+    /// no hedge is not recorded. Both names must be non-empty. Default: off.
+    ///
+    /// ```
+    /// # use seawall::hedge::HedgeLayer;
+    /// let layer = HedgeLayer::builder()
+    ///     .grpc_metrics("search.v1.Index/Query", "dns:///search:50051")
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), seawall::ConfigError>(())
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn grpc_metrics(mut self, method: impl Into<String>, target: impl Into<String>) -> Self {
+        self.plain.grpc = Some((method.into(), target.into()));
         self
     }
 
@@ -364,6 +387,10 @@ impl<C, P> Builder<C, P> {
         if self.plain.reserve == 0 {
             return Err(within(ConfigError::new("max_extra_load.reserve", 0, "1..")));
         }
+        #[cfg(feature = "metrics")]
+        if let Some((method, target)) = &self.plain.grpc {
+            crate::telemetry::check_grpc_labels(method, target).map_err(within)?;
+        }
         let meter = Meter::new("hedge", &Arc::from(self.plain.name.as_str()));
         let mut shared = Shared::new(
             self.plain.delay,
@@ -373,6 +400,11 @@ impl<C, P> Builder<C, P> {
             meter,
         );
         shared.shared_budget = self.plain.shared_budget;
+        #[cfg(feature = "metrics")]
+        {
+            shared.grpc = (self.plain.grpc.as_ref())
+                .map(|(method, target)| crate::telemetry::GrpcCall::hedges(method, target));
+        }
         Ok(HedgeLayer {
             shared: Arc::new(shared),
             classifier: self.classifier,

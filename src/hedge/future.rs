@@ -212,6 +212,10 @@ fn finish<S: Service<Req>, Req, C, P>(
     result: Result<S::Response, S::Error>,
 ) -> Poll<Result<S::Response, S::Error>> {
     let mut this = this;
+    #[cfg(feature = "metrics")]
+    if let Some(grpc) = &this.shared.grpc {
+        grpc.record(*this.attempts - 1, std::time::Duration::ZERO);
+    }
     this.primary.set(None);
     this.hedges.clear();
     this.timer.set(None);

@@ -52,6 +52,9 @@ pub(crate) struct Shared {
     /// A retry layer's budget, spent instead of this layer's own (see `share_budget`).
     pub(crate) shared_budget: Option<crate::SharedBudget>,
     pub(crate) meter: Meter,
+    /// gRFC A96's per-call hedge histogram, when asked for.
+    #[cfg(feature = "metrics")]
+    pub(crate) grpc: Option<crate::telemetry::GrpcCall>,
 }
 
 /// One hedge's place under the cap of hedges in flight, given back when it ends or is
@@ -83,6 +86,8 @@ impl Shared {
             running: Cap::new(max_running),
             shared_budget: None,
             meter,
+            #[cfg(feature = "metrics")]
+            grpc: None,
         }
     }
 

@@ -96,9 +96,11 @@ impl RateLimitHandle {
     /// ```
     pub fn set_rate(&self, permits: u32, per: Duration) -> Result<(), ConfigError> {
         if let Err(error) = check_rate(permits, per).map_err(|e| e.within("rate_limit")) {
-            tracing::error!(
-                target: "seawall::rate_limit",
-                rate_limit = &*self.name,
+            crate::telemetry::event!(
+                error,
+                "rate_limit",
+                &*self.name,
+                "rate_refused",
                 %error,
                 "rate limit change refused; rate kept"
             );
@@ -106,9 +108,11 @@ impl RateLimitHandle {
         }
         let (from_permits, from_per) = self.gcra.rate();
         self.gcra.set_rate(permits, per);
-        tracing::info!(
-            target: "seawall::rate_limit",
-            rate_limit = &*self.name,
+        crate::telemetry::event!(
+            info,
+            "rate_limit",
+            &*self.name,
+            "rate_changed",
             from_permits,
             from_per_ms = from_per.as_millis() as u64,
             to_permits = permits,

@@ -47,6 +47,11 @@ pub(crate) struct Settings {
     pub(crate) retry_refusals: bool,
     pub(crate) backoff_includes_timeout: bool,
     pub(crate) seed: Option<u64>,
+    /// A span per call and per attempt.
+    pub(crate) spans: bool,
+    /// gRFC A96's per-call histograms, labelled with this method and target.
+    #[cfg(feature = "metrics")]
+    pub(crate) grpc: Option<(String, String)>,
     /// The fleet whose budget this is (feature `redis`).
     #[cfg(feature = "redis")]
     pub(crate) fleet: Option<crate::fleet::Fleet>,
@@ -77,6 +82,9 @@ impl Default for Settings {
             retry_refusals: false,
             backoff_includes_timeout: true,
             seed: None,
+            spans: false,
+            #[cfg(feature = "metrics")]
+            grpc: None,
             #[cfg(feature = "redis")]
             fleet: None,
         }
@@ -95,7 +103,12 @@ impl Settings {
         if self.custom.is_none() {
             self.check_backoff()?;
         }
-        self.check_budget()
+        self.check_budget()?;
+        #[cfg(feature = "metrics")]
+        if let Some((method, target)) = &self.grpc {
+            crate::telemetry::check_grpc_labels(method, target)?;
+        }
+        Ok(())
     }
 
     /// The delays these settings describe; valid once [`validate`](Self::validate) passed.

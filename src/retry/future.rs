@@ -16,9 +16,10 @@ use super::backoff::Progress;
 use super::budget::Withdrawal;
 use super::policy::{CallLimits, GiveUp, Next, Policy, Shared, starts_too_late};
 use super::{Replay, RetryHint};
-use crate::classify::Classify;
+use crate::classify::{Classify, Outcome};
 use crate::context;
 use crate::homed::Homed;
+use crate::telemetry::{CallTrace, error_type};
 use crate::time::LazyTimer;
 
 pin_project! {
@@ -55,6 +56,8 @@ pin_project! {
         // Made at the first retry and kept: a call that succeeds at once never makes
         // it, and its future stays small to move.
         between: Option<Pin<Box<Between<S::Response, S::Error>>>>,
+        // The call's spans, when the layer makes them (boxed: one pointer otherwise).
+        trace: Option<Box<CallTrace>>,
     }
 }
 
@@ -81,6 +84,10 @@ pin_project! {
         spent: Option<Withdrawal>,
         // The failure a planned retry follows: returned if that retry is not sent.
         last: Option<Result<T, E>>,
+        // Time spent between attempts, for gRPC's `retry_delay` (measured only when
+        // that metric is recorded): the total so far, and when the current wait began.
+        waited: Duration,
+        waiting_since: Option<Instant>,
     }
 }
 
@@ -131,6 +138,7 @@ where
         retry: Option<Retrying<S, Req>>,
         policy: Homed<Policy<C, H, R>>,
         limits: CallLimits,
+        trace: Option<Box<CallTrace>>,
     ) -> Self {
         ResponseFuture {
             state: State::Attempting { future },
@@ -139,6 +147,7 @@ where
             attempts: 1,
             limits,
             between: None,
+            trace,
         }
     }
 }
@@ -152,11 +161,40 @@ where
 {
     type Output = Result<S::Response, S::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (result, outcome) = ready!(self.as_mut().poll_attempts(cx));
+        let this = self.project();
+        if let Some(trace) = this.trace.as_deref() {
+            let error = (outcome == Outcome::Failure).then(|| error_type(&result));
+            trace.call_ended(outcome, *this.attempts, error);
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(grpc) = &this.policy.get().shared.grpc {
+            let waited = this.between.as_ref().map_or(Duration::ZERO, |b| b.waited);
+            grpc.record(*this.attempts - 1, waited);
+        }
+        Poll::Ready(result)
+    }
+}
+
+impl<S, Req, C, H, R> ResponseFuture<S, Req, C, H, R>
+where
+    S: Service<Req>,
+    C: Classify<S::Response, S::Error>,
+    H: RetryHint<S::Response, S::Error>,
+    R: Replay<Req>,
+{
+    /// Attempts until a result is returned, with the classifier's verdict on it.
+    #[allow(clippy::type_complexity)]
+    fn poll_attempts(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<(Result<S::Response, S::Error>, Outcome)> {
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Attempting { future } => {
+                    let _entered = this.trace.as_deref().map(|t| t.attempt().enter());
                     let mut result = ready!(future.poll(cx));
                     let policy = this.policy.get();
                     let attempts = *this.attempts;
@@ -169,17 +207,26 @@ where
                         }
                         None => (&mut first, None),
                     };
-                    match policy.after_attempt(
+                    let next = policy.after_attempt(
                         &result,
                         attempts,
                         replayable,
                         progress,
                         *this.limits,
                         spent,
-                    ) {
-                        Next::Return => {
+                    );
+                    if let Some(trace) = this.trace.as_deref() {
+                        let outcome = match next {
+                            Next::Return(outcome) => outcome,
+                            Next::Retry(..) => Outcome::Failure,
+                        };
+                        let error = (outcome == Outcome::Failure).then(|| error_type(&result));
+                        trace.attempt_ended(outcome, error);
+                    }
+                    match next {
+                        Next::Return(outcome) => {
                             policy.hints.mark_attempts(&mut result, attempts);
-                            return Poll::Ready(result);
+                            return Poll::Ready((result, outcome));
                         }
                         Next::Retry(delay, withdrawal) => {
                             let between = this.between.get_or_insert_with(|| {
@@ -189,9 +236,14 @@ where
                                     held: None,
                                     spent: None,
                                     last: None,
+                                    waited: Duration::ZERO,
+                                    waiting_since: None,
                                 })
                             });
                             let between = between.as_mut().project();
+                            if policy.shared.measures_waits() {
+                                *between.waiting_since = Some(Instant::now());
+                            }
                             *between.held = withdrawal
                                 .is_refundable()
                                 .then(|| Held::new(policy.shared.clone(), withdrawal));
@@ -227,10 +279,13 @@ where
                         // The deadline passed while sleeping or getting ready: the
                         // retry is not sent, its budget goes back.
                         between.held.take();
-                        policy.not_retrying(*this.attempts, GiveUp::Deadline);
                         let mut result = between.last.take().expect("a retry follows a failure");
+                        let error = error_type(&result);
+                        in_call(this.trace, || {
+                            policy.not_retrying(*this.attempts, GiveUp::Deadline, error);
+                        });
                         policy.hints.mark_attempts(&mut result, *this.attempts);
-                        return Poll::Ready(result);
+                        return Poll::Ready((result, Outcome::Failure));
                     }
                     let Some(retry) = this.retry.as_mut() else {
                         unreachable!("a retry is planned only for a replayable request");
@@ -250,11 +305,22 @@ where
                     if let Err(err) = readiness {
                         // The retry is not sent: its budget goes back.
                         between.held.take();
-                        policy.not_retrying(*this.attempts, GiveUp::NotReady);
-                        return Poll::Ready(Err(err));
+                        let err = Err(err);
+                        let error = error_type(&err);
+                        in_call(this.trace, || {
+                            policy.not_retrying(*this.attempts, GiveUp::NotReady, error);
+                        });
+                        return Poll::Ready((err, Outcome::Failure));
                     }
                     *this.attempts += 1;
                     let attempt = *this.attempts;
+                    if let Some(since) = between.waiting_since.take() {
+                        *between.waited += since.elapsed();
+                    }
+                    if let Some(trace) = this.trace.as_deref_mut() {
+                        trace.next_attempt(attempt);
+                    }
+                    let _entered = this.trace.as_deref().map(|t| t.attempt().enter());
                     let copy = (attempt < this.limits.max_attempts)
                         .then(|| policy.replay.replay(&retry.request))
                         .flatten();
@@ -285,6 +351,14 @@ where
                 }
             }
         }
+    }
+}
+
+/// Runs `f` in the call's span, if there is one.
+fn in_call(trace: &Option<Box<CallTrace>>, f: impl FnOnce()) {
+    match trace {
+        Some(trace) => trace.call().in_scope(f),
+        None => f(),
     }
 }
 

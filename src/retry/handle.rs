@@ -234,9 +234,11 @@ impl RetryHandle {
     ) -> Result<(), ConfigError> {
         let name = &*self.shared.name;
         if let Err(error) = checked.map_err(|e| e.within("retry")) {
-            tracing::error!(
-                target: "seawall::retry",
-                retry = name,
+            crate::telemetry::event!(
+                error,
+                "retry",
+                name,
+                "setting_refused",
                 setting,
                 %error,
                 "retry setting change refused; setting kept"
@@ -244,9 +246,11 @@ impl RetryHandle {
             return Err(error);
         }
         let (from, to) = apply();
-        tracing::info!(
-            target: "seawall::retry",
-            retry = name,
+        crate::telemetry::event!(
+            info,
+            "retry",
+            name,
+            "setting_changed",
             setting,
             ?from,
             ?to,

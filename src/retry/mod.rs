@@ -127,6 +127,7 @@ mod jitter;
 mod layer;
 #[cfg(all(test, seawall_loom))]
 mod models;
+mod observe;
 mod policy;
 mod replay;
 
@@ -286,11 +287,17 @@ where
         } else {
             None
         };
-        let future = self.inner.call(req);
+        let trace = shared
+            .spans
+            .then(|| crate::telemetry::CallTrace::start("retry", &shared.name));
+        let future = match &trace {
+            Some(trace) => trace.attempt().in_scope(|| self.inner.call(req)),
+            None => self.inner.call(req),
+        };
         let retry = copy.map(|request| Retrying {
             service: self.inner.clone(),
             request,
         });
-        ResponseFuture::new(future, retry, self.policy.share(), limits)
+        ResponseFuture::new(future, retry, self.policy.share(), limits, trace)
     }
 }

@@ -14,7 +14,7 @@ use super::hint::{Hint, RetryHint};
 use crate::classify::{Classify, Outcome};
 use crate::context;
 use crate::random::Draws;
-use crate::telemetry::Meter;
+use crate::telemetry::{Meter, error_type};
 
 /// The settings and state every service of one layer shares.
 #[derive(Debug)]
@@ -35,6 +35,11 @@ pub(crate) struct Shared {
     pub(crate) backoff_includes_timeout: bool,
     pub(crate) draws: Draws,
     pub(crate) meter: Meter,
+    /// Each call gets a span, each attempt a child span.
+    pub(crate) spans: bool,
+    /// gRFC A96's per-call histograms, when asked for.
+    #[cfg(feature = "metrics")]
+    pub(crate) grpc: Option<crate::telemetry::GrpcCall>,
     /// What keeps the budget's reserve at its fleet share (feature `redis`).
     #[cfg(feature = "redis")]
     pub(crate) fleet_share: std::sync::OnceLock<Arc<super::fleet::ReserveShare>>,
@@ -48,6 +53,16 @@ impl crate::budget::AttemptBudget for Shared {
 }
 
 impl Shared {
+    /// Whether calls measure the time between their attempts (for gRPC's
+    /// `retry_delay`); without it no clock is read for that.
+    #[inline]
+    pub(crate) fn measures_waits(&self) -> bool {
+        #[cfg(feature = "metrics")]
+        return self.grpc.is_some();
+        #[cfg(not(feature = "metrics"))]
+        return false;
+    }
+
     /// The shared state of a new layer, from settings that passed validation.
     pub(crate) fn new(settings: &Settings) -> Self {
         let name: Arc<str> = Arc::from(settings.name.as_str());
@@ -61,6 +76,10 @@ impl Shared {
             backoff_includes_timeout: settings.backoff_includes_timeout,
             draws: Draws::new(settings.seed.unwrap_or_else(rand::random)),
             meter: Meter::new("retry", &name),
+            spans: settings.spans,
+            #[cfg(feature = "metrics")]
+            grpc: (settings.grpc.as_ref())
+                .map(|(method, target)| crate::telemetry::GrpcCall::retries(method, target)),
             #[cfg(feature = "redis")]
             fleet_share: std::sync::OnceLock::new(),
             name,
@@ -103,7 +122,9 @@ pub(crate) struct Policy<C, H, R> {
 
 /// What to do after an attempt.
 pub(crate) enum Next {
-    Return,
+    /// Return the result, which the classifier judged so.
+    Return(Outcome),
+    /// Retry the failure after the delay.
     Retry(Duration, Withdrawal),
 }
 
@@ -133,11 +154,11 @@ impl<C, H, R> Policy<C, H, R> {
         }
         if outcome != Outcome::Failure {
             shared.meter.call(outcome);
-            return Next::Return;
+            return Next::Return(outcome);
         }
         let give_up = |why: GiveUp| {
-            self.not_retrying(attempts, why);
-            Next::Return
+            self.not_retrying(attempts, why, error_type(result));
+            Next::Return(Outcome::Failure)
         };
         if attempts >= limits.max_attempts {
             return give_up(GiveUp::Attempts);
@@ -186,13 +207,33 @@ impl<C, H, R> Policy<C, H, R> {
         let Some(withdrawal) = shared.budget.try_withdraw() else {
             return give_up(GiveUp::Budget);
         };
-        tracing::debug!(target: "seawall::retry", attempt = attempts + 1, ?delay, reason, "retrying");
+        crate::telemetry::event!(
+            debug,
+            "retry",
+            &*shared.name,
+            "retrying",
+            seawall.attempt = attempts + 1,
+            seawall.reason = reason,
+            error.type = error_type(result),
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "retrying"
+        );
         Next::Retry(delay, withdrawal)
     }
 
-    /// Records that the failure of attempt number `attempts` is returned, and why.
-    pub(crate) fn not_retrying(&self, attempts: u32, why: GiveUp) {
-        tracing::debug!(target: "seawall::retry", attempts, reason = why.as_str(), "not retrying");
+    /// Records that the failure of attempt number `attempts` (of type `error`, as
+    /// [`error_type`] names it) is returned, and why.
+    pub(crate) fn not_retrying(&self, attempts: u32, why: GiveUp, error: &'static str) {
+        crate::telemetry::event!(
+            debug,
+            "retry",
+            &*self.shared.name,
+            "not_retrying",
+            seawall.attempt = attempts,
+            seawall.reason = why.as_str(),
+            error.type = error,
+            "not retrying"
+        );
         self.shared.meter.call(Outcome::Failure);
         self.shared.meter.not_retried(why as usize, why.as_str());
     }

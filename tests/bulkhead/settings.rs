@@ -64,7 +64,7 @@ async fn a_limit_change_emits_one_event_and_calls_emit_none() {
     let events = recorder.take();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].target, "seawall::bulkhead");
-    assert_eq!(events[0].field("bulkhead"), Some("db"));
+    assert_eq!(events[0].field("seawall.name"), Some("db"));
     assert_eq!(events[0].field("from"), Some("1"));
     assert_eq!(events[0].field("to"), Some("7"));
 }

@@ -45,7 +45,7 @@ async fn transitions_emit_one_event_each_and_calls_emit_none() {
     assert_eq!(path, expected);
     let opened = &events[0];
     assert_eq!(opened.target, "seawall::circuit_breaker");
-    assert_eq!(opened.field("breaker"), Some("payments"));
+    assert_eq!(opened.field("seawall.name"), Some("payments"));
     assert_eq!(opened.field("failure_rate"), Some("50.0"));
     assert_eq!(opened.field("calls"), Some("4"));
 }

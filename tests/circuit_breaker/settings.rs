@@ -139,7 +139,7 @@ async fn an_invalid_reconfiguration_is_refused_with_an_error_event_and_the_old_s
     assert_eq!(layer.handle().config(), before);
     let events = recorder.take();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].field("breaker"), Some("db"));
+    assert_eq!(events[0].field("seawall.name"), Some("db"));
     assert_eq!(events[0].field("error"), Some(err.to_string().as_str()));
 }
 

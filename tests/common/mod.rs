@@ -118,11 +118,34 @@ pub fn rejected(result: &Result<(), Err>) -> Option<seawall::Rejected> {
     }
 }
 
-/// One captured `tracing` event: its target and fields, as text.
+/// One captured `tracing` event: its target and fields, as text, and the span it was
+/// emitted in.
 #[derive(Debug, Clone, Default)]
 pub struct Captured {
     pub target: String,
     pub fields: Vec<(String, String)>,
+    pub span: Option<u64>,
+}
+
+/// One captured `tracing` span: its id, name, parent and fields (those recorded later
+/// included), as text.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedSpan {
+    pub id: u64,
+    pub name: String,
+    pub target: String,
+    pub parent: Option<u64>,
+    pub fields: Vec<(String, String)>,
+}
+
+impl CapturedSpan {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Captured {
@@ -142,11 +165,16 @@ impl Captured {
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub events: Arc<Mutex<Vec<Captured>>>,
+    pub spans: Arc<Mutex<Vec<CapturedSpan>>>,
 }
 
 thread_local! {
     static CURRENT: std::cell::RefCell<Option<Recorder>> = const { std::cell::RefCell::new(None) };
+    /// The spans entered on this thread, innermost last.
+    static ENTERED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
+
+static NEXT_SPAN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Uninstalls the recorder when dropped.
 pub struct Installed(());
@@ -175,6 +203,14 @@ impl Recorder {
     pub fn take(&self) -> Vec<Captured> {
         std::mem::take(&mut *self.events.lock().unwrap())
     }
+
+    pub fn take_spans(&self) -> Vec<CapturedSpan> {
+        std::mem::take(&mut *self.spans.lock().unwrap())
+    }
+}
+
+fn current_span() -> Option<u64> {
+    ENTERED.with(|e| e.borrow().last().copied())
 }
 
 /// The global subscriber: forwards events to the current thread's recorder.
@@ -195,15 +231,44 @@ impl tracing::Subscriber for Router {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
+    fn new_span(&self, attributes: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let id = NEXT_SPAN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let parent = match attributes.parent() {
+            Some(parent) => Some(parent.into_u64()),
+            None if attributes.is_contextual() => current_span(),
+            None => None,
+        };
+        let mut span = CapturedSpan {
+            id,
+            name: attributes.metadata().name().to_owned(),
+            target: attributes.metadata().target().to_owned(),
+            parent,
+            fields: Vec::new(),
+        };
+        attributes.record(&mut Visitor(&mut span.fields));
+        CURRENT.with(|c| {
+            if let Some(recorder) = &*c.borrow() {
+                recorder.spans.lock().unwrap().push(span);
+            }
+        });
+        tracing::span::Id::from_u64(id)
     }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        CURRENT.with(|c| {
+            if let Some(recorder) = &*c.borrow() {
+                let mut spans = recorder.spans.lock().unwrap();
+                if let Some(span) = spans.iter_mut().find(|s| s.id == id.into_u64()) {
+                    values.record(&mut Visitor(&mut span.fields));
+                }
+            }
+        });
+    }
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         let mut captured = Captured {
             target: event.metadata().target().to_owned(),
             fields: Vec::new(),
+            span: current_span(),
         };
         event.record(&mut Visitor(&mut captured.fields));
         CURRENT.with(|c| {
@@ -212,8 +277,17 @@ impl tracing::Subscriber for Router {
             }
         });
     }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+    fn enter(&self, id: &tracing::span::Id) {
+        ENTERED.with(|e| e.borrow_mut().push(id.into_u64()));
+    }
+    fn exit(&self, id: &tracing::span::Id) {
+        ENTERED.with(|e| {
+            let mut entered = e.borrow_mut();
+            if let Some(at) = entered.iter().rposition(|s| *s == id.into_u64()) {
+                entered.remove(at);
+            }
+        });
+    }
 }
 
 /// Raises its flag when dropped.

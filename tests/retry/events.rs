@@ -23,8 +23,8 @@ async fn each_retry_emits_one_event_with_attempt_delay_and_reason() {
         .filter(|e| e.target == "seawall::retry" && e.field("message") == Some("retrying"))
         .collect();
     assert_eq!(retries.len(), 2);
-    assert_eq!(retries[0].field("attempt"), Some("2"));
-    assert_eq!(retries[1].field("attempt"), Some("3"));
-    assert_eq!(retries[0].field("delay"), Some("7ms"));
-    assert!(retries[0].field("reason").is_some());
+    assert_eq!(retries[0].field("seawall.attempt"), Some("2"));
+    assert_eq!(retries[1].field("seawall.attempt"), Some("3"));
+    assert_eq!(retries[0].field("delay_ms"), Some("7"));
+    assert!(retries[0].field("seawall.reason").is_some());
 }

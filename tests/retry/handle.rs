@@ -121,7 +121,7 @@ fn each_change_and_each_refusal_emits_one_event_naming_the_setting() {
         unreachable!()
     };
     assert_eq!(attempts.field("message"), Some("retry setting changed"));
-    assert_eq!(attempts.field("retry"), Some("payments"));
+    assert_eq!(attempts.field("seawall.name"), Some("payments"));
     assert_eq!(attempts.field("setting"), Some("max_attempts"));
     assert_eq!(
         (attempts.field("from"), attempts.field("to")),

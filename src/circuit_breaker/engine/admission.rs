@@ -118,9 +118,11 @@ impl Engine {
                         self.half_open_since.store(stamp, Release);
                         events::transition(self, State::Open, State::HalfOpen, None);
                         if Probes::unpack(next).admitted == 0 {
-                            tracing::warn!(
-                                target: events::TARGET,
-                                breaker = self.name(),
+                            crate::telemetry::event!(
+                                warn,
+                                "circuit_breaker",
+                                self.name(),
+                                "probes_saturated",
                                 running = self.earlier_probes(),
                                 "probes of earlier half-open periods still hold every slot; \
                                  give calls an attempt timeout or a deadline"
