@@ -224,6 +224,11 @@ async fn a_retried_call_is_one_span_with_a_child_per_attempt() {
     assert_eq!(first.field(fields::OUTCOME), Some("failure"));
     assert!(first.field(fields::ERROR_TYPE).is_some());
     assert_eq!(second.field(fields::ATTEMPT), Some("2"));
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.field(fields::NAME) == Some("inventory"))
+    );
     assert_eq!(second.field(fields::RESEND_COUNT), Some("1"));
     assert_eq!(second.field(fields::OUTCOME), Some("success"));
     // What the inner service logs nests under the attempt that made it, and the

@@ -49,9 +49,10 @@
 //!
 //! # Spans (`tracing`, a switch per layer)
 //!
-//! With [`retry::Builder::spans`](crate::retry::Builder::spans) (and the pipeline's), each
+//! With [`retry::Builder::spans`](crate::retry::Builder::spans) (in a standard pipeline,
+//! `.retry(|r| r.spans(true))`), each
 //! call runs in a span `seawall.call` and each attempt in a child span `seawall.attempt`,
-//! both at level `info` with target `seawall::retry`, so that the inner service's own
+//! both at level `info` with target `seawall::call`, so that the inner service's own
 //! spans and events (hyper's, tonic's) nest under the attempt that made them:
 //!
 //! | span | fields |
@@ -60,7 +61,8 @@
 //! | `seawall.attempt` | `seawall.layer`, `seawall.name`, `seawall.attempt`, `http.request.resend_count`, `seawall.outcome`, `error.type` |
 //!
 //! `tracing-opentelemetry` exports them as OpenTelemetry spans with these attributes
-//! (`examples/opentelemetry.rs` in the repository's `extras` member). Off (the default),
+//! (`extras/examples/opentelemetry.rs` in the repository: `cargo run -p seawall-extras
+//! --example opentelemetry` prints the traces). Off (the default),
 //! a call makes no span, reads no clock and allocates nothing for them.
 //!
 //! # Metrics (feature `metrics`)

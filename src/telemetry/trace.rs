@@ -1,6 +1,8 @@
 //! A span per call and a child per attempt, for the layers whose builder switches them
 //! on; and the `error.type` of a failed result.
 
+use std::sync::Arc;
+
 use tracing::Span;
 use tracing::field::Empty;
 
@@ -11,6 +13,7 @@ use crate::classify::Outcome;
 #[derive(Debug)]
 pub(crate) struct CallTrace {
     layer: &'static str,
+    name: Arc<str>,
     call: Span,
     attempt: Span,
 }
@@ -18,19 +21,20 @@ pub(crate) struct CallTrace {
 impl CallTrace {
     /// Opens the `seawall.call` span of a call through `layer` named `name`, and the
     /// `seawall.attempt` span of its first attempt under it.
-    pub(crate) fn start(layer: &'static str, name: &str) -> Box<Self> {
+    pub(crate) fn start(layer: &'static str, name: &Arc<str>) -> Box<Self> {
         let call = tracing::info_span!(
             target: "seawall::call",
             "seawall.call",
             seawall.layer = layer,
-            seawall.name = name,
+            seawall.name = &**name,
             seawall.outcome = Empty,
             seawall.attempt = Empty,
             error.type = Empty,
         );
-        let attempt = attempt_span(&call, layer, 1);
+        let attempt = attempt_span(&call, layer, name, 1);
         Box::new(CallTrace {
             layer,
+            name: Arc::clone(name),
             call,
             attempt,
         })
@@ -53,7 +57,7 @@ impl CallTrace {
 
     /// Opens the span of attempt number `number` (the one before is closed).
     pub(crate) fn next_attempt(&mut self, number: u32) {
-        self.attempt = attempt_span(&self.call, self.layer, number);
+        self.attempt = attempt_span(&self.call, self.layer, &self.name, number);
     }
 
     /// Records how the call ended, after `attempts` attempts.
@@ -63,12 +67,13 @@ impl CallTrace {
     }
 }
 
-fn attempt_span(call: &Span, layer: &'static str, number: u32) -> Span {
+fn attempt_span(call: &Span, layer: &'static str, name: &str, number: u32) -> Span {
     let span = tracing::info_span!(
         target: "seawall::call",
         parent: call,
         "seawall.attempt",
         seawall.layer = layer,
+        seawall.name = name,
         seawall.attempt = number,
         http.request.resend_count = Empty,
         seawall.outcome = Empty,
