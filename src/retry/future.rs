@@ -55,9 +55,8 @@ pin_project! {
         limits: CallLimits,
         // Made at the first retry and kept: a call that succeeds at once never makes
         // it, and its future stays small to move.
+        // Made at the call's start instead when the layer makes spans.
         between: Option<Pin<Box<Between<S::Response, S::Error>>>>,
-        // The call's spans, when the layer makes them (boxed: one pointer otherwise).
-        trace: Option<Box<CallTrace>>,
     }
 }
 
@@ -74,8 +73,8 @@ pin_project! {
 }
 
 pin_project! {
-    /// What a call needs only between its attempts.
-    struct Between<T, E> {
+    /// What a call needs only between its attempts (and, with spans, from its start).
+    pub(crate) struct Between<T, E> {
         #[pin]
         timer: LazyTimer,
         progress: Progress,
@@ -88,7 +87,39 @@ pin_project! {
         // that metric is recorded): the total so far, and when the current wait began.
         waited: Duration,
         waiting_since: Option<Instant>,
+        // The call's spans, when the layer makes them.
+        trace: Option<CallTrace>,
     }
+}
+
+impl<T, E> Between<T, E> {
+    fn new(trace: Option<CallTrace>) -> Self {
+        Between {
+            timer: LazyTimer::new(),
+            progress: Progress::default(),
+            held: None,
+            spent: None,
+            last: None,
+            waited: Duration::ZERO,
+            waiting_since: None,
+            trace,
+        }
+    }
+
+    /// Boxed from the call's start, to carry the call's spans.
+    pub(crate) fn traced(trace: CallTrace) -> Pin<Box<Self>> {
+        Box::pin(Between::new(Some(trace)))
+    }
+}
+
+/// The call's spans, if it has them: a clone of the current attempt's span, to enter.
+#[inline]
+fn attempt_span<T, E>(between: &Option<Pin<Box<Between<T, E>>>>) -> Option<tracing::Span> {
+    between
+        .as_ref()?
+        .trace
+        .as_ref()
+        .map(|t| t.attempt().clone())
 }
 
 /// What a retry needs: a clone of the inner service and the request to replay.
@@ -138,7 +169,7 @@ where
         retry: Option<Retrying<S, Req>>,
         policy: Homed<Policy<C, H, R>>,
         limits: CallLimits,
-        trace: Option<Box<CallTrace>>,
+        between: Option<Pin<Box<Between<S::Response, S::Error>>>>,
     ) -> Self {
         ResponseFuture {
             state: State::Attempting { future },
@@ -146,8 +177,7 @@ where
             policy,
             attempts: 1,
             limits,
-            between: None,
-            trace,
+            between,
         }
     }
 }
@@ -161,51 +191,28 @@ where
 {
     type Output = Result<S::Response, S::Error>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (result, outcome) = ready!(self.as_mut().poll_attempts(cx));
-        let this = self.project();
-        if let Some(trace) = this.trace.as_deref() {
-            let error = (outcome == Outcome::Failure).then(|| error_type(&result));
-            trace.call_ended(outcome, *this.attempts, error);
-        }
-        #[cfg(feature = "metrics")]
-        if let Some(grpc) = &this.policy.get().shared.grpc {
-            let waited = this.between.as_ref().map_or(Duration::ZERO, |b| b.waited);
-            grpc.record(*this.attempts - 1, waited);
-        }
-        Poll::Ready(result)
-    }
-}
-
-impl<S, Req, C, H, R> ResponseFuture<S, Req, C, H, R>
-where
-    S: Service<Req>,
-    C: Classify<S::Response, S::Error>,
-    H: RetryHint<S::Response, S::Error>,
-    R: Replay<Req>,
-{
-    /// Attempts until a result is returned, with the classifier's verdict on it.
-    #[allow(clippy::type_complexity)]
-    fn poll_attempts(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<(Result<S::Response, S::Error>, Outcome)> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Attempting { future } => {
-                    let _entered = this.trace.as_deref().map(|t| t.attempt().enter());
+                    let span = attempt_span(this.between);
+                    let _entered = span.as_ref().map(tracing::Span::enter);
                     let mut result = ready!(future.poll(cx));
                     let policy = this.policy.get();
                     let attempts = *this.attempts;
                     let replayable = this.retry.is_some();
                     let mut first = Progress::default();
-                    let (progress, spent) = match this.between.as_mut() {
+                    let (progress, spent, trace) = match this.between.as_mut() {
                         Some(between) => {
                             let between = between.as_mut().project();
-                            (between.progress, between.spent.take())
+                            (
+                                between.progress,
+                                between.spent.take(),
+                                between.trace.as_ref(),
+                            )
                         }
-                        None => (&mut first, None),
+                        None => (&mut first, None, None),
                     };
                     let next = policy.after_attempt(
                         &result,
@@ -215,7 +222,7 @@ where
                         *this.limits,
                         spent,
                     );
-                    if let Some(trace) = this.trace.as_deref() {
+                    if let Some(trace) = trace {
                         let outcome = match next {
                             Next::Return(outcome) => outcome,
                             Next::Retry(..) => Outcome::Failure,
@@ -226,19 +233,17 @@ where
                     match next {
                         Next::Return(outcome) => {
                             policy.hints.mark_attempts(&mut result, attempts);
-                            return Poll::Ready((result, outcome));
+                            if let Some(between) = this.between.as_ref() {
+                                let told = (between.trace.as_ref(), between.waited);
+                                ended(told, &policy.shared, attempts, outcome, &result);
+                            }
+                            return Poll::Ready(result);
                         }
                         Next::Retry(delay, withdrawal) => {
                             let between = this.between.get_or_insert_with(|| {
-                                Box::pin(Between {
-                                    timer: LazyTimer::new(),
-                                    progress: first,
-                                    held: None,
-                                    spent: None,
-                                    last: None,
-                                    waited: Duration::ZERO,
-                                    waiting_since: None,
-                                })
+                                let mut between = Between::new(None);
+                                between.progress = first;
+                                Box::pin(between)
                             });
                             let between = between.as_mut().project();
                             if policy.shared.measures_waits() {
@@ -281,11 +286,14 @@ where
                         between.held.take();
                         let mut result = between.last.take().expect("a retry follows a failure");
                         let error = error_type(&result);
-                        in_call(this.trace, || {
+                        in_call(between.trace.as_ref(), || {
                             policy.not_retrying(*this.attempts, GiveUp::Deadline, error);
                         });
                         policy.hints.mark_attempts(&mut result, *this.attempts);
-                        return Poll::Ready((result, Outcome::Failure));
+                        let failed = Outcome::Failure;
+                        let told = (between.trace.as_ref(), *between.waited);
+                        ended(told, &policy.shared, *this.attempts, failed, &result);
+                        return Poll::Ready(result);
                     }
                     let Some(retry) = this.retry.as_mut() else {
                         unreachable!("a retry is planned only for a replayable request");
@@ -307,20 +315,24 @@ where
                         between.held.take();
                         let err = Err(err);
                         let error = error_type(&err);
-                        in_call(this.trace, || {
+                        in_call(between.trace.as_ref(), || {
                             policy.not_retrying(*this.attempts, GiveUp::NotReady, error);
                         });
-                        return Poll::Ready((err, Outcome::Failure));
+                        let failed = Outcome::Failure;
+                        let told = (between.trace.as_ref(), *between.waited);
+                        ended(told, &policy.shared, *this.attempts, failed, &err);
+                        return Poll::Ready(err);
                     }
                     *this.attempts += 1;
                     let attempt = *this.attempts;
                     if let Some(since) = between.waiting_since.take() {
                         *between.waited += since.elapsed();
                     }
-                    if let Some(trace) = this.trace.as_deref_mut() {
+                    if let Some(trace) = between.trace.as_mut() {
                         trace.next_attempt(attempt);
                     }
-                    let _entered = this.trace.as_deref().map(|t| t.attempt().enter());
+                    let span = between.trace.as_ref().map(|t| t.attempt().clone());
+                    let _entered = span.as_ref().map(tracing::Span::enter);
                     let copy = (attempt < this.limits.max_attempts)
                         .then(|| policy.replay.replay(&retry.request))
                         .flatten();
@@ -354,8 +366,28 @@ where
     }
 }
 
+/// Tells how a retried or traced call ended: its span, and gRPC's per-call metrics.
+fn ended<T, E>(
+    (trace, waited): (Option<&CallTrace>, Duration),
+    shared: &Shared,
+    attempts: u32,
+    outcome: Outcome,
+    result: &Result<T, E>,
+) {
+    if let Some(trace) = trace {
+        let error = (outcome == Outcome::Failure).then(|| error_type(result));
+        trace.call_ended(outcome, attempts, error);
+    }
+    #[cfg(feature = "metrics")]
+    if let Some(grpc) = &shared.grpc {
+        grpc.record(attempts - 1, waited);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (shared, waited);
+}
+
 /// Runs `f` in the call's span, if there is one.
-fn in_call(trace: &Option<Box<CallTrace>>, f: impl FnOnce()) {
+fn in_call(trace: Option<&CallTrace>, f: impl FnOnce()) {
     match trace {
         Some(trace) => trace.call().in_scope(f),
         None => f(),

@@ -104,6 +104,7 @@ impl<S, C: Clone, H: Clone, R: Clone> Layer<S> for RetryLayer<C, H, R> {
             classifier: self.classifier.clone(),
             hints: self.hints.clone(),
             replay: self.replay.clone(),
+            spans: self.shared.spans,
         };
         Retry::new(inner, Homed::new(policy))
     }

@@ -287,17 +287,17 @@ where
         } else {
             None
         };
-        let trace = shared
-            .spans
-            .then(|| crate::telemetry::CallTrace::start("retry", &shared.name));
-        let future = match &trace {
-            Some(trace) => trace.attempt().in_scope(|| self.inner.call(req)),
-            None => self.inner.call(req),
+        let (future, between) = if policy.spans {
+            let trace = crate::telemetry::CallTrace::start("retry", &shared.name);
+            let future = trace.attempt().in_scope(|| self.inner.call(req));
+            (future, Some(future::Between::traced(trace)))
+        } else {
+            (self.inner.call(req), None)
         };
         let retry = copy.map(|request| Retrying {
             service: self.inner.clone(),
             request,
         });
-        ResponseFuture::new(future, retry, self.policy.share(), limits, trace)
+        ResponseFuture::new(future, retry, self.policy.share(), limits, between)
     }
 }

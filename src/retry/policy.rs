@@ -118,6 +118,8 @@ pub(crate) struct Policy<C, H, R> {
     pub(crate) classifier: C,
     pub(crate) hints: H,
     pub(crate) replay: R,
+    /// A copy of `shared.spans`, read where the call starts.
+    pub(crate) spans: bool,
 }
 
 /// What to do after an attempt.

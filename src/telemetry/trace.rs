@@ -8,8 +8,7 @@ use tracing::field::Empty;
 
 use crate::classify::Outcome;
 
-/// The spans of one call: made only when the layer's spans are switched on, and boxed,
-/// so that a call without them carries one empty pointer.
+/// The spans of one call: made only when the layer's spans are switched on.
 #[derive(Debug)]
 pub(crate) struct CallTrace {
     layer: &'static str,
@@ -21,7 +20,7 @@ pub(crate) struct CallTrace {
 impl CallTrace {
     /// Opens the `seawall.call` span of a call through `layer` named `name`, and the
     /// `seawall.attempt` span of its first attempt under it.
-    pub(crate) fn start(layer: &'static str, name: &Arc<str>) -> Box<Self> {
+    pub(crate) fn start(layer: &'static str, name: &Arc<str>) -> Self {
         let call = tracing::info_span!(
             target: "seawall::call",
             "seawall.call",
@@ -32,12 +31,12 @@ impl CallTrace {
             error.type = Empty,
         );
         let attempt = attempt_span(&call, layer, name, 1);
-        Box::new(CallTrace {
+        CallTrace {
             layer,
             name: Arc::clone(name),
             call,
             attempt,
-        })
+        }
     }
 
     /// The current attempt's span, to enter while the attempt is made and polled.
