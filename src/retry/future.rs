@@ -56,7 +56,7 @@ pin_project! {
         // Made at the first retry and kept: a call that succeeds at once never makes
         // it, and its future stays small to move.
         // Made at the call's start instead when the layer makes spans.
-        between: Option<Pin<Box<Between<S::Response, S::Error>>>>,
+        between: Option<Boxed<S::Response, S::Error>>,
     }
 }
 
@@ -107,14 +107,17 @@ impl<T, E> Between<T, E> {
     }
 
     /// Boxed from the call's start, to carry the call's spans.
-    pub(crate) fn traced(trace: CallTrace) -> Pin<Box<Self>> {
+    pub(crate) fn traced(trace: CallTrace) -> Boxed<T, E> {
         Box::pin(Between::new(Some(trace)))
     }
 }
 
+/// The box a call makes at its first retry (or its start, with spans).
+pub(crate) type Boxed<T, E> = Pin<Box<Between<T, E>>>;
+
 /// The call's spans, if it has them: a clone of the current attempt's span, to enter.
 #[inline]
-fn attempt_span<T, E>(between: &Option<Pin<Box<Between<T, E>>>>) -> Option<tracing::Span> {
+fn attempt_span<T, E>(between: &Option<Boxed<T, E>>) -> Option<tracing::Span> {
     between
         .as_ref()?
         .trace
@@ -169,7 +172,7 @@ where
         retry: Option<Retrying<S, Req>>,
         policy: Homed<Policy<C, H, R>>,
         limits: CallLimits,
-        between: Option<Pin<Box<Between<S::Response, S::Error>>>>,
+        between: Option<Boxed<S::Response, S::Error>>,
     ) -> Self {
         ResponseFuture {
             state: State::Attempting { future },
