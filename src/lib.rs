@@ -13,6 +13,9 @@ pub mod chaos;
 pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
+#[cfg(feature = "queue")]
+#[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
+pub mod consume;
 mod context;
 pub mod deadline;
 pub mod fallback;

@@ -19,7 +19,7 @@ const LAYERS: [&str; 11] = [
     "throttle",
     "timeout",
 ];
-const COMPOSERS: [&str; 3] = ["pipeline", "keyed", "sim"];
+const COMPOSERS: [&str; 4] = ["pipeline", "keyed", "sim", "consume"];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
