@@ -49,22 +49,64 @@ pub trait Broker: Send + 'static {
     type Delivery: Delivery;
 
     /// Where deliveries come from (a queue's name), recorded on dead-lettered messages.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// assert_eq!(broker.origin(), "jobs");
+    /// # }
+    /// ```
     fn origin(&self) -> &str;
 
     /// The next delivery. Waits while paused or reconnecting; an error reports a
     /// problem (a lost connection) and the consumer calls again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.resume(8).await.unwrap();
+    /// let delivery = broker.next().await.unwrap();
+    /// assert_eq!(delivery.payload(), b"hi");
+    /// # }
+    /// ```
     fn next(
         &mut self,
     ) -> impl Future<Output = Result<Self::Delivery, <Self::Delivery as Delivery>::Error>> + Send;
 
     /// Stops new deliveries (RabbitMQ: cancels the consumer; Kafka: pauses the
     /// partitions without dropping fetched records).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.pause().await.unwrap();
+    /// # }
+    /// ```
     fn pause(
         &mut self,
     ) -> impl Future<Output = Result<(), <Self::Delivery as Delivery>::Error>> + Send;
 
     /// Resumes deliveries (or changes how many may be outstanding while running): at
     /// most `prefetch` unsettled at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.resume(1).await.unwrap(); // one at a time: a probe
+    /// # }
+    /// ```
     fn resume(
         &mut self,
         prefetch: u16,
@@ -72,27 +114,105 @@ pub trait Broker: Send + 'static {
 }
 
 /// One delivered message, settled exactly once.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+/// let mut broker = MemoryBroker::new("jobs");
+/// broker.publish(b"hi".to_vec(), None);
+/// broker.resume(1).await.unwrap();
+/// broker.next().await.unwrap().settle(Settlement::Ack).await.unwrap();
+/// # }
+/// ```
 pub trait Delivery: Send + 'static {
     /// The adapter's error.
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// The message's bytes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.resume(1).await.unwrap();
+    /// assert_eq!(broker.next().await.unwrap().payload(), b"hi");
+    /// # }
+    /// ```
     fn payload(&self) -> &[u8];
 
     /// The message's id, for deduplication (RabbitMQ: the `message_id` property).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.resume(1).await.unwrap();
+    /// assert_eq!(broker.next().await.unwrap().id(), Some("1"));
+    /// # }
+    /// ```
     fn id(&self) -> Option<&str>;
 
     /// How many delayed-redelivery tiers the message went through already (0 on its
     /// first delivery).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.resume(1).await.unwrap();
+    /// assert_eq!(broker.next().await.unwrap().tier(), 0);
+    /// # }
+    /// ```
     fn tier(&self) -> u32;
 
     /// How many handler attempts earlier deliveries of this message made.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.resume(1).await.unwrap();
+    /// assert_eq!(broker.next().await.unwrap().attempts_before(), 0);
+    /// # }
+    /// ```
     fn attempts_before(&self) -> u32;
 
     /// When a consumer first failed to handle the message, if one did.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.resume(1).await.unwrap();
+    /// assert_eq!(broker.next().await.unwrap().first_seen(), None);
+    /// # }
+    /// ```
     fn first_seen(&self) -> Option<SystemTime>;
 
     /// Settles the delivery: acknowledged, given back, delayed or dead-lettered.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use seawall::consume::{Broker, Delivery, MemoryBroker, Settlement};
+    /// let mut broker = MemoryBroker::new("jobs");
+    /// broker.publish(b"hi".to_vec(), Some("1"));
+    /// broker.resume(1).await.unwrap();
+    /// broker.next().await.unwrap().settle(Settlement::Requeue).await.unwrap();
+    /// assert_eq!(broker.stats().requeued, 1);
+    /// # }
+    /// ```
     fn settle(self, how: Settlement) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 

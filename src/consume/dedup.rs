@@ -18,8 +18,20 @@ use std::sync::Mutex;
 /// ```
 pub trait Dedup: Send + Sync + 'static {
     /// Whether the message with this id was handled already.
+    ///
+    /// ```
+    /// use seawall::consume::{Dedup, MemoryDedup};
+    /// assert!(!MemoryDedup::new(10).handled("order-1"));
+    /// ```
     fn handled(&self, id: &str) -> bool;
     /// Records that the message with this id was handled (before it is acknowledged).
+    ///
+    /// ```
+    /// use seawall::consume::{Dedup, MemoryDedup};
+    /// let seen = MemoryDedup::new(10);
+    /// seen.remember("order-1");
+    /// assert!(seen.handled("order-1"));
+    /// ```
     fn remember(&self, id: &str);
 }
 

@@ -69,6 +69,7 @@
 mod broker;
 mod builder;
 mod dedup;
+mod memory;
 mod process;
 mod run;
 
@@ -79,6 +80,7 @@ pub mod amqp;
 pub use broker::{Broker, Delivery, Record, Settlement};
 pub use builder::Builder;
 pub use dedup::{Dedup, MemoryDedup};
+pub use memory::{MemoryBroker, MemoryDelivery, MemoryStats};
 pub use run::Report;
 
 /// Turns a delivery's bytes into the handler's message; an error makes it poison.
@@ -93,6 +95,12 @@ pub use run::Report;
 /// ```
 pub trait Decode<M>: Send + Sync + 'static {
     /// The message in `bytes`, or why there is none (recorded as the poison's error).
+    ///
+    /// ```
+    /// use seawall::consume::Decode;
+    /// let decode = |bytes: &[u8]| std::str::from_utf8(bytes).map(str::to_owned);
+    /// assert_eq!(decode.decode(b"ok").unwrap(), "ok");
+    /// ```
     fn decode(&self, bytes: &[u8]) -> Result<M, String>;
 }
 
@@ -129,6 +137,11 @@ pub enum Fate {
 /// ```
 pub trait Sort<E>: Send + Sync + 'static {
     /// The error's fate.
+    ///
+    /// ```
+    /// use seawall::consume::{AllTransient, Fate, Sort};
+    /// assert_eq!(AllTransient.sort(&42), Fate::Transient);
+    /// ```
     fn sort(&self, error: &E) -> Fate;
 }
 

@@ -23,6 +23,14 @@ pub(super) mod headers {
 }
 
 /// A message delivered by RabbitMQ, to settle once.
+///
+/// ```no_run
+/// # async fn f(mut broker: seawall::consume::amqp::AmqpBroker) -> Result<(), seawall::consume::amqp::AmqpError> {
+/// use seawall::consume::{Broker, Delivery, Settlement};
+/// let delivery = broker.next().await?;
+/// delivery.settle(Settlement::Ack).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct AmqpDelivery {
     pub(super) inner: lapin::message::Delivery,
