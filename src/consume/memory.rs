@@ -109,7 +109,7 @@ impl MemoryBroker {
     /// assert_eq!(broker.stats().acked, 0);
     /// ```
     pub fn stats(&self) -> MemoryStats {
-        self.with(|state| MemoryStats {
+        self.peek(|state| MemoryStats {
             ready: state.ready.len() as u64,
             ..state.stats
         })
@@ -122,11 +122,17 @@ impl MemoryBroker {
     /// assert!(broker.dead_letters().is_empty());
     /// ```
     pub fn dead_letters(&self) -> Vec<(Vec<u8>, Record)> {
-        self.with(|state| state.dead.clone())
+        self.peek(|state| state.dead.clone())
     }
 
+    /// Reads or changes the state without waking anyone.
+    fn peek<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Changes the state and wakes a waiting `next`.
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let out = f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        let out = self.peek(f);
         self.changed.notify_waiters();
         out
     }
@@ -165,7 +171,7 @@ impl Broker for MemoryBroker {
             let changed = self.changed.notified();
             if !self.paused {
                 let prefetch = self.prefetch;
-                let taken = self.with(|state| {
+                let taken = self.peek(|state| {
                     if state.unsettled >= prefetch {
                         return None;
                     }
