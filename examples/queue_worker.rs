@@ -229,7 +229,8 @@ async fn publish(
     Ok(())
 }
 
-/// A bare worker: handles each message in 100 ms, prints its id, and on SIGTERM gives
+/// A bare worker: handles each message in 300 ms, prints its id when it starts and when
+/// it is done, and on SIGTERM gives
 /// back what it holds at once (no drain time) and reports.
 async fn serve(url: &str, queue: &str) -> Result<(), BoxError> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -240,7 +241,8 @@ async fn serve(url: &str, queue: &str) -> Result<(), BoxError> {
         .build()?;
     let broker = AmqpBroker::builder(url, queue).connect().await?;
     let handler = service_fn(|message: String| async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        println!("started {message}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
         println!("handled {message}");
         Ok::<(), std::io::Error>(())
     });

@@ -374,10 +374,9 @@ async fn a_message_handled_before_is_acknowledged_without_handling() {
 
 #[test]
 fn settings_out_of_range_are_named() {
-    let build = |b: seawall::consume::Builder<fn(&[u8]) -> Result<String, std::str::Utf8Error>>| {
-        b.build().unwrap_err().to_string()
-    };
-    let base = || Consumer::builder(utf8 as fn(&[u8]) -> Result<String, std::str::Utf8Error>);
+    type Decoder = fn(&[u8]) -> Result<String, std::str::Utf8Error>;
+    let build = |b: seawall::consume::Builder<Decoder>| b.build().unwrap_err().to_string();
+    let base = || Consumer::builder(utf8 as Decoder);
     assert_eq!(
         build(base().in_place(0, ms(1), ms(1))),
         "consume.in_place.attempts: 0 is outside 1..=100"

@@ -87,8 +87,8 @@ pub struct Said {
     pub stopped: u64,
 }
 
-/// Runs the example as a worker on `queue`, sends it SIGTERM once it handled `after`
-/// messages, and reads what it handled and gave back.
+/// Runs the example as a worker on `queue`, sends it SIGTERM as it starts a message
+/// once it handled `after`, and reads what it handled and gave back.
 pub async fn serve_then_terminate(binary: &PathBuf, url: &str, queue: &str, after: usize) -> Said {
     let mut child = tokio::process::Command::new(binary)
         .args(["serve", url, queue])
@@ -115,7 +115,9 @@ pub async fn serve_then_terminate(binary: &PathBuf, url: &str, queue: &str, afte
                     }
                 }
             }
-            if !signalled && said.ids.len() >= after {
+            // Signalled while a message is being handled (started, not done yet).
+            let started = line.starts_with("started ");
+            if !signalled && started && said.ids.len() >= after {
                 signalled = true;
                 let pid = child.id().expect("running").to_string();
                 let status = std::process::Command::new("kill")
