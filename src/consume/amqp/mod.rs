@@ -271,9 +271,7 @@ impl AmqpBroker {
     /// Connects again (after a wait that doubles with each failure, up to 5 s), declares
     /// the topology, and consumes again unless paused.
     async fn reconnect(&mut self) -> Result<(), AmqpError> {
-        if let Some(link) = self.link.take() {
-            let _ = link.connection.close(200, "reconnecting".into()).await;
-        }
+        self.drop_link().await;
         if self.failures > 0 {
             let wait = Duration::from_millis(100) * (1 << self.failures.min(6));
             tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
@@ -284,6 +282,15 @@ impl AmqpBroker {
             Err(_) => self.failures.saturating_add(1),
         };
         result
+    }
+
+    /// Closes the connection, if any: what it held unacknowledged goes back to the
+    /// queue now rather than when a half-dead socket times out. A second at most.
+    async fn drop_link(&mut self) {
+        if let Some(link) = self.link.take() {
+            let close = link.connection.close(200, "reconnecting".into());
+            let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
+        }
     }
 
     async fn open(&mut self) -> Result<(), AmqpError> {
@@ -376,12 +383,12 @@ impl Broker for AmqpBroker {
                     });
                 }
                 Some(Err(error)) => {
-                    self.link = None; // reconnect on the next call
+                    self.drop_link().await; // reconnect on the next call
                     return Err(error.into());
                 }
                 // The consumer ended: the connection or the channel closed.
                 None => {
-                    self.link = None;
+                    self.drop_link().await;
                     self.failures = self.failures.max(1);
                     return Err(AmqpError::Refused(
                         "the broker ended the consumer; reconnecting",
