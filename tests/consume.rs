@@ -46,6 +46,9 @@ impl Handled {
             .entry(message.to_owned())
             .or_default() += 1;
     }
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
     fn counts(&self) -> HashMap<String, u32> {
         self.0.lock().unwrap().clone()
     }
@@ -64,9 +67,14 @@ where
     S::Future: Send,
 {
     let watched = broker.clone();
+    let began = Instant::now();
     let idle = async move {
         let mut quiet = 0;
         loop {
+            assert!(
+                began.elapsed() < Duration::from_secs(6 * 3600),
+                "not idle after 6 h"
+            );
             tokio::time::sleep(ms(500)).await;
             let stats = watched.stats();
             let settled = stats.acked + stats.dead_lettered + stats.delayed + stats.requeued;
@@ -387,4 +395,101 @@ fn settings_out_of_range_are_named() {
     );
     assert!(build(base().tiers(vec![ms(1); 11])).starts_with("consume.tiers"));
     assert!(build(base().tiers([Duration::ZERO])).starts_with("consume.tiers"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_that_always_fails_moves_on_instead_of_being_the_probe_forever() {
+    let broker = MemoryBroker::new("orders");
+    broker.publish(b"bad".to_vec(), Some("bad"));
+    fill(&broker, 50);
+    let handled = Handled::default();
+    let seen = handled.clone();
+    let handler = service_fn(move |m: String| {
+        let fails = m == "bad";
+        if !fails {
+            seen.add(&m);
+        }
+        async move {
+            match fails {
+                true => Err(std::io::Error::other("always")),
+                false => Ok(()),
+            }
+        }
+    });
+    let breaker = CircuitBreakerLayer::builder()
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let consumer = Consumer::builder(utf8)
+        .concurrency(1)
+        .breaker(breaker.handle())
+        .in_place(3, ms(10), ms(10))
+        .tiers([Duration::from_secs(60)])
+        .build()
+        .unwrap();
+    let report = run_until_idle(&consumer, &broker, handler).await;
+    assert_eq!(handled.len(), 50, "{report:?}");
+    assert_eq!(report.dead_lettered, 1, "{report:?}");
+    assert!(broker.stats().delivered < 60, "{:?}", broker.stats());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_consumer_waits_while_another_user_of_its_breaker_holds_the_probe() {
+    let broker = MemoryBroker::new("orders");
+    fill(&broker, 10);
+    let breaker = CircuitBreakerLayer::builder()
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .half_open_calls(1)
+        .build()
+        .unwrap();
+    let handle = breaker.handle();
+    handle.try_acquire().unwrap().failure(); // open
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _probe = handle.try_acquire_owned().unwrap(); // someone else's probe, never ending
+    let handler = service_fn(|_: String| async { Ok::<(), std::io::Error>(()) });
+    let consumer = Consumer::builder(utf8)
+        .breaker(breaker.handle())
+        .build()
+        .unwrap();
+    let report = consumer
+        .run(
+            broker.clone(),
+            handler,
+            tokio::time::sleep(Duration::from_secs(10)),
+        )
+        .await;
+    assert_eq!(report.handled, 0);
+    // One try per recheck (100 ms) at most: about 100 in 10 s, not a spin.
+    assert!(
+        broker.stats().delivered <= 110,
+        "{:?} {report:?}",
+        broker.stats()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_that_panics_fails_its_attempt_and_loses_nothing() {
+    let broker = MemoryBroker::new("orders");
+    fill(&broker, 3);
+    let panicked = Arc::new(Mutex::new(false));
+    let handled = Handled::default();
+    let (seen, flag) = (handled.clone(), panicked.clone());
+    let handler = service_fn(move |m: String| {
+        let first = m == "m1" && !std::mem::replace(&mut *flag.lock().unwrap(), true);
+        let seen = seen.clone();
+        async move {
+            assert!(!first, "a handler bug");
+            seen.add(&m);
+            Ok::<(), std::io::Error>(())
+        }
+    });
+    let consumer = Consumer::builder(utf8)
+        .in_place(2, ms(10), ms(10))
+        .build()
+        .unwrap();
+    let report = run_until_idle(&consumer, &broker, handler).await;
+    assert_eq!(handled.len(), 3, "{report:?}");
+    assert!(*panicked.lock().unwrap());
 }

@@ -5,9 +5,11 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
-/// Remembers the ids of messages handled. Implement it over a shared store (Redis
-/// `SET NX` with an expiry, a database's unique key) for a fleet of consumers; the
-/// in-process [`MemoryDedup`] covers one process.
+/// Remembers the ids of messages handled. Implement it over a shared store for a fleet
+/// of consumers (Redis: `EXISTS` in [`handled`](Dedup::handled), `SET key 1 EX ttl` in
+/// [`remember`](Dedup::remember); a database's unique key); the in-process
+/// [`MemoryDedup`] covers one process. `handled` must only read: an id claimed before
+/// its handler succeeded would make a failed message's redelivery look handled.
 ///
 /// ```
 /// use seawall::consume::{Dedup, MemoryDedup};

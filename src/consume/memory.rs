@@ -53,7 +53,8 @@ pub struct MemoryStats {
     pub ready: u64,
 }
 
-/// A broker whose queue lives in this process; clones share it.
+/// A broker whose queue lives in this process; clones share it (and its prefetch: one
+/// consumer per broker and its clones).
 ///
 /// ```
 /// use seawall::consume::MemoryBroker;
@@ -155,8 +156,22 @@ impl MemoryBroker {
 /// ```
 #[derive(Debug)]
 pub struct MemoryDelivery {
-    stored: Stored,
+    // Taken when settled; a delivery dropped unsettled goes back to the queue, as
+    // RabbitMQ gives back what a closed channel held.
+    stored: Option<Stored>,
     broker: MemoryBroker,
+}
+
+impl Drop for MemoryDelivery {
+    fn drop(&mut self) {
+        if let Some(stored) = self.stored.take() {
+            self.broker.with(|state| {
+                state.unsettled = state.unsettled.saturating_sub(1);
+                state.stats.requeued += 1;
+                state.ready.push_front(stored);
+            });
+        }
+    }
 }
 
 impl Broker for MemoryBroker {
@@ -186,6 +201,7 @@ impl Broker for MemoryBroker {
                 });
                 if let Some(stored) = taken {
                     let broker = self.clone();
+                    let stored = Some(stored);
                     return Ok(MemoryDelivery { stored, broker });
                 }
             }
@@ -206,31 +222,46 @@ impl Broker for MemoryBroker {
     }
 }
 
+impl MemoryDelivery {
+    fn stored(&self) -> &Stored {
+        const NONE: &Stored = &Stored {
+            payload: Vec::new(),
+            id: None,
+            tier: 0,
+            attempts: 0,
+            first_seen: None,
+            deliveries: 0,
+        };
+        self.stored.as_ref().unwrap_or(NONE)
+    }
+}
+
 impl Delivery for MemoryDelivery {
     type Error = std::convert::Infallible;
 
     fn payload(&self) -> &[u8] {
-        &self.stored.payload
+        &self.stored().payload
     }
 
     fn id(&self) -> Option<&str> {
-        self.stored.id.as_deref()
+        self.stored().id.as_deref()
     }
 
     fn tier(&self) -> u32 {
-        self.stored.tier
+        self.stored().tier
     }
 
     fn attempts_before(&self) -> u32 {
-        self.stored.attempts
+        self.stored().attempts
     }
 
     fn first_seen(&self) -> Option<SystemTime> {
-        self.stored.first_seen
+        self.stored().first_seen
     }
 
-    async fn settle(self, how: Settlement) -> Result<(), std::convert::Infallible> {
-        let MemoryDelivery { mut stored, broker } = self;
+    async fn settle(mut self, how: Settlement) -> Result<(), std::convert::Infallible> {
+        let mut stored = self.stored.take().unwrap_or_default();
+        let broker = self.broker.clone();
         broker.with(|state| {
             state.unsettled = state.unsettled.saturating_sub(1);
             match &how {

@@ -35,12 +35,21 @@
 //!   adapter publishes before it acknowledges). A lost connection or a crash makes the
 //!   broker redeliver what was unacknowledged; use a [`Dedup`] store (shared across the
 //!   fleet) or an idempotent handler so that a redelivery does no harm.
+//! - **Dead-lettered or delayed once, unless the connection drops in between**: the
+//!   copy is published (and confirmed) before the original is acknowledged, so a
+//!   connection lost between the two leaves a copy *and* the redelivered original: at
+//!   least once, here too. A copy that cannot be published gives the original back.
 //! - **Bounded work per delivery**: in-place retries end before the lease, so a
 //!   message is not redelivered to another consumer while this one still works on it.
 //! - **Graceful shutdown**: when the shutdown future completes, no new delivery is
 //!   taken; messages being handled get the drain time to finish, then are stopped and
 //!   given back. Nothing handled stays unacknowledged unless the broker is gone.
 //! - **Concurrency** is bounded by [`Builder::concurrency`], which is also the prefetch.
+//! - **A handler that panics** fails that attempt (it runs in a task of its own); the
+//!   message goes on as after a transient error.
+//!
+//! [`Report`] counts what the consumer settled; messages a broker adapter gives back
+//! when it pauses (RabbitMQ: what was sent before the cancel) are not in it.
 //!
 //! # Example
 //!

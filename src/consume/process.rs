@@ -60,8 +60,8 @@ pub(super) async fn process<B, S, M, D, F>(
 where
     B: Delivery,
     S: Service<M, Response = ()> + Send,
-    S::Error: std::fmt::Display,
-    S::Future: Send,
+    S::Error: std::fmt::Display + Send + 'static,
+    S::Future: Send + 'static,
     M: Clone + Send,
     D: Decode<M>,
     F: Sort<S::Error>,
@@ -82,6 +82,7 @@ where
         return settle(delivery, Settlement::Ack, Done::Duplicate, &shared).await;
     }
     let mut attempts = 0;
+    let mut last_error = String::new();
     loop {
         let stopping = *stop.borrow();
         if stopping {
@@ -90,7 +91,10 @@ where
         let permit = match &shared.breaker {
             Some(breaker) => match breaker.try_acquire_owned() {
                 Ok(permit) => Some(permit),
-                Err(refused) => {
+                // Untried, the message goes back as it was. Tried and failed, it
+                // moves on to its next tier: given back to the head of the queue, a
+                // message that always fails would be the probe forever.
+                Err(refused) if attempts == 0 => {
                     let open_for = refused.retry_after();
                     return settle(
                         delivery,
@@ -100,14 +104,25 @@ where
                     )
                     .await;
                 }
+                Err(_) => {
+                    let error = format!("{last_error} (then the breaker opened)");
+                    return escalate(delivery, error, attempts, &origin, &shared).await;
+                }
             },
             None => None,
         };
         attempts += 1;
         let copy = message.clone();
         let attempt = async {
-            poll_fn(|cx| handler.poll_ready(cx)).await?;
-            handler.call(copy).await
+            poll_fn(|cx| handler.poll_ready(cx))
+                .await
+                .map_err(Failed::Error)?;
+            // A task of its own, so that a handler that panics fails this attempt
+            // instead of losing the delivery; dropped, it is aborted.
+            match Abort(tokio::spawn(handler.call(copy))).await {
+                Ok(result) => result.map_err(Failed::Error),
+                Err(_) => Err(Failed::Panicked),
+            }
         };
         let result = tokio::select! {
             result = tokio::time::timeout_at(lease_ends, attempt) => result,
@@ -126,14 +141,15 @@ where
                 }
                 return settle(delivery, Settlement::Ack, Done::Handled, &shared).await;
             }
-            Ok(Err(error)) if shared.fate.sort(&error) == Fate::Permanent => {
+            Ok(Err(Failed::Error(error))) if shared.fate.sort(&error) == Fate::Permanent => {
                 if let Some(permit) = permit {
                     permit.record(Outcome::Ignored);
                 }
                 let record = record(&delivery, &origin, "permanent", error, attempts);
                 return dead_letter(delivery, record, Done::DeadLettered, &shared).await;
             }
-            Ok(Err(error)) => error.to_string(),
+            Ok(Err(Failed::Error(error))) => error.to_string(),
+            Ok(Err(Failed::Panicked)) => "the handler panicked".to_owned(),
             Err(_) => format!(
                 "still running when its lease of {:?} ended",
                 shared.settings.lease
@@ -145,6 +161,7 @@ where
         let delay = backoff(&shared, attempts);
         let in_place = attempts < shared.settings.attempts && Instant::now() + delay < lease_ends;
         if in_place {
+            last_error = error;
             tokio::select! {
                 () = tokio::time::sleep(delay) => continue,
                 () = stopped(&mut stop) => {
@@ -152,24 +169,56 @@ where
                 }
             }
         }
-        let tier = delivery.tier();
-        return match shared.settings.tiers.get(tier as usize) {
-            Some(&after) => {
-                let mut record = record(&delivery, &origin, "exhausted", error, attempts);
-                record.tier = tier + 1;
-                settle(
-                    delivery,
-                    Settlement::Later { after, record },
-                    Done::Delayed,
-                    &shared,
-                )
-                .await
-            }
-            None => {
-                let record = record(&delivery, &origin, "exhausted", error, attempts);
-                dead_letter(delivery, record, Done::DeadLettered, &shared).await
-            }
-        };
+        return escalate(delivery, error, attempts, &origin, &shared).await;
+    }
+}
+
+/// A failed attempt: the handler's error, or its panic.
+enum Failed<E> {
+    Error(E),
+    Panicked,
+}
+
+/// A spawned attempt, aborted when dropped (a stopped or timed-out attempt ends).
+struct Abort<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for Abort<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for Abort<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// After the in-place attempts: the next delayed tier, or the dead-letter queue.
+async fn escalate<B: Delivery, D, F>(
+    delivery: B,
+    error: String,
+    attempts: u32,
+    origin: &str,
+    shared: &Shared<D, F>,
+) -> Done {
+    let tier = delivery.tier();
+    match shared.settings.tiers.get(tier as usize) {
+        Some(&after) => {
+            let mut record = record(&delivery, origin, "exhausted", error, attempts);
+            record.tier = tier + 1;
+            let later = Settlement::Later { after, record };
+            settle(delivery, later, Done::Delayed, shared).await
+        }
+        None => {
+            let record = record(&delivery, origin, "exhausted", error, attempts);
+            dead_letter(delivery, record, Done::DeadLettered, shared).await
+        }
     }
 }
 

@@ -17,6 +17,9 @@ use crate::circuit_breaker::State;
 
 /// How often a paused consumer looks at its breaker when the breaker gave no time.
 const RECHECK: Duration = Duration::from_millis(100);
+/// At shutdown, how long the broker may take to stop consuming, and stopped messages
+/// to be given back, before the consumer returns anyway.
+const GIVE_UP: Duration = Duration::from_secs(5);
 /// How long the loop waits after the broker reported an error, before asking again.
 const AFTER_ERROR: Duration = Duration::from_millis(100);
 
@@ -96,8 +99,8 @@ impl<D, F> Consumer<D, F> {
     where
         B: Broker,
         S: Service<M, Response = ()> + Clone + Send + 'static,
-        S::Error: std::fmt::Display + Send,
-        S::Future: Send,
+        S::Error: std::fmt::Display + Send + 'static,
+        S::Future: Send + 'static,
         M: Clone + Send + 'static,
         D: Decode<M>,
         F: Sort<S::Error>,
@@ -159,9 +162,13 @@ impl<D, F> Consumer<D, F> {
             }
         }
         // Shutdown: nothing new; what runs gets the drain time, then is given back.
-        if let Err(error) = broker.pause().await {
-            report.broker_errors += 1;
-            crate::telemetry::event!(warn, "consume", name.as_str(), "broker_error", %error, "the broker refused to stop consuming");
+        match tokio::time::timeout(GIVE_UP, broker.pause()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                report.broker_errors += 1;
+                crate::telemetry::event!(warn, "consume", name.as_str(), "broker_error", %error, "the broker refused to stop consuming");
+            }
+            Err(_) => report.broker_errors += 1,
         }
         let drained = tokio::time::timeout(shared.settings.drain, async {
             while let Some(joined) = tasks.join_next().await {
@@ -171,9 +178,14 @@ impl<D, F> Consumer<D, F> {
         .await;
         if drained.is_err() {
             let _ = stop.send(true);
-            while let Some(joined) = tasks.join_next().await {
-                report.count(joined.unwrap_or(Done::Unsettled));
-            }
+            let _ = tokio::time::timeout(GIVE_UP, async {
+                while let Some(joined) = tasks.join_next().await {
+                    report.count(joined.unwrap_or(Done::Unsettled));
+                }
+            })
+            .await;
+            // Settlements stuck on a dead connection: the broker redelivers them.
+            report.unsettled += tasks.len() as u64;
         }
         report
     }
@@ -195,6 +207,8 @@ impl<D, F> Consumer<D, F> {
                     Mode::Paused(now + left.max(Duration::from_millis(1)))
                 }
             }
+            // Another user of the breaker holds its probe slots: wait, do not spin.
+            State::HalfOpen if refused.is_some() => Mode::Paused(now + RECHECK),
             State::HalfOpen => Mode::Probing,
             _ if refused.is_some() => Mode::Paused(now + refused.unwrap_or(RECHECK)),
             _ if mode == Mode::Probing => Mode::Running,

@@ -379,3 +379,20 @@ async fn a_worker_stopped_with_sigterm_gives_back_what_it_holds_and_acknowledges
     );
     assert_eq!(handled.ids.len() as u64, handled.handled);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_declared_elsewhere_must_exist_when_the_broker_connects() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let queue = unique("undeclared");
+    let (_connection, channel) = channel(&server.url).await;
+    publish(&channel, &queue, numbered(1)).await; // the queue, but no dead-letter queue
+    let missing = AmqpBroker::builder(server.url.as_str(), queue.as_str())
+        .declare(false)
+        .connect()
+        .await;
+    let error = missing.expect_err("the dead-letter queue does not exist");
+    assert!(error.to_string().contains("NOT_FOUND"), "{error}");
+    assert_eq!(ready(&channel, &queue).await, 1, "nothing was taken");
+}

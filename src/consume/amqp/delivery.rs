@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lapin::Channel;
+use lapin::Confirmation;
 use lapin::options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
@@ -68,9 +69,10 @@ impl AmqpDelivery {
         Some(value)
     }
 
-    /// Publishes a copy to `queue` (through the default exchange) with `record` in its
-    /// headers, waits for the broker's confirm, then acknowledges this delivery.
-    async fn move_to(self, queue: &str, record: &Record) -> Result<(), AmqpError> {
+    /// Publishes a copy to `queue` (through the default exchange, mandatory: a queue
+    /// that does not exist is an error, not a silent drop) with `record` in its headers,
+    /// and waits for the broker's confirm.
+    async fn copy_to(&self, queue: &str, record: &Record) -> Result<(), AmqpError> {
         let mut table = self.inner.properties.headers().clone().unwrap_or_default();
         let first_seen = record
             .first_seen
@@ -99,19 +101,58 @@ impl AmqpDelivery {
             .basic_publish(
                 ShortString::from(""),
                 ShortString::from(queue),
-                BasicPublishOptions::default(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
                 &self.inner.data,
                 properties,
             )
             .await?
             .await?;
-        if confirm.is_nack() {
-            return Err(AmqpError::Refused(
+        match confirm {
+            Confirmation::Nack(_) => Err(AmqpError::Refused(
                 "the broker refused the copy (publisher nack)",
-            ));
+            )),
+            Confirmation::Ack(Some(_)) => Err(AmqpError::Refused(
+                "the copy was returned unroutable: its queue does not exist",
+            )),
+            _ => Ok(()),
         }
-        self.inner.acker.ack(BasicAckOptions::default()).await?;
-        Ok(())
+    }
+
+    /// Moves the message to `queue`: the copy confirmed, then this delivery
+    /// acknowledged. A copy that failed gives the delivery back to its queue.
+    async fn move_to(
+        self,
+        queue: Result<String, AmqpError>,
+        record: &Record,
+    ) -> Result<(), AmqpError> {
+        let copied = match queue {
+            Ok(queue) => self.copy_to(&queue, record).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = copied {
+            let _ = self.inner.acker.nack(GIVE_BACK).await;
+            return Err(error);
+        }
+        answered(self.inner.acker.ack(BasicAckOptions::default()).await)
+    }
+}
+
+/// Nack with requeue.
+const GIVE_BACK: BasicNackOptions = BasicNackOptions {
+    requeue: true,
+    multiple: false,
+};
+
+/// lapin says `Ok(false)` when the channel was closed and nothing was sent.
+fn answered(sent: Result<bool, lapin::Error>) -> Result<(), AmqpError> {
+    match sent? {
+        true => Ok(()),
+        false => Err(AmqpError::Refused(
+            "the channel is closed; the broker redelivers the message",
+        )),
     }
 }
 
@@ -147,26 +188,17 @@ impl Delivery for AmqpDelivery {
 
     async fn settle(self, how: Settlement) -> Result<(), AmqpError> {
         match how {
-            Settlement::Ack => {
-                self.inner.acker.ack(BasicAckOptions::default()).await?;
-            }
-            Settlement::Requeue => {
-                let give_back = BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                };
-                self.inner.acker.nack(give_back).await?;
-            }
+            Settlement::Ack => answered(self.inner.acker.ack(BasicAckOptions::default()).await),
+            Settlement::Requeue => answered(self.inner.acker.nack(GIVE_BACK).await),
             Settlement::Later { after, record } => {
-                let queue = self.topology.delay_queue(&self.channel, after).await?;
-                self.move_to(&queue, &record).await?;
+                let queue = self.topology.delay_queue(&self.channel, after).await;
+                self.move_to(queue, &record).await
             }
             Settlement::DeadLetter(record) => {
-                let queue = self.topology.dead_letter.clone();
-                self.move_to(&queue, &record).await?;
+                let queue = Ok(self.topology.dead_letter.clone());
+                self.move_to(queue, &record).await
             }
         }
-        Ok(())
     }
 }
 

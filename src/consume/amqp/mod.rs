@@ -21,6 +21,7 @@
 //! # let _ = broker; Ok(()) }
 //! ```
 
+mod builder;
 mod delivery;
 
 use std::collections::HashSet;
@@ -37,6 +38,7 @@ use lapin::options::{
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Connection, ConnectionProperties};
 
+pub use builder::Builder;
 pub use delivery::AmqpDelivery;
 
 use super::broker::Broker;
@@ -117,101 +119,6 @@ impl Topology {
     }
 }
 
-/// Configures an [`AmqpBroker`].
-///
-/// ```
-/// use seawall::consume::amqp::AmqpBroker;
-/// let builder = AmqpBroker::builder("amqp://127.0.0.1:5672/%2f", "orders").declare(false);
-/// # let _ = builder;
-/// ```
-#[derive(Clone, Debug)]
-#[must_use = "call `connect()` to get the broker"]
-pub struct Builder {
-    uri: String,
-    queue: String,
-    dead_letter: Option<String>,
-    declare: bool,
-    arguments: FieldTable,
-    tag: String,
-}
-
-impl Builder {
-    /// The dead-letter queue. Default: `<queue>.dead`.
-    ///
-    /// ```
-    /// # use seawall::consume::amqp::AmqpBroker;
-    /// let builder = AmqpBroker::builder("amqp://127.0.0.1:5672/%2f", "orders").dead_letter_queue("orders.failed");
-    /// # let _ = builder;
-    /// ```
-    pub fn dead_letter_queue(mut self, queue: impl Into<String>) -> Self {
-        self.dead_letter = Some(queue.into());
-        self
-    }
-
-    /// Whether to declare the queue and the dead-letter queue (durable) on connect;
-    /// off when they are declared elsewhere (a quorum queue with a delivery limit, for
-    /// instance). Default: on.
-    ///
-    /// ```
-    /// # use seawall::consume::amqp::AmqpBroker;
-    /// let builder = AmqpBroker::builder("amqp://127.0.0.1:5672/%2f", "orders").declare(false);
-    /// # let _ = builder;
-    /// ```
-    pub fn declare(mut self, on: bool) -> Self {
-        self.declare = on;
-        self
-    }
-
-    /// Arguments for the queue's declaration (`x-queue-type`, `x-delivery-limit`, …).
-    ///
-    /// ```
-    /// # use seawall::consume::amqp::AmqpBroker;
-    /// use lapin::types::{AMQPValue, FieldTable};
-    /// let mut arguments = FieldTable::default();
-    /// arguments.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
-    /// let builder = AmqpBroker::builder("amqp://127.0.0.1:5672/%2f", "orders").queue_arguments(arguments);
-    /// # let _ = builder;
-    /// ```
-    pub fn queue_arguments(mut self, arguments: FieldTable) -> Self {
-        self.arguments = arguments;
-        self
-    }
-
-    /// Connects, declares the topology and returns the broker (consuming starts when
-    /// the consumer runs).
-    ///
-    /// # Errors
-    ///
-    /// The connection or a declaration failed.
-    ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), seawall::consume::amqp::AmqpError> {
-    /// # use seawall::consume::amqp::AmqpBroker;
-    /// let broker = AmqpBroker::builder("amqp://127.0.0.1:5672/%2f", "orders").connect().await?;
-    /// # let _ = broker; Ok(()) }
-    /// ```
-    pub async fn connect(self) -> Result<AmqpBroker, AmqpError> {
-        let dead_letter =
-            (self.dead_letter.clone()).unwrap_or_else(|| format!("{}.dead", self.queue));
-        let topology = Arc::new(Topology {
-            queue: self.queue.clone(),
-            dead_letter,
-            delays: Mutex::new(HashSet::new()),
-        });
-        let mut broker = AmqpBroker {
-            settings: self,
-            topology,
-            link: None,
-            paused: true,
-            prefetch: 1,
-            failures: 0,
-            generation: 0,
-        };
-        broker.reconnect().await?;
-        Ok(broker)
-    }
-}
-
 /// One connection, its channel and (while running) its consumer.
 struct Link {
     connection: Connection,
@@ -237,6 +144,8 @@ pub struct AmqpBroker {
     failures: u32,
     /// Consumers started so far (for unique tags).
     generation: u64,
+    /// The prefetch the running consumer started with.
+    consuming_at: Option<u16>,
 }
 
 impl fmt::Debug for AmqpBroker {
@@ -310,12 +219,25 @@ impl AmqpBroker {
             channel
                 .queue_declare(dead, QueueDeclareOptions::durable(), FieldTable::default())
                 .await?;
+        } else {
+            // Declared elsewhere: check that both exist now, not when a message is lost.
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            };
+            for queue in [&self.topology.queue, &self.topology.dead_letter] {
+                let queue = ShortString::from(queue.as_str());
+                channel
+                    .queue_declare(queue, passive, FieldTable::default())
+                    .await?;
+            }
         }
         self.topology
             .delays
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        self.consuming_at = None;
         self.link = Some(Link {
             connection,
             channel,
@@ -338,6 +260,7 @@ impl AmqpBroker {
             .basic_qos(self.prefetch, BasicQosOptions::default())
             .await?;
         if link.consumer.is_none() {
+            self.consuming_at = Some(self.prefetch);
             let consumer = link
                 .channel
                 .basic_consume(
@@ -400,6 +323,28 @@ impl Broker for AmqpBroker {
 
     async fn pause(&mut self) -> Result<(), AmqpError> {
         self.paused = true;
+        self.cancel().await
+    }
+
+    async fn resume(&mut self, prefetch: u16) -> Result<(), AmqpError> {
+        self.paused = false;
+        self.prefetch = prefetch.max(1);
+        if self.link.is_none() {
+            return self.reconnect().await;
+        }
+        // RabbitMQ applies a consumer's prefetch when it starts: a new pace needs a new
+        // consumer (what the old one held is given back).
+        if self.consuming_at != Some(self.prefetch) {
+            self.cancel().await?;
+        }
+        self.start().await
+    }
+}
+
+impl AmqpBroker {
+    /// Cancels the consumer, if one runs, and gives back what it was sent.
+    async fn cancel(&mut self) -> Result<(), AmqpError> {
+        self.consuming_at = None;
         let Some(link) = self.link.as_mut() else {
             return Ok(());
         };
@@ -423,14 +368,5 @@ impl Broker for AmqpBroker {
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
         Ok(())
-    }
-
-    async fn resume(&mut self, prefetch: u16) -> Result<(), AmqpError> {
-        self.paused = false;
-        self.prefetch = prefetch.max(1);
-        if self.link.is_none() {
-            return self.reconnect().await;
-        }
-        self.start().await
     }
 }
