@@ -97,6 +97,7 @@ impl Builder {
             failures: 0,
             generation: 0,
             consuming_at: None,
+            starting: None,
         };
         broker.reconnect().await?;
         Ok(broker)

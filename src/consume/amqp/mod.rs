@@ -146,6 +146,8 @@ pub struct AmqpBroker {
     generation: u64,
     /// The prefetch the running consumer started with.
     consuming_at: Option<u16>,
+    /// A consumer being started (see `start`).
+    starting: Option<tokio::task::JoinHandle<Result<(lapin::Consumer, u16), lapin::Error>>>,
 }
 
 impl fmt::Debug for AmqpBroker {
@@ -196,6 +198,9 @@ impl AmqpBroker {
     /// Closes the connection, if any: what it held unacknowledged goes back to the
     /// queue now rather than when a half-dead socket times out. A second at most.
     async fn drop_link(&mut self) {
+        if let Some(starting) = self.starting.take() {
+            starting.abort();
+        }
         if let Some(link) = self.link.take() {
             let close = link.connection.close(200, "reconnecting".into());
             let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
@@ -249,30 +254,44 @@ impl AmqpBroker {
         Ok(())
     }
 
-    /// Sets the prefetch and starts a consumer, if none runs.
+    /// Sets the prefetch and starts a consumer, if none runs. The setup runs as a task
+    /// whose handle the broker keeps, so a caller that stops waiting (the consumer
+    /// loop's `select!` drops `next` when a message finishes) leaves no consumer behind
+    /// that nobody reads: the next call picks the same setup up.
     async fn start(&mut self) -> Result<(), AmqpError> {
-        self.generation += 1;
-        let tag = format!("{}-{}", self.settings.tag, self.generation);
         let Some(link) = self.link.as_mut() else {
             return Err(AmqpError::Refused("not connected"));
         };
-        link.channel
-            .basic_qos(self.prefetch, BasicQosOptions::default())
-            .await?;
-        if link.consumer.is_none() {
-            self.consuming_at = Some(self.prefetch);
-            let consumer = link
-                .channel
-                .basic_consume(
-                    ShortString::from(self.topology.queue.as_str()),
-                    ShortString::from(tag),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-            link.consumer = Some(consumer);
+        if link.consumer.is_some() {
+            return Ok(());
         }
-        Ok(())
+        let prefetch = self.prefetch;
+        let pending = self.starting.get_or_insert_with(|| {
+            self.generation += 1;
+            let tag = format!("{}-{}", self.settings.tag, self.generation);
+            let channel = link.channel.clone();
+            let queue = ShortString::from(self.topology.queue.as_str());
+            tokio::spawn(async move {
+                channel
+                    .basic_qos(prefetch, BasicQosOptions::default())
+                    .await?;
+                let options = BasicConsumeOptions::default();
+                let tag = ShortString::from(tag);
+                let consumer = channel.basic_consume(queue, tag, options, FieldTable::default());
+                Ok((consumer.await?, prefetch))
+            })
+        });
+        let started = (&mut *pending).await;
+        self.starting = None;
+        match started {
+            Ok(Ok((consumer, prefetch))) => {
+                link.consumer = Some(consumer);
+                self.consuming_at = Some(prefetch);
+                Ok(())
+            }
+            Ok(Err(error)) => Err(AmqpError::Lapin(error)),
+            Err(_) => Err(AmqpError::Refused("starting the consumer failed")),
+        }
     }
 }
 
@@ -344,6 +363,9 @@ impl Broker for AmqpBroker {
 impl AmqpBroker {
     /// Cancels the consumer, if one runs, and gives back what it was sent.
     async fn cancel(&mut self) -> Result<(), AmqpError> {
+        if self.starting.is_some() && self.link.is_some() {
+            self.start().await?; // finish it, to cancel what it started
+        }
         self.consuming_at = None;
         let Some(link) = self.link.as_mut() else {
             return Ok(());
