@@ -21,7 +21,6 @@ use std::time::Duration;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use seawall::circuit_breaker::CircuitBreakerLayer;
 use seawall::consume::amqp::AmqpBroker;
 use seawall::consume::{Consumer, Fate, MemoryDedup};
 use tokio::time::Instant;
@@ -125,13 +124,7 @@ async fn main() -> Result<(), BoxError> {
             Ok(())
         }
     });
-    let breaker = CircuitBreakerLayer::builder()
-        .name("inventory")
-        .count_window(20)
-        .minimum_calls(10)
-        .open_duration(Duration::from_secs(2))
-        .open_backoff(2.0, Duration::from_secs(4))
-        .build()?;
+    let breaker = worker::outage_breaker("inventory");
     let consumer = Consumer::builder(|bytes: &[u8]| std::str::from_utf8(bytes).map(str::to_owned))
         .name("orders")
         .concurrency(16)

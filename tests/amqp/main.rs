@@ -15,7 +15,6 @@ use std::time::Duration;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use seawall::circuit_breaker::CircuitBreakerLayer;
 use seawall::consume::amqp::AmqpBroker;
 use seawall::consume::{Consumer, MemoryDedup, Report};
 use server::Server;
@@ -235,14 +234,7 @@ async fn through_a_thirty_second_outage_every_message_is_handled_once_and_consum
             Ok(())
         }
     });
-    let breaker = CircuitBreakerLayer::builder()
-        .name("dependency")
-        .count_window(20)
-        .minimum_calls(10)
-        .open_duration(Duration::from_secs(2))
-        .open_backoff(2.0, Duration::from_secs(4))
-        .build()
-        .unwrap();
+    let breaker = worker::outage_breaker("dependency");
     let consumer = Consumer::builder(utf8)
         .concurrency(16)
         .breaker(breaker.handle())

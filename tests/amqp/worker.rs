@@ -12,6 +12,19 @@ use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// The breaker both outage scenarios (the test and the example) pause on: judged over
+/// the last 20 calls, at least 10, open 2 s doubling to 4 s.
+pub fn outage_breaker(name: &str) -> seawall::circuit_breaker::CircuitBreakerLayer {
+    seawall::circuit_breaker::CircuitBreakerLayer::builder()
+        .name(name)
+        .count_window(20)
+        .minimum_calls(10)
+        .open_duration(Duration::from_secs(2))
+        .open_backoff(2.0, Duration::from_secs(4))
+        .build()
+        .expect("valid settings")
+}
+
 /// Consumes `queue` handling each message for 2 ms, requeueing it whenever `down()`,
 /// until `n` were handled; returns how many times it requeued.
 pub async fn naive(url: String, queue: String, down: impl Fn() -> bool, n: usize) -> u64 {
